@@ -1,0 +1,128 @@
+package dev.concurry.limit;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The set with no limits (SPEC L14): grants everything at once, ignores keys and usage, allocates
+ * nothing for {@code acquire} and {@code tryAcquire}. Every worker without limits gets one.
+ */
+final class EmptyLimitSet implements LimitSet {
+    static final EmptyLimitSet INSTANCE = new EmptyLimitSet(new LimitSetDefinition("empty", List.of(), Map.of()));
+
+    /** Works in every worker mode: there is no state to share. */
+    private static final LimitBackend NONE = new LimitBackend() {
+        @Override
+        public String name() {
+            return "none";
+        }
+
+        @Override
+        public boolean crossProcess() {
+            return true;
+        }
+
+        @Override
+        public LimitSet create(LimitSetDefinition definition) {
+            return new EmptyLimitSet(definition);
+        }
+    };
+
+    private final LimitSetDefinition definition;
+    private final Acquisition acquisition;
+    private final Optional<Acquisition> present;
+
+    EmptyLimitSet(LimitSetDefinition definition) {
+        this.definition = definition;
+        this.acquisition = new Acquisition() {
+            @Override
+            public Acquisition update(String key, double used) {
+                return this;
+            }
+
+            @Override
+            public Acquisition update(Map<String, ? extends Number> usage) {
+                return this;
+            }
+
+            @Override
+            public Map<String, String> config() {
+                return definition.config();
+            }
+
+            @Override
+            public Map<String, Double> granted() {
+                return Map.of();
+            }
+
+            @Override
+            public void close() {
+            }
+
+            @Override
+            public String toString() {
+                return "Acquisition{} from " + definition.name();
+            }
+        };
+        this.present = Optional.of(acquisition);
+    }
+
+    @Override
+    public Acquisition acquire(Request request) {
+        return acquisition;
+    }
+
+    @Override
+    public Acquisition acquire(Request request, Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        return acquisition;
+    }
+
+    @Override
+    public Optional<Acquisition> tryAcquire(Request request) {
+        return present;
+    }
+
+    @Override
+    public CompletableFuture<Acquisition> acquireAsync(Request request) {
+        return CompletableFuture.completedFuture(acquisition);
+    }
+
+    @Override
+    public LimitStats stats() {
+        return new LimitStats(Map.of(), 0, 0, 0, 0, 0);
+    }
+
+    @Override
+    public String name() {
+        return definition.name();
+    }
+
+    @Override
+    public List<Limit> limits() {
+        return List.of();
+    }
+
+    @Override
+    public Map<String, String> config() {
+        return definition.config();
+    }
+
+    @Override
+    public LimitBackend backend() {
+        return NONE;
+    }
+
+    @Override
+    public void close() {
+    }
+
+    @Override
+    public String toString() {
+        return "LimitSet.empty(" + definition.name() + ")";
+    }
+}

@@ -1,0 +1,347 @@
+package dev.concurry.limit;
+
+/**
+ * The algorithms of SPEC L5 as pure math over a few doubles (SPEC "central idea"): given the state,
+ * the time and an amount, say whether it can be granted now or how long to wait; commit a grant;
+ * settle a grant to its actual usage. No locks, no clock, no I/O: a backend supplies atomicity,
+ * storage and time. Times are nanoseconds since the backend's epoch, as doubles.
+ *
+ * <p>Conventions. A rate limit of capacity C per window W has {@code per = W / C} nanoseconds per
+ * unit. Comparisons allow {@link #TOLERANCE} × C units of rounding error, so that a waiter woken at the
+ * computed instant is granted. Overuse may drive the state into debt (negative tokens, a theoretical
+ * arrival time in the future, a window count above capacity): later requests then wait longer.
+ *
+ * <p>State layouts, at {@code offset} in the set's state array:
+ * <ul>
+ *   <li>TOKEN_BUCKET: tokens, time of last refill.</li>
+ *   <li>GCRA, LEAKY_BUCKET: theoretical arrival time (TAT): when everything granted has drained.</li>
+ *   <li>FIXED_WINDOW: index of the current window, units counted in it.</li>
+ *   <li>SLIDING_WINDOW: a bounded ring of grants (time, units, sequence number). At most one entry per
+ *       acquisition (SPEC L6); when the ring is full, the two oldest entries merge into the later one,
+ *       which only delays their expiry: conservative, never over-admits. Header: head, size, units in
+ *       the ring, sequence number of the last entry that expired.</li>
+ *   <li>Resource limits: permits held.</li>
+ * </ul>
+ */
+final class LimitMath {
+    /** Relative rounding tolerance: 1e-9 of capacity. */
+    static final double TOLERANCE = 1e-9;
+    private static final int SW_HEADER = 4;
+    private static final int SW_ENTRY = 3;
+
+    enum Kind { TOKEN_BUCKET, LEAKY_BUCKET, SLIDING_WINDOW, FIXED_WINDOW, GCRA, RESOURCE }
+
+    final Kind kind;
+    final double capacity;
+    final double window;
+    final double per;
+    final double tolerance;
+    /** Ring size of a sliding window (entries). */
+    final int ring;
+    final int offset;
+
+    LimitMath(Limit limit, int offset) {
+        this.offset = offset;
+        this.capacity = limit.capacity();
+        this.tolerance = TOLERANCE * Math.max(1.0, capacity);
+        switch (limit) {
+            case RateLimit rate -> {
+                this.kind = Kind.valueOf(rate.algorithm().name());
+                this.window = rate.window().toNanos();
+            }
+            case CallLimit call -> {
+                this.kind = Kind.valueOf(call.algorithm().name());
+                this.window = call.window().toNanos();
+            }
+            case ResourceLimit ignored -> {
+                this.kind = Kind.RESOURCE;
+                this.window = 0;
+            }
+        }
+        this.per = window / capacity;
+        this.ring = kind == Kind.SLIDING_WINDOW ? (int) Math.min(1024, Math.max(16, Math.ceil(capacity) + 1)) : 0;
+    }
+
+    /** How many doubles of state this limit needs. */
+    int stateSize() {
+        return switch (kind) {
+            case TOKEN_BUCKET, FIXED_WINDOW -> 2;
+            case LEAKY_BUCKET, GCRA, RESOURCE -> 1;
+            case SLIDING_WINDOW -> SW_HEADER + SW_ENTRY * ring;
+        };
+    }
+
+    boolean isResource() {
+        return kind == Kind.RESOURCE;
+    }
+
+    /** Initial state at time {@code now}: buckets full, windows empty, no permit held. */
+    void init(double[] s, double now) {
+        int o = offset;
+        switch (kind) {
+            case TOKEN_BUCKET -> {
+                s[o] = capacity;
+                s[o + 1] = now;
+            }
+            case LEAKY_BUCKET, GCRA -> s[o] = now;
+            case FIXED_WINDOW -> {
+                s[o] = Math.floor(now / window);
+                s[o + 1] = 0;
+            }
+            case SLIDING_WINDOW -> {
+                s[o] = 0;
+                s[o + 1] = 0;
+                s[o + 2] = 0;
+                s[o + 3] = -1;
+            }
+            case RESOURCE -> s[o] = 0;
+        }
+    }
+
+    /**
+     * 0 if {@code n} units can be granted at {@code now}; else the nanoseconds to wait if nothing else
+     * changes; {@code +Infinity} for a resource, which only a release can free. May normalise the
+     * state (expire old entries) without changing its meaning.
+     */
+    double waitTime(double[] s, double now, double n) {
+        if (n == 0) {
+            return 0;
+        }
+        int o = offset;
+        return switch (kind) {
+            case TOKEN_BUCKET -> {
+                double tokens = tokensAt(s, now);
+                yield tokens + tolerance >= n ? 0 : (n - tokens) * per;
+            }
+            case GCRA -> {
+                double excess = Math.max(s[o], now) + n * per - now - window;
+                yield excess <= tolerance * per ? 0 : excess;
+            }
+            case LEAKY_BUCKET -> {
+                double behind = s[o] - now;
+                yield behind <= tolerance * per ? 0 : behind;
+            }
+            case FIXED_WINDOW -> {
+                double index = Math.floor(now / window);
+                double count = s[o] == index ? s[o + 1] : 0;
+                yield count + n <= capacity + tolerance ? 0 : (index + 1) * window - now;
+            }
+            case SLIDING_WINDOW -> slidingWait(s, now, n);
+            case RESOURCE -> s[o] + n <= capacity ? 0 : Double.POSITIVE_INFINITY;
+        };
+    }
+
+    /** Takes {@code n} units at {@code now}; {@code seq} identifies the grant for a later settle. */
+    void commit(double[] s, double now, double n, long seq) {
+        int o = offset;
+        switch (kind) {
+            case TOKEN_BUCKET -> {
+                s[o] = tokensAt(s, now) - n;
+                s[o + 1] = Math.max(s[o + 1], now);
+            }
+            case GCRA, LEAKY_BUCKET -> s[o] = Math.max(s[o], now) + n * per;
+            case FIXED_WINDOW -> {
+                rollWindow(s, now);
+                s[o + 1] += n;
+            }
+            case SLIDING_WINDOW -> {
+                if (n > 0) {
+                    slidingAppend(s, now, n, seq);
+                }
+            }
+            case RESOURCE -> s[o] += n;
+        }
+    }
+
+    /**
+     * Settles a grant of {@code granted} units made at {@code grantTime} (sequence {@code seq}) to the
+     * {@code used} units really used: refunds the difference or charges the overuse. {@code lastSeq}
+     * is the newest sequence number issued (for an overuse entry in a sliding window).
+     */
+    void settle(double[] s, double now, double grantTime, long seq, long lastSeq, double granted, double used) {
+        double refund = granted - used;
+        if (refund == 0) {
+            return;
+        }
+        int o = offset;
+        switch (kind) {
+            case TOKEN_BUCKET -> {
+                s[o] = Math.min(capacity, tokensAt(s, now) + refund);
+                s[o + 1] = Math.max(s[o + 1], now);
+            }
+            case GCRA, LEAKY_BUCKET -> {
+                if (refund > 0) {
+                    if (s[o] > now) {
+                        s[o] = Math.max(now, s[o] - refund * per);
+                    }
+                } else {
+                    s[o] = Math.max(s[o], now) - refund * per;
+                }
+            }
+            case FIXED_WINDOW -> {
+                if (refund > 0) {
+                    // Only a grant of the current window can be refunded: a past window is gone.
+                    if (Math.floor(grantTime / window) == Math.floor(now / window) && s[o] == Math.floor(now / window)) {
+                        s[o + 1] = Math.max(0, s[o + 1] - refund);
+                    }
+                } else {
+                    rollWindow(s, now);
+                    s[o + 1] -= refund;
+                }
+            }
+            case SLIDING_WINDOW -> slidingSettle(s, now, seq, lastSeq, refund);
+            case RESOURCE -> throw new IllegalStateException("a resource limit is released, not settled");
+        }
+    }
+
+    /** Gives back {@code n} permits of a resource limit. */
+    void release(double[] s, double n) {
+        s[offset] = Math.max(0, s[offset] - n);
+    }
+
+    /** Units that could be granted at {@code now}, without changing the state (negative in debt). */
+    double available(double[] s, double now) {
+        return capacity - inUse(s, now);
+    }
+
+    /** Units counted against the limit at {@code now} (permits held, for a resource); no side effect. */
+    double inUse(double[] s, double now) {
+        int o = offset;
+        return switch (kind) {
+            case TOKEN_BUCKET -> capacity - tokensAt(s, now);
+            case GCRA, LEAKY_BUCKET -> Math.max(0, s[o] - now) / per;
+            case FIXED_WINDOW -> s[o] == Math.floor(now / window) ? s[o + 1] : 0;
+            case SLIDING_WINDOW -> {
+                double sum = 0;
+                int head = (int) s[o];
+                int size = (int) s[o + 1];
+                for (int i = 0; i < size; i++) {
+                    int e = entry(head, i);
+                    if (s[e] + window > now) {
+                        sum += s[e + 1];
+                    }
+                }
+                yield sum;
+            }
+            case RESOURCE -> s[o];
+        };
+    }
+
+    private double tokensAt(double[] s, double now) {
+        int o = offset;
+        double elapsed = now - s[o + 1];
+        return elapsed > 0 ? Math.min(capacity, s[o] + elapsed / per) : s[o];
+    }
+
+    private void rollWindow(double[] s, double now) {
+        double index = Math.floor(now / window);
+        if (s[offset] != index) {
+            s[offset] = index;
+            s[offset + 1] = 0;
+        }
+    }
+
+    // ---- sliding window ring -------------------------------------------------------------------
+
+    private int entry(int head, int i) {
+        return offset + SW_HEADER + SW_ENTRY * ((head + i) % ring);
+    }
+
+    /** Drops entries whose window has passed: a grant at t counts in [t, t + window). */
+    private void expire(double[] s, double now) {
+        int o = offset;
+        int head = (int) s[o];
+        int size = (int) s[o + 1];
+        double sum = s[o + 2];
+        while (size > 0) {
+            int e = entry(head, 0);
+            if (s[e] + window > now) {
+                break;
+            }
+            sum -= s[e + 1];
+            s[o + 3] = s[e + 2];
+            head = (head + 1) % ring;
+            size--;
+        }
+        s[o] = head;
+        s[o + 1] = size;
+        s[o + 2] = size == 0 ? 0 : sum;
+    }
+
+    private double slidingWait(double[] s, double now, double n) {
+        expire(s, now);
+        int o = offset;
+        double excess = s[o + 2] + n - capacity;
+        if (excess <= tolerance) {
+            return 0;
+        }
+        int head = (int) s[o];
+        int size = (int) s[o + 1];
+        double freed = 0;
+        for (int i = 0; i < size; i++) {
+            int e = entry(head, i);
+            freed += s[e + 1];
+            if (freed + tolerance >= excess) {
+                return s[e] + window - now;
+            }
+        }
+        return window;
+    }
+
+    private void slidingAppend(double[] s, double now, double n, long seq) {
+        expire(s, now);
+        int o = offset;
+        int head = (int) s[o];
+        int size = (int) s[o + 1];
+        if (size > 0) {
+            int last = entry(head, size - 1);
+            if (s[last] == now) {
+                // Same instant: one entry is as exact as two.
+                s[last + 1] += n;
+                s[last + 2] = seq;
+                s[o + 2] += n;
+                return;
+            }
+        }
+        if (size == ring) {
+            // Full: fold the oldest entry into the next one, which expires later (conservative).
+            int first = entry(head, 0);
+            int second = entry(head, 1);
+            s[second + 1] += s[first + 1];
+            head = (head + 1) % ring;
+            size--;
+            s[o] = head;
+        }
+        int e = entry(head, size);
+        s[e] = now;
+        s[e + 1] = n;
+        s[e + 2] = seq;
+        s[o + 1] = size + 1;
+        s[o + 2] += n;
+    }
+
+    private void slidingSettle(double[] s, double now, long seq, long lastSeq, double refund) {
+        expire(s, now);
+        int o = offset;
+        boolean expired = seq <= s[o + 3];
+        if (!expired) {
+            int head = (int) s[o];
+            int size = (int) s[o + 1];
+            // The grant lives in the oldest entry whose last sequence is >= seq (entries merge forward).
+            for (int i = 0; i < size; i++) {
+                int e = entry(head, i);
+                if (s[e + 2] >= seq) {
+                    double before = s[e + 1];
+                    double after = Math.max(0, before - refund);
+                    s[e + 1] = after;
+                    s[o + 2] += after - before;
+                    return;
+                }
+            }
+        }
+        if (refund < 0) {
+            // The grant already left the window: its overuse counts from now.
+            slidingAppend(s, now, -refund, lastSeq);
+        }
+    }
+}

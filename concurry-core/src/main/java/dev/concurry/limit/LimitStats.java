@@ -1,0 +1,52 @@
+package dev.concurry.limit;
+
+import java.util.Map;
+
+/**
+ * A consistent snapshot of a limiter (SPEC L15).
+ *
+ * <pre>{@code
+ * LimitStats stats = limits.stats();
+ * double left = stats.key("tokens").available();
+ * }</pre>
+ *
+ * @param keys     per key, in the order the limits were added
+ * @param granted  acquisitions granted so far
+ * @param refunded units refunded by settlements (used below requested), summed over keys
+ * @param charged  units charged by settlements (used above requested), summed over keys
+ * @param timedOut acquisitions that timed out
+ * @param waiting  acquirers waiting now
+ */
+public record LimitStats(Map<String, KeyStats> keys, long granted, double refunded, double charged,
+                         long timedOut, int waiting) {
+
+    public LimitStats {
+        keys = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(keys));
+    }
+
+    /**
+     * The snapshot of one key.
+     *
+     * @throws IllegalArgumentException if there is no such key (the message lists the known keys)
+     */
+    public KeyStats key(String key) {
+        KeyStats stats = keys.get(key);
+        if (stats == null) {
+            throw new IllegalArgumentException("unknown key '" + key + "'; known keys: " + keys.keySet());
+        }
+        return stats;
+    }
+
+    /**
+     * One key of a snapshot.
+     *
+     * @param key       the key
+     * @param limit     the specification
+     * @param capacity  its capacity
+     * @param available units that could be granted now (may be negative after overuse)
+     * @param inUse     rate limits: units counted against the limit now; resources: permits held
+     * @param waiting   acquirers waiting for this key now
+     */
+    public record KeyStats(String key, Limit limit, double capacity, double available, double inUse, int waiting) {
+    }
+}
