@@ -1,0 +1,54 @@
+package dev.concurry.cli;
+
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code concurry demo [llm|all]}: the seed's scenarios against real local services. */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = {"Runs the seed's scenarios against local services that enforce their own limits.",
+                "llm: 500 requests + 10,000 tokens per (scaled) minute against a local LLM-like HTTP API."})
+final class DemoCommand implements Callable<Integer> {
+
+    enum Scenario { llm, all }
+
+    @Parameters(index = "0", arity = "0..1", defaultValue = "all",
+            description = "Which scenario: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    Scenario scenario;
+
+    @Option(names = "--seconds", defaultValue = "6", description = "How long each run lasts (default: ${DEFAULT-VALUE}).")
+    double seconds;
+
+    @Option(names = "--minute", defaultValue = "2", description = "Seconds that one simulated minute lasts (default: ${DEFAULT-VALUE}).")
+    double minute;
+
+    @Option(names = "--workers", defaultValue = "10", description = "Concurrent workers (default: ${DEFAULT-VALUE}).")
+    int workers;
+
+    @Option(names = "--port", defaultValue = "0", description = "Port of the local API server; 0 picks a free one.")
+    int port;
+
+    @Option(names = "--no-limits", description = "Run the same workload without limits, to show what goes wrong.")
+    boolean noLimits;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        if (seconds <= 0 || minute <= 0 || workers < 1 || port < 0 || port > 65535) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--seconds and --minute must be > 0, --workers >= 1, --port in 0..65535");
+        }
+        Duration runFor = Duration.ofMillis((long) (seconds * 1000));
+        Duration scaledMinute = Duration.ofMillis((long) (minute * 1000));
+        var out = spec.commandLine().getOut();
+        out.printf("Concurry demo: %s%n", scenario);
+        LlmScenario.Result result = new LlmScenario(workers, runFor, scaledMinute, !noLimits, port).run();
+        result.print(out);
+        return 0;
+    }
+}

@@ -1,0 +1,121 @@
+package dev.concurry.cli;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.BindException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A local HTTP server on loopback that behaves like a rate-limited LLM API: it enforces its own
+ * requests-per-window and tokens-per-window over a sliding window, answers 429 when a request would
+ * exceed either, and otherwise reports a random actual token usage after a short latency.
+ *
+ * <p>Its window is 5% shorter than the client's, which absorbs the time between a client's grant and
+ * the request's arrival (real providers are fuzzier still). {@code /health} answers 200 without counting.
+ */
+final class FakeLlmServer implements AutoCloseable {
+    private final HttpServer server;
+    private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+    private final long windowNanos;
+    private final int requestsPerWindow;
+    private final int tokensPerWindow;
+    private final int minTokens;
+    private final int maxTokens;
+    private final Duration latency;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final ArrayDeque<long[]> window = new ArrayDeque<>();     // {arrival nanos, tokens}
+    private long tokensInWindow;
+    private final AtomicLong rejected = new AtomicLong();
+
+    FakeLlmServer(int port, Duration window, int requestsPerWindow, int tokensPerWindow,
+                  int minTokens, int maxTokens, Duration latency) throws IOException {
+        this.windowNanos = window.toNanos() * 95 / 100;
+        this.requestsPerWindow = requestsPerWindow;
+        this.tokensPerWindow = tokensPerWindow;
+        this.minTokens = minTokens;
+        this.maxTokens = maxTokens;
+        this.latency = latency;
+        try {
+            this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 200);
+        } catch (BindException e) {
+            throw new BindException("cannot start the demo LLM server on 127.0.0.1:" + port
+                    + " (port in use?); pick another with --port or use 0 for any free port");
+        }
+        server.setExecutor(executor);
+        server.createContext("/v1/complete", this::complete);
+        server.createContext("/health", exchange -> {
+            try (exchange) {
+                respond(exchange, 200, "{}");
+            }
+        });
+        server.start();
+    }
+
+    int port() {
+        return server.getAddress().getPort();
+    }
+
+    long rejected() {
+        return rejected.get();
+    }
+
+    private void complete(HttpExchange exchange) throws IOException {
+        try (exchange) {
+            exchange.getRequestBody().readAllBytes();
+            int tokens = ThreadLocalRandom.current().nextInt(minTokens, maxTokens + 1);
+            long now = System.nanoTime();
+            boolean ok;
+            lock.lock();
+            try {
+                while (!window.isEmpty() && window.peekFirst()[0] + windowNanos <= now) {
+                    tokensInWindow -= window.pollFirst()[1];
+                }
+                ok = window.size() + 1 <= requestsPerWindow && tokensInWindow + tokens <= tokensPerWindow;
+                if (ok) {
+                    long[] entry = {now, tokens};
+                    window.addLast(entry);
+                    tokensInWindow += tokens;
+                }
+            } finally {
+                lock.unlock();
+            }
+            if (!ok) {
+                rejected.incrementAndGet();
+                respond(exchange, 429, "{\"error\":\"rate limit exceeded\"}");
+                return;
+            }
+            try {
+                Thread.sleep(latency);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            respond(exchange, 200, "{\"total_tokens\":" + tokens + "}");
+        }
+    }
+
+    private static void respond(HttpExchange exchange, int status, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        exchange.getResponseHeaders().add("Content-Type", "application/json");
+        exchange.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+        executor.shutdownNow();
+    }
+}
