@@ -10,10 +10,11 @@ import picocli.CommandLine.Parameters;
 /** {@code concurry demo [llm|all]}: the seed's scenarios against real local services. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Runs the seed's scenarios against local services that enforce their own limits.",
-                "llm: 500 requests + 10,000 tokens per (scaled) minute against a local LLM-like HTTP API."})
+                "llm: 500 requests + 10,000 tokens per (scaled) minute against a local LLM-like HTTP API.",
+                "db: 20 workers against a real PostgreSQL that allows 5 connections."})
 final class DemoCommand implements Callable<Integer> {
 
-    enum Scenario { llm, all }
+    enum Scenario { llm, db, all }
 
     @Parameters(index = "0", arity = "0..1", defaultValue = "all",
             description = "Which scenario: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
@@ -28,6 +29,9 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--workers", defaultValue = "10", description = "Concurrent workers (default: ${DEFAULT-VALUE}).")
     int workers;
 
+    @Option(names = "--db-workers", defaultValue = "20", description = "Workers of the database scenario (default: ${DEFAULT-VALUE}).")
+    int dbWorkers;
+
     @Option(names = "--port", defaultValue = "0", description = "Port of the local API server; 0 picks a free one.")
     int port;
 
@@ -39,7 +43,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (seconds <= 0 || minute <= 0 || workers < 1 || port < 0 || port > 65535) {
+        if (seconds <= 0 || minute <= 0 || workers < 1 || dbWorkers < 1 || port < 0 || port > 65535) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--seconds and --minute must be > 0, --workers >= 1, --port in 0..65535");
         }
@@ -47,8 +51,12 @@ final class DemoCommand implements Callable<Integer> {
         Duration scaledMinute = Duration.ofMillis((long) (minute * 1000));
         var out = spec.commandLine().getOut();
         out.printf("Concurry demo: %s%n", scenario);
-        LlmScenario.Result result = new LlmScenario(workers, runFor, scaledMinute, !noLimits, port).run();
-        result.print(out);
+        if (scenario == Scenario.llm || scenario == Scenario.all) {
+            new LlmScenario(workers, runFor, scaledMinute, !noLimits, port).run().print(out);
+        }
+        if (scenario == Scenario.db || scenario == Scenario.all) {
+            new DbScenario(dbWorkers, runFor, !noLimits).run().print(out);
+        }
         return 0;
     }
 }

@@ -1,0 +1,26 @@
+package dev.concurry.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+class DbScenarioTest {
+
+    @Test
+    void with_a_resource_limit_of_5_the_database_refuses_no_connection() throws Exception {
+        DbScenario.Result result = new DbScenario(20, Duration.ofSeconds(2), true).run();
+
+        assertThat(result.refused()).as("connections refused").isZero();
+        assertThat(result.ok()).isEqualTo(result.queries()).isPositive();
+        assertThat(result.maxConcurrent()).isLessThanOrEqualTo(DbScenario.CONNECTIONS);
+    }
+
+    @Test
+    void without_limits_the_database_refuses_connections() throws Exception {
+        DbScenario.Result result = new DbScenario(20, Duration.ofSeconds(2), false).run();
+
+        assertThat(result.refused()).as("connections refused").isPositive();
+        assertThat(result.maxConcurrent()).isGreaterThan(DbScenario.CONNECTIONS);
+    }
+}
