@@ -64,4 +64,28 @@ public abstract class LimitSetTck {
             return LimitSetTck.this.backend(clock);
         }
     }
+
+    @Nested
+    class Requests extends RequestTck {
+        @Override
+        protected LimitBackend backend(ManualClock clock) {
+            return LimitSetTck.this.backend(clock);
+        }
+    }
+
+    @Nested
+    class Acquiring extends AcquireTck {
+        @Override
+        protected LimitBackend backend(ManualClock clock) {
+            return LimitSetTck.this.backend(clock);
+        }
+    }
+
+    @Nested
+    class Acquisitions extends AcquisitionTck {
+        @Override
+        protected LimitBackend backend(ManualClock clock) {
+            return LimitSetTck.this.backend(clock);
+        }
+    }
 }
