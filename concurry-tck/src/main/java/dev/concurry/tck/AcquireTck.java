@@ -48,6 +48,7 @@ public abstract class AcquireTck extends BackendTck {
         assertThat(set.stats().granted()).isEqualTo(before.granted());
         held.close();
         try (Acquisition acq = granted(set, all)) {
+            assertThat(acq.granted()).containsOnlyKeys("requests", "tokens", "db_conn");
             assertThat(set.stats().key("requests").inUse()).isEqualTo(1);
             assertThat(set.stats().key("tokens").inUse()).isEqualTo(50);
             assertThat(set.stats().key("db_conn").inUse()).isEqualTo(1);
@@ -231,6 +232,7 @@ public abstract class AcquireTck extends BackendTck {
         granted(set, Request.of("tokens", 10));
         CompletableFuture<Acquisition> tokens = asyncAcquire(set, Request.of("tokens", 5));
         try (Acquisition conn = granted(set, CONN)) {
+            assertThat(conn.granted()).containsOnlyKeys("db_conn");
             assertThat(set.stats().key("db_conn").inUse()).isEqualTo(1);
         }
         Future<Acquisition> blocking = onAnotherThread(() -> set.acquire(CONN));

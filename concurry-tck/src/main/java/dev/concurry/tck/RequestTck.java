@@ -127,7 +127,8 @@ public abstract class RequestTck extends BackendTck {
         Future<Boolean> nested = onAnotherThread(() -> {
             try (Acquisition outer = set.acquire(Request.of("db_conn", 1))) {
                 try (Acquisition inner = set.acquire(Request.of("tokens", 10), Duration.ZERO)) {
-                    return set.stats().key("db_conn").inUse() == 1 && !inner.granted().containsKey("db_conn");
+                    return set.stats().key("db_conn").inUse() == 1 && outer.granted().containsKey("db_conn")
+                            && !inner.granted().containsKey("db_conn");
                 }
             }
         });
