@@ -1,6 +1,8 @@
 package dev.concurry.cli;
 
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -38,6 +40,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--no-limits", description = "Run the same workload without limits, to show what goes wrong.")
     boolean noLimits;
 
+    @Option(names = "--output", defaultValue = "concurry-demo",
+            description = "Directory for the charts (default: ${DEFAULT-VALUE}).")
+    Path output;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -52,7 +58,11 @@ final class DemoCommand implements Callable<Integer> {
         var out = spec.commandLine().getOut();
         out.printf("Concurry demo: %s%n", scenario);
         if (scenario == Scenario.llm || scenario == Scenario.all) {
-            new LlmScenario(workers, runFor, scaledMinute, !noLimits, port).run().print(out);
+            LlmScenario.Result llm = new LlmScenario(workers, runFor, scaledMinute, !noLimits, port).run();
+            llm.print(out);
+            Path chart = RateChart.tokensPerMinute(output.resolve("llm-tokens-per-minute.png"), List.of(llm));
+            out.printf("  %-34s %s%n", "chart of the admitted rate", chart);
+            out.flush();
         }
         if (scenario == Scenario.db || scenario == Scenario.all) {
             new DbScenario(dbWorkers, runFor, !noLimits).run().print(out);

@@ -9,7 +9,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
@@ -21,8 +20,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * requests-per-window and tokens-per-window over a sliding window, answers 429 when a request would
  * exceed either, and otherwise reports a random actual token usage after a short latency.
  *
- * <p>Its window is 5% shorter than the client's, which absorbs the time between a client's grant and
- * the request's arrival (real providers are fuzzier still). {@code /health} answers 200 without counting.
+ * <p>Each request is counted at the moment its client says it was sent (header {@code X-Sent-At}, in
+ * {@link System#nanoTime()} of this JVM, which the demo's client shares), so that HTTP queueing on a busy
+ * machine does not shift requests from one window into the next; without the header, at arrival. A
+ * request is refused if any window of 95% of a minute containing it would exceed a limit: the 5%
+ * absorbs the moments between a client's grant and its send. {@code /health} answers 200 without counting.
  */
 final class FakeLlmServer implements AutoCloseable {
     private final HttpServer server;
@@ -34,8 +36,7 @@ final class FakeLlmServer implements AutoCloseable {
     private final int maxTokens;
     private final Duration latency;
     private final ReentrantLock lock = new ReentrantLock();
-    private final ArrayDeque<long[]> window = new ArrayDeque<>();     // {arrival nanos, tokens}
-    private long tokensInWindow;
+    private final java.util.TreeMap<Long, long[]> recent = new java.util.TreeMap<>();   // sent at -> {count, tokens}
     private final AtomicLong rejected = new AtomicLong();
 
     FakeLlmServer(int port, Duration window, int requestsPerWindow, int tokensPerWindow,
@@ -74,18 +75,17 @@ final class FakeLlmServer implements AutoCloseable {
         try (exchange) {
             exchange.getRequestBody().readAllBytes();
             int tokens = ThreadLocalRandom.current().nextInt(minTokens, maxTokens + 1);
-            long now = System.nanoTime();
+            String sent = exchange.getRequestHeaders().getFirst("X-Sent-At");
+            long at = sent != null ? Long.parseLong(sent) : System.nanoTime();
             boolean ok;
             lock.lock();
             try {
-                while (!window.isEmpty() && window.peekFirst()[0] + windowNanos <= now) {
-                    tokensInWindow -= window.pollFirst()[1];
-                }
-                ok = window.size() + 1 <= requestsPerWindow && tokensInWindow + tokens <= tokensPerWindow;
+                ok = fits(at, tokens);
                 if (ok) {
-                    long[] entry = {now, tokens};
-                    window.addLast(entry);
-                    tokensInWindow += tokens;
+                    long[] entry = recent.computeIfAbsent(at, t -> new long[2]);
+                    entry[0]++;
+                    entry[1] += tokens;
+                    recent.headMap(System.nanoTime() - 4 * windowNanos).clear();
                 }
             } finally {
                 lock.unlock();
@@ -102,6 +102,27 @@ final class FakeLlmServer implements AutoCloseable {
             }
             respond(exchange, 200, "{\"total_tokens\":" + tokens + "}");
         }
+    }
+
+    /** Whether one more request at {@code at} keeps every window containing it within both limits. */
+    private boolean fits(long at, int tokens) {
+        // The sums only change at request times, so windows starting at those times (and at `at`) suffice.
+        for (long start : recent.subMap(at - windowNanos, false, at, true).keySet()) {
+            if (!fitsIn(start, at, tokens)) {
+                return false;
+            }
+        }
+        return fitsIn(at, at, tokens);
+    }
+
+    private boolean fitsIn(long start, long at, int tokens) {
+        long count = 1;
+        long sum = tokens;
+        for (long[] entry : recent.subMap(start, true, start + windowNanos, false).values()) {
+            count += entry[0];
+            sum += entry[1];
+        }
+        return count <= requestsPerWindow && sum <= tokensPerWindow;
     }
 
     private static void respond(HttpExchange exchange, int status, String body) throws IOException {

@@ -35,7 +35,37 @@ final class LlmScenario {
 
     /** What one run measured. */
     record Result(boolean limited, int workers, Duration minute, Duration elapsed, long calls, long ok,
-                  long rejected, long tokens) {
+                  long rejected, long tokens, long startNanos, List<long[]> served) {
+
+        /** The most tokens a sliding window of one minute can admit over the run: capacity per window begun. */
+        double utilization() {
+            return tokens / (TOKENS_PER_MINUTE * Math.ceil((double) elapsed.toNanos() / minute.toNanos()));
+        }
+
+        /**
+         * Tokens used in the trailing (scaled) minute, sampled every {@code step}: the admitted rate over
+         * time, to compare with the limit. Each call counts from the moment its worker was granted.
+         */
+        double[][] tokensPerMinuteOverTime(Duration step) {
+            long window = minute.toNanos();
+            int samples = (int) (elapsed.toNanos() / step.toNanos()) + 1;
+            double[][] xy = new double[2][samples];
+            int first = 0;
+            int next = 0;
+            long sum = 0;
+            for (int i = 0; i < samples; i++) {
+                long t = startNanos + i * step.toNanos();
+                while (next < served.size() && served.get(next)[0] <= t) {
+                    sum += served.get(next++)[1];
+                }
+                while (first < next && served.get(first)[0] + window <= t) {
+                    sum -= served.get(first++)[1];
+                }
+                xy[0][i] = (t - startNanos) / 1e9;
+                xy[1][i] = sum;
+            }
+            return xy;
+        }
 
         /** Tokens served per (scaled) minute, on average over the run. */
         double tokensPerMinute() {
@@ -49,8 +79,10 @@ final class LlmScenario {
             out.printf("  %-34s %10d%n", "calls made", calls);
             out.printf("  %-34s %10d%n", "answered 200", ok);
             out.printf("  %-34s %10d%n", "answered 429 (rate limited)", rejected);
-            out.printf("  %-34s %10.0f  (limit %d, %.1f%%)%n", "tokens served per minute", tokensPerMinute(),
-                    TOKENS_PER_MINUTE, 100 * tokensPerMinute() / TOKENS_PER_MINUTE);
+            out.printf("  %-34s %10.0f  (limit %d)%n", "tokens served per minute", tokensPerMinute(),
+                    TOKENS_PER_MINUTE);
+            out.printf("  %-34s %9.1f%%  (of the most the limit allows in %.0f windows)%n", "utilisation of the token limit",
+                    100 * utilization(), Math.ceil((double) elapsed.toNanos() / minute.toNanos()));
             out.flush();
         }
     }
@@ -80,6 +112,7 @@ final class LlmScenario {
         AtomicLong calls = new AtomicLong();
         AtomicLong ok = new AtomicLong();
         AtomicLong tokens = new AtomicLong();
+        java.util.Queue<long[]> grants = new java.util.concurrent.ConcurrentLinkedQueue<>();
         try (FakeLlmServer server = new FakeLlmServer(port, minute, REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE,
                 MIN_TOKENS, MAX_TOKENS, Duration.ofMillis(15));
              HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
@@ -97,14 +130,18 @@ final class LlmScenario {
                     while (System.nanoTime() < end) {
                         Duration left = Duration.ofNanos(end - System.nanoTime());
                         try (Acquisition acq = limits.acquire(reserve, left.isNegative() ? Duration.ZERO : left)) {
+                            long grantedAt = System.nanoTime();
                             calls.incrementAndGet();
-                            HttpResponse<String> response = http.send(call, HttpResponse.BodyHandlers.ofString());
+                            HttpRequest sent = HttpRequest.newBuilder(call, (name, value) -> true)
+                                    .header("X-Sent-At", Long.toString(grantedAt)).build();
+                            HttpResponse<String> response = http.send(sent, HttpResponse.BodyHandlers.ofString());
                             if (response.statusCode() == 200) {
                                 Matcher m = TOTAL_TOKENS.matcher(response.body());
                                 int used = m.find() ? Integer.parseInt(m.group(1)) : MAX_TOKENS;
                                 acq.update("tokens", used);        // settle the reservation to actual usage
                                 ok.incrementAndGet();
                                 tokens.addAndGet(used);
+                                grants.add(new long[] {grantedAt, used});
                             } else {
                                 acq.update("tokens", 0);           // rejected: no tokens were consumed
                             }
@@ -124,7 +161,7 @@ final class LlmScenario {
             }
             Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
             return new Result(limited, workers, minute, elapsed, calls.get(), ok.get(), server.rejected(),
-                    tokens.get());
+                    tokens.get(), start, grants.stream().sorted(java.util.Comparator.comparingLong(g -> g[0])).toList());
         } finally {
             limits.close();
         }
