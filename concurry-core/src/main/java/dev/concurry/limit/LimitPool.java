@@ -232,6 +232,7 @@ public final class LimitPool implements Limiter {
     }
 
     private Acquisition acquireBlocking(Request request, long timeoutNanos) {
+        long start = timeoutNanos > 0 ? clock.nanoTime() : 0;
         List<PoolMember> plan = plan(request);
         Acquisition now = tryInOrder(plan, request);
         if (now != null) {
@@ -242,13 +243,14 @@ public final class LimitPool implements Limiter {
             throw timeoutException(request, timeoutNanos);
         }
         GrantRace race = new GrantRace(plan, request);
-        CompletableFuture<Acquisition> result = race.start();
+        CompletableFuture<Acquisition> result = race.result();
         MonotonicClock.Wakeup deadline = null;
-        if (timeoutNanos > 0 && !result.isDone()) {
-            long start = clock.nanoTime();
+        if (timeoutNanos > 0) {
+            // Scheduled before the sets see the waits, so the deadline counts from the call.
             long at = start + timeoutNanos < start ? Long.MAX_VALUE : start + timeoutNanos;
             deadline = clock.wakeAt(at, () -> result.completeExceptionally(new TimeoutException()));
         }
+        race.start();
         try {
             Acquisition granted = result.get();
             recordGrant(race.winner(), race.winnerPosition());
