@@ -11,9 +11,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
@@ -460,6 +466,68 @@ class LimitPoolTest {
         assertThat(pool.poolStats().dispatched()).isZero();
     }
 
+    @Test
+    void manyThreadsAcquiringTimingOutAndCancellingNeverOverHoldAndLeaveNothingTaken_L11_L22() throws Exception {
+        LimitSet a = resourceSet("a", 2);
+        LimitSet b = resourceSet("b", 3);
+        LimitPool pool = LimitPool.of(a, b);        // timeouts on the system clock: real races
+        Map<String, AtomicInteger> holding = Map.of("a", new AtomicInteger(), "b", new AtomicInteger());
+        Map<String, Integer> capacity = Map.of("a", 2, "b", 3);
+        AtomicReference<String> violation = new AtomicReference<>();
+        Request conn = Request.of("conn", 1);
+        long seed = System.nanoTime();
+
+        try (var threads = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < 16; t++) {
+                Random random = new Random(seed + t);
+                done.add(threads.submit(() -> {
+                    for (int i = 0; i < 200; i++) {
+                        Acquisition acq = null;
+                        try {
+                            switch (random.nextInt(4)) {
+                                case 0 -> acq = pool.acquire(conn);
+                                case 1 -> acq = pool.acquire(conn, Duration.ofNanos(random.nextInt(200_000)));
+                                case 2 -> acq = pool.tryAcquire(conn).orElse(null);
+                                default -> {
+                                    CompletableFuture<Acquisition> future = pool.acquireAsync(conn);
+                                    if (random.nextBoolean()) {
+                                        future.cancel(false);
+                                    }
+                                    if (!future.isCancelled()) {
+                                        acq = future.join();
+                                    }
+                                }
+                            }
+                        } catch (AcquireTimeoutException | CancellationException e) {
+                            continue;
+                        }
+                        if (acq == null) {
+                            continue;
+                        }
+                        String region = acq.config().get("region");
+                        if (holding.get(region).incrementAndGet() > capacity.get(region)) {
+                            violation.compareAndSet(null, "over-held " + region);
+                        }
+                        Thread.yield();
+                        holding.get(region).decrementAndGet();
+                        acq.close();
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) {
+                f.get(20, TimeUnit.SECONDS);
+            }
+        }
+
+        assertThat(violation.get()).as("seed %d", seed).isNull();
+        awaitUntil(() -> a.stats().waiting() == 0 && b.stats().waiting() == 0, "no wait left (seed " + seed + ")");
+        awaitUntil(() -> a.stats().key("conn").inUse() == 0 && b.stats().key("conn").inUse() == 0,
+                "every permit back (seed " + seed + ")");
+        assertThat(pool.poolStats().dispatched()).isPositive();
+    }
+
     // ---- stats -----------------------------------------------------------------------------------
 
     @Test
@@ -557,7 +625,7 @@ class LimitPoolTest {
         Throwable failure() {
             try {
                 outcome.get(10, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 return e.getCause();
             } catch (Exception e) {
                 throw new AssertionError("no outcome", e);
