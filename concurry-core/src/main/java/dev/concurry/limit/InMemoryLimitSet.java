@@ -195,7 +195,7 @@ final class InMemoryLimitSet implements LimitSet {
             if (Thread.interrupted()) {
                 withdraw(w, false);
                 if (w.state == GRANTED) {
-                    w.result.close();
+                    ((Grant) w.result).giveBack();
                 }
                 Thread.currentThread().interrupt();
                 throw new AcquireInterruptedException("interrupted while waiting for " + request + " from set '"
@@ -357,7 +357,7 @@ final class InMemoryLimitSet implements LimitSet {
             Acquisition result = w.result;
             COMPLETIONS.execute(() -> {
                 if (!w.future.complete(result)) {
-                    result.close();     // cancelled meanwhile: give the units back
+                    ((Grant) result).giveBack();    // cancelled meanwhile: nothing may stay taken
                 }
             });
         }
@@ -628,6 +628,16 @@ final class InMemoryLimitSet implements LimitSet {
             double[] usage = new double[prepared.limits.length];
             Arrays.fill(usage, Double.NaN);
             return usage;
+        }
+
+        /**
+         * Undoes a grant nobody received (its waiter was interrupted or its future cancelled in the
+         * meantime): rate limits are settled to zero use, so their units are refunded (a plain close
+         * would let the requested amount stand, SPEC L13), and resource permits are released.
+         */
+        void giveBack() {
+            used = new double[prepared.limits.length];
+            close();
         }
 
         @Override
