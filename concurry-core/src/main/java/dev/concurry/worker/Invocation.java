@@ -25,6 +25,9 @@ final class Invocation<W, R> {
     final CallFuture future = new CallFuture();
     private final AtomicInteger state = new AtomicInteger(QUEUED);
     private volatile Thread runner;
+    /** The outcome; written and read by the runner thread only. */
+    private R result;
+    private Throwable failure;
     private volatile Runnable onCancelledBeforeStart = () -> { };
 
     Invocation(WorkerCall<W, R> call) {
@@ -43,27 +46,34 @@ final class Invocation<W, R> {
     }
 
     /**
-     * Runs the call on {@code worker} on the current thread (after {@link #start()} succeeded) and
-     * completes the future; never throws. Returns whether the call threw.
+     * Runs the call on {@code worker} on the current thread (after {@link #start()} succeeded); never
+     * throws. Returns whether the call threw. The outcome is handed to the caller by
+     * {@link #complete()}, which the runner calls after its bookkeeping, so that a caller reacting to
+     * the result sees the worker idle and its queue slot free.
      */
     boolean run(W worker) {
-        boolean failed;
         try {
-            R result = call.call(worker);
-            future.complete(result);
-            failed = false;
+            result = call.call(worker);
         } catch (Throwable t) {
-            future.completeExceptionally(t);
-            failed = true;
+            failure = t;
         }
         finish();
-        return failed;
+        return failure != null;
     }
 
-    /** Completes the future with {@code failure} without running the call (after {@link #start()}). */
+    /** Records {@code failure} as the outcome without running the call (after {@link #start()}). */
     void fail(Throwable failure) {
-        future.completeExceptionally(failure);
+        this.failure = failure;
         finish();
+    }
+
+    /** Completes the future with the outcome of {@link #run} or {@link #fail}. */
+    void complete() {
+        if (failure != null) {
+            future.completeExceptionally(failure);
+        } else {
+            future.complete(result);
+        }
     }
 
     private void finish() {

@@ -112,24 +112,22 @@ final class OnDemandDispatcher<W extends Worker> implements Dispatcher<W> {
         }
         alive.incrementAndGet();
         running.add(call);
+        boolean threw;
         try {
-            W worker;
-            try {
-                worker = factory.get();
-                worker.bind(limiter);
-            } catch (Throwable t) {
-                failed.incrementAndGet();
-                call.fail(t);
-                return;
-            }
-            if (call.run(worker)) {
-                failed.incrementAndGet();
-            }
-        } finally {
-            running.remove(call);
-            alive.decrementAndGet();
-            finished();
+            W worker = factory.get();
+            worker.bind(limiter);
+            threw = call.run(worker);
+        } catch (Throwable t) { // the factory failed: the call fails with its exception
+            call.fail(t);
+            threw = true;
         }
+        running.remove(call);
+        if (threw) {
+            failed.incrementAndGet();
+        }
+        alive.decrementAndGet();
+        finished();
+        call.complete();
     }
 
     private void finished() {

@@ -71,15 +71,14 @@ abstract sealed class WorkerSlot<W extends Worker> {
         }
         active.incrementAndGet();
         running.add(call);
-        try {
-            if (call.run(worker)) {
-                failed.incrementAndGet();
-            }
-        } finally {
-            running.remove(call);
-            active.decrementAndGet();
-            finished();
+        boolean threw = call.run(worker);
+        running.remove(call);
+        if (threw) {
+            failed.incrementAndGet();
         }
+        active.decrementAndGet();
+        finished();
+        call.complete();
     }
 
     private void finished() {
