@@ -87,12 +87,13 @@ class FuturesTest {
         CompletableFuture<Integer> a = new CompletableFuture<>();
         CompletableFuture<Integer> b = new CompletableFuture<>();
         CompletableFuture<Integer> c = new CompletableFuture<>();
+        var inCompletionOrder = Futures.asCompleted(List.of(a, b, c)); // listens from here on
         Thread completer = Thread.ofPlatform().start(() -> {
             c.complete(3);
             a.complete(1);
             b.complete(2);
         });
-        List<Integer> order = Futures.asCompleted(List.of(a, b, c)).map(CompletableFuture::join).toList();
+        List<Integer> order = inCompletionOrder.map(CompletableFuture::join).toList();
         completer.join();
         assertThat(order).containsExactly(3, 1, 2);
     }
