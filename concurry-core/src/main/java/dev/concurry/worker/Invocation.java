@@ -1,0 +1,131 @@
+package dev.concurry.worker;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One submitted call and its future. The state machine makes cancellation exact (SPEC W6):
+ * <ul>
+ *   <li>QUEUED → CANCELLED: cancelled before it started; {@link #onCancelledBeforeStart} removes it
+ *       from its queue and frees its queue slot, exactly once; it never runs.</li>
+ *   <li>QUEUED → RUNNING → DONE: the runner won the race; a {@code cancel(true)} while RUNNING
+ *       interrupts the runner. INTERRUPTING brackets the interrupt so that {@link #finish()} (which
+ *       spins past it) never lets an interrupt meant for this call hit the runner's next call; the
+ *       runner then clears its interrupt status.</li>
+ * </ul>
+ */
+final class Invocation<W, R> {
+    private static final int QUEUED = 0;
+    private static final int RUNNING = 1;
+    private static final int INTERRUPTING = 2;
+    private static final int DONE = 3;
+    private static final int CANCELLED = 4;
+
+    final WorkerCall<W, R> call;
+    final CallFuture future = new CallFuture();
+    private final AtomicInteger state = new AtomicInteger(QUEUED);
+    private volatile Thread runner;
+    /** The outcome; written and read by the runner thread only. */
+    private R result;
+    private Throwable failure;
+    private volatile Runnable onCancelledBeforeStart = () -> { };
+
+    Invocation(WorkerCall<W, R> call) {
+        this.call = call;
+    }
+
+    /** What to do when the call is cancelled before it started (set before it is queued). */
+    void onCancelledBeforeStart(Runnable action) {
+        this.onCancelledBeforeStart = action;
+    }
+
+    /** Claims the call for the current thread; false if it was cancelled first (then skip it). */
+    boolean start() {
+        runner = Thread.currentThread();
+        return state.compareAndSet(QUEUED, RUNNING);
+    }
+
+    /**
+     * Runs the call on {@code worker} on the current thread (after {@link #start()} succeeded); never
+     * throws. Returns whether the call threw. The outcome is handed to the caller by
+     * {@link #complete()}, which the runner calls after its bookkeeping, so that a caller reacting to
+     * the result sees the worker idle and its queue slot free.
+     */
+    boolean run(W worker) {
+        try {
+            result = call.call(worker);
+        } catch (Throwable t) {
+            failure = t;
+        }
+        finish();
+        return failure != null;
+    }
+
+    /** Records {@code failure} as the outcome without running the call (after {@link #start()}). */
+    void fail(Throwable failure) {
+        this.failure = failure;
+        finish();
+    }
+
+    /** Completes the future with the outcome of {@link #run} or {@link #fail}. */
+    void complete() {
+        if (failure != null) {
+            future.completeExceptionally(failure);
+        } else {
+            future.complete(result);
+        }
+    }
+
+    private void finish() {
+        while (!state.compareAndSet(RUNNING, DONE)) {
+            Thread.onSpinWait(); // a cancel(true) is interrupting us right now; it takes nanoseconds
+        }
+        runner = null;
+    }
+
+    /**
+     * Cancels the call only if it has not started: it then never runs. Used by close(), which must
+     * not cancel running calls without interrupting them.
+     */
+    void cancelIfQueued() {
+        if (state.compareAndSet(QUEUED, CANCELLED)) {
+            future.cancel(false);
+            onCancelledBeforeStart.run();
+        }
+    }
+
+    private void cancelled(boolean interrupt) {
+        while (true) {
+            int s = state.get();
+            if (s == QUEUED) {
+                if (state.compareAndSet(QUEUED, CANCELLED)) {
+                    onCancelledBeforeStart.run();
+                    return;
+                }
+            } else if (s == RUNNING && interrupt) {
+                if (state.compareAndSet(RUNNING, INTERRUPTING)) {
+                    Thread t = runner;
+                    if (t != null) {
+                        t.interrupt();
+                    }
+                    state.set(RUNNING);
+                    return;
+                }
+            } else {
+                return;
+            }
+        }
+    }
+
+    /** The future handed to the caller: {@code cancel(true)} reaches the call (CompletableFuture alone would not). */
+    final class CallFuture extends CompletableFuture<R> {
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            boolean cancelled = super.cancel(mayInterruptIfRunning);
+            if (cancelled) {
+                cancelled(mayInterruptIfRunning);
+            }
+            return cancelled;
+        }
+    }
+}

@@ -1,0 +1,134 @@
+package dev.concurry.worker;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The in-JVM pool behind {@link WorkerPool} for the SYNC, THREAD and VIRTUAL modes. */
+final class LocalWorkerPool<W extends Worker> implements WorkerPool<W> {
+    private static final Logger LOG = LoggerFactory.getLogger(LocalWorkerPool.class);
+    /** How long close() waits, after interrupting, for calls to end. */
+    private static final Duration AFTER_INTERRUPT = Duration.ofSeconds(5);
+
+    private final PoolConfig config;
+    private final Dispatcher<W> dispatcher;
+    private final LimitsPlan limits;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final CountDownLatch terminated = new CountDownLatch(1);
+
+    private LocalWorkerPool(PoolConfig config, Dispatcher<W> dispatcher, LimitsPlan limits) {
+        this.config = config;
+        this.dispatcher = dispatcher;
+        this.limits = limits;
+    }
+
+    static <W extends Worker> WorkerPool<W> start(PoolConfig config, WorkerFactory<W> factory) {
+        LimitsPlan limits = LimitsPlan.of(config);
+        try {
+            if (config.mode() == Mode.PROCESS) {
+                throw new UnsupportedOperationException("Mode.PROCESS is not available yet;"
+                        + " use Mode.THREAD or Mode.VIRTUAL");
+            }
+            Dispatcher<W> dispatcher = config.onDemand()
+                    ? new OnDemandDispatcher<>(config, factory, limits.nextWorker())
+                    : SlotDispatcher.start(config, factory, limits);
+            return new LocalWorkerPool<>(config, dispatcher, limits);
+        } catch (RuntimeException | Error e) {
+            limits.close();
+            throw e;
+        }
+    }
+
+    static IllegalStateException closedException(String poolName) {
+        return new IllegalStateException("worker pool '" + poolName + "' is closed; it accepts no more calls");
+    }
+
+    @Override
+    public <R> CompletableFuture<R> submit(WorkerCall<W, R> call) {
+        java.util.Objects.requireNonNull(call, "call");
+        if (closed.get()) {
+            throw closedException(config.name());
+        }
+        Invocation<W, R> invocation = new Invocation<>(call);
+        dispatcher.dispatch(invocation);
+        return invocation.future;
+    }
+
+    @Override
+    public <R> R call(WorkerCall<W, R> call) {
+        return Futures.join(submit(call), true);
+    }
+
+    @Override
+    public PoolStats stats() {
+        return dispatcher.stats();
+    }
+
+    @Override
+    public String name() {
+        return config.name();
+    }
+
+    @Override
+    public Mode mode() {
+        return config.mode();
+    }
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            awaitTerminated();
+            return;
+        }
+        boolean interrupted = false;
+        try {
+            dispatcher.shutdown();
+            if (config.cancelQueuedOnClose()) {
+                dispatcher.cancelQueued();
+            }
+            boolean done;
+            try {
+                done = dispatcher.awaitTermination(System.nanoTime() + config.closeTimeout().toNanos());
+            } catch (InterruptedException e) {
+                interrupted = true;
+                done = false;
+            }
+            if (!done) {
+                dispatcher.cancelQueued();
+                dispatcher.interruptRunning();
+                try {
+                    done = dispatcher.awaitTermination(System.nanoTime() + AFTER_INTERRUPT.toNanos());
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+                if (!done) {
+                    LOG.warn("worker pool '{}': calls still running {} after being interrupted; they ignore"
+                            + " interrupts, so their threads outlive close()", config.name(), AFTER_INTERRUPT);
+                }
+            }
+        } finally {
+            limits.close();
+            terminated.countDown();
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void awaitTerminated() {
+        try {
+            terminated.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "WorkerPool[" + config.name() + ", " + config.mode() + ", maxWorkers=" + config.maxWorkers()
+                + (config.onDemand() ? ", on demand" : "") + (closed.get() ? ", closed" : "") + "]";
+    }
+}

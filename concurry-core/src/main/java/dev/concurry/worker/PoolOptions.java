@@ -1,0 +1,177 @@
+package dev.concurry.worker;
+
+import dev.concurry.limit.Limit;
+import dev.concurry.limit.Limiter;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The options shared by {@link WorkerOptions} and {@link TaskExecutor.Options}: mode, pool size, load
+ * balancing, queue bound, limits and closing. Every option has a default; values are checked when set
+ * and combinations at {@code init()}.
+ *
+ * <pre>{@code
+ * Worker.options(AiWorker.class)
+ *         .mode(Mode.THREAD)              // default SYNC
+ *         .maxWorkers(10)                 // default 1
+ *         .loadBalancing(LoadBalancing.LEAST_ACTIVE)
+ *         .maxQueuedTasks(100)            // default unbounded
+ *         .limits(limits)                 // default LimitSet.empty()
+ *         .closeTimeout(Duration.ofSeconds(5))
+ *         .init(() -> new AiWorker(client));
+ * }</pre>
+ *
+ * @param <B> the concrete options type, returned by every setter
+ */
+public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits WorkerOptions, TaskExecutor.Options {
+    private Mode mode = Mode.SYNC;
+    private int maxWorkers = 1;
+    private LoadBalancing loadBalancing = LoadBalancing.ROUND_ROBIN;
+    private boolean onDemand;
+    private int maxQueuedTasks = Integer.MAX_VALUE;
+    private boolean blockWhenFull = true;
+    private Limiter limiter;
+    private List<Limit> specs = List.of();
+    private boolean sharedLimits = true;
+    private Duration closeTimeout = Duration.ofSeconds(30);
+    private boolean cancelQueuedOnClose;
+    private String name;
+
+    PoolOptions() {
+    }
+
+    @SuppressWarnings("unchecked")
+    private B self() {
+        return (B) this;
+    }
+
+    /** Where calls run; {@link Mode#SYNC} by default. */
+    public B mode(Mode mode) {
+        this.mode = Objects.requireNonNull(mode, "mode");
+        return self();
+    }
+
+    /** How many workers (or, on demand, how many at once at most); 1 by default. */
+    public B maxWorkers(int maxWorkers) {
+        if (maxWorkers < 1) {
+            throw new IllegalArgumentException("maxWorkers must be >= 1, got: " + maxWorkers);
+        }
+        this.maxWorkers = maxWorkers;
+        return self();
+    }
+
+    /** How the next call's worker is chosen; {@link LoadBalancing#ROUND_ROBIN} by default. */
+    public B loadBalancing(LoadBalancing loadBalancing) {
+        this.loadBalancing = Objects.requireNonNull(loadBalancing, "loadBalancing");
+        return self();
+    }
+
+    /**
+     * When true, a new worker instance is created for each call and discarded after it, with at most
+     * {@code maxWorkers} alive at once; calls beyond that wait in one queue for the first free slot
+     * (load balancing does not apply). False by default.
+     */
+    public B onDemand(boolean onDemand) {
+        this.onDemand = onDemand;
+        return self();
+    }
+
+    /**
+     * Bounds the calls in flight (queued or running) per worker (SPEC W5); unbounded by default. In an
+     * on-demand pool the bound is {@code maxWorkers * maxQueuedTasks} for the whole pool. When the
+     * bound is reached, {@code submit} blocks until there is room, or fails fast if
+     * {@link #blockWhenFull(boolean) blockWhenFull(false)}. A call is never dropped.
+     */
+    public B maxQueuedTasks(int maxQueuedTasks) {
+        if (maxQueuedTasks < 1) {
+            throw new IllegalArgumentException("maxQueuedTasks must be >= 1, got: " + maxQueuedTasks);
+        }
+        this.maxQueuedTasks = maxQueuedTasks;
+        return self();
+    }
+
+    /**
+     * With {@code false}, a submit to a full worker throws
+     * {@link java.util.concurrent.RejectedExecutionException} instead of blocking. True by default.
+     */
+    public B blockWhenFull(boolean blockWhenFull) {
+        this.blockWhenFull = blockWhenFull;
+        return self();
+    }
+
+    /**
+     * The limiter every worker of the pool shares (a {@link dev.concurry.limit.LimitSet} or a pool of
+     * sets), returned by {@link Worker#limits()} (SPEC L20). Replaces limits set before. A set whose
+     * backend does not suit the mode is refused at {@code init()}.
+     */
+    public B limits(Limiter limiter) {
+        this.limiter = Objects.requireNonNull(limiter, "limiter");
+        this.specs = List.of();
+        return self();
+    }
+
+    /**
+     * Plain limit specifications; the pool builds one set of the backend its mode needs, shared by all
+     * its workers (unless {@link #sharedLimits(boolean) sharedLimits(false)}), and closes it when the
+     * pool closes. Replaces limits set before.
+     */
+    public B limits(Limit... specs) {
+        this.specs = List.of(specs);
+        this.limiter = null;
+        return self();
+    }
+
+    /**
+     * With {@code false}, plain specs given to {@link #limits(Limit...)} become one private set per
+     * worker: each worker its own quota. True (one set shared by the pool) by default. Not available
+     * with a given {@link Limiter} (always shared) or on-demand pools (an instance lives for one call).
+     */
+    public B sharedLimits(boolean sharedLimits) {
+        this.sharedLimits = sharedLimits;
+        return self();
+    }
+
+    /** How long {@code close()} waits for calls to finish before interrupting them; 30 s by default. */
+    public B closeTimeout(Duration closeTimeout) {
+        Objects.requireNonNull(closeTimeout, "closeTimeout");
+        if (closeTimeout.isNegative()) {
+            throw new IllegalArgumentException("closeTimeout must be >= 0, got: " + closeTimeout);
+        }
+        this.closeTimeout = closeTimeout;
+        return self();
+    }
+
+    /**
+     * With {@code true}, {@code close()} cancels the calls still queued instead of running them; false
+     * (finish them, within the close timeout) by default.
+     */
+    public B cancelQueuedOnClose(boolean cancelQueuedOnClose) {
+        this.cancelQueuedOnClose = cancelQueuedOnClose;
+        return self();
+    }
+
+    /** Names the pool (in thread names, stats and messages); derived from the worker type by default. */
+    public B name(String name) {
+        Objects.requireNonNull(name, "name");
+        if (name.isBlank()) {
+            throw new IllegalArgumentException("name must not be blank");
+        }
+        this.name = name;
+        return self();
+    }
+
+    /** The options as an immutable value, checked for contradictions. */
+    final PoolConfig config(String defaultName) {
+        if (!sharedLimits && limiter != null) {
+            throw new IllegalArgumentException("sharedLimits(false) needs plain specs (limits(Limit...)):"
+                    + " a given Limiter is always shared by all workers");
+        }
+        if (!sharedLimits && onDemand && !specs.isEmpty()) {
+            throw new IllegalArgumentException("sharedLimits(false) gives each worker its own quota, which an"
+                    + " on-demand pool cannot keep (it creates a worker per call); use shared limits");
+        }
+        return new PoolConfig(name != null ? name : defaultName, mode, maxWorkers, loadBalancing, onDemand,
+                maxQueuedTasks, blockWhenFull, limiter, specs, sharedLimits, closeTimeout, cancelQueuedOnClose);
+    }
+}

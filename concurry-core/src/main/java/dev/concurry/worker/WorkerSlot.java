@@ -1,0 +1,285 @@
+package dev.concurry.worker;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * One persistent worker instance with its counters and the mode-specific way its calls run. The
+ * counters are updated by the dispatcher ({@code inFlight}, {@code total}) and by the runner
+ * ({@code active}, {@code failed}).
+ */
+abstract sealed class WorkerSlot<W extends Worker> {
+    final int index;
+    final W worker;
+    final String poolName;
+    private final Admission admission;
+    private final boolean blockWhenFull;
+    final AtomicInteger inFlight = new AtomicInteger();
+    final AtomicInteger active = new AtomicInteger();
+    final AtomicLong total = new AtomicLong();
+    final AtomicLong failed = new AtomicLong();
+    final Set<Invocation<W, ?>> running = ConcurrentHashMap.newKeySet();
+
+    WorkerSlot(int index, W worker, PoolConfig config) {
+        this.index = index;
+        this.worker = worker;
+        this.poolName = config.name();
+        this.admission = config.bounded() ? new Admission(config.maxQueuedTasks()) : null;
+        this.blockWhenFull = config.blockWhenFull();
+    }
+
+    static <W extends Worker> WorkerSlot<W> create(int index, W worker, PoolConfig config) {
+        return switch (config.mode()) {
+            case SYNC -> new Inline<>(index, worker, config);
+            case THREAD -> new OwnThread<>(index, worker, config);
+            case VIRTUAL -> new VirtualPerCall<>(index, worker, config);
+            case PROCESS -> throw new UnsupportedOperationException("Mode.PROCESS");
+        };
+    }
+
+    /** Accepts a call whose {@code inFlight} and {@code total} the dispatcher already counted. */
+    final void submit(Invocation<W, ?> call) {
+        if (admission != null) {
+            try {
+                admission.acquire(blockWhenFull, poolName);
+            } catch (RuntimeException e) {
+                inFlight.decrementAndGet();
+                total.decrementAndGet();
+                throw e;
+            }
+        }
+        call.onCancelledBeforeStart(() -> {
+            dequeue(call);
+            finished();
+        });
+        try {
+            enqueue(call);
+        } catch (RuntimeException e) {
+            total.decrementAndGet();
+            finished();
+            throw e;
+        }
+    }
+
+    /** Runs a call on the current thread unless it was cancelled first. */
+    final void execute(Invocation<W, ?> call) {
+        if (!call.start()) {
+            return; // cancelled while queued; its cancel already freed its place
+        }
+        active.incrementAndGet();
+        running.add(call);
+        boolean threw = call.run(worker);
+        running.remove(call);
+        if (threw) {
+            failed.incrementAndGet();
+        }
+        active.decrementAndGet();
+        finished();
+        call.complete();
+    }
+
+    private void finished() {
+        inFlight.decrementAndGet();
+        if (admission != null) {
+            admission.release();
+        }
+    }
+
+    void shutdown() {
+        if (admission != null) {
+            admission.close();
+        }
+    }
+
+    final void interruptRunning() {
+        running.forEach(call -> call.future.cancel(true));
+    }
+
+    final WorkerStats stats() {
+        int queued = queued();
+        return new WorkerStats(index, active.get(), queued, total.get(), failed.get());
+    }
+
+    abstract void enqueue(Invocation<W, ?> call);
+
+    abstract void dequeue(Invocation<W, ?> call);
+
+    abstract int queued();
+
+    abstract void cancelQueued();
+
+    abstract boolean awaitTermination(long deadlineNanos) throws InterruptedException;
+
+    /** Waits for {@code thread} until the deadline; never waits for the current thread (close() from a call). */
+    static boolean join(Thread thread, long deadlineNanos) throws InterruptedException {
+        if (thread == Thread.currentThread()) {
+            return true;
+        }
+        long left = deadlineNanos - System.nanoTime();
+        if (left > 0) {
+            thread.join(java.time.Duration.ofNanos(left));
+        }
+        return !thread.isAlive();
+    }
+
+    /** SYNC: the call runs on the caller's thread inside {@code submit}. */
+    static final class Inline<W extends Worker> extends WorkerSlot<W> {
+        Inline(int index, W worker, PoolConfig config) {
+            super(index, worker, config);
+        }
+
+        @Override
+        void enqueue(Invocation<W, ?> call) {
+            execute(call);
+        }
+
+        @Override
+        void dequeue(Invocation<W, ?> call) {
+        }
+
+        @Override
+        int queued() {
+            return 0;
+        }
+
+        @Override
+        void cancelQueued() {
+        }
+
+        @Override
+        boolean awaitTermination(long deadlineNanos) {
+            return true;
+        }
+    }
+
+    /** THREAD: one platform thread takes calls from a FIFO queue, one at a time (SPEC W2). */
+    static final class OwnThread<W extends Worker> extends WorkerSlot<W> {
+        private final CallQueue queue = new CallQueue();
+        private final Thread thread;
+
+        OwnThread(int index, W worker, PoolConfig config) {
+            super(index, worker, config);
+            thread = Thread.ofPlatform().name("concurry-" + config.name() + "-worker-" + index).daemon(true)
+                    .unstarted(this::loop);
+        }
+
+        void start() {
+            thread.start();
+        }
+
+        @SuppressWarnings("unchecked")
+        private void loop() {
+            for (Invocation<?, ?> call; (call = queue.take()) != null; ) {
+                execute((Invocation<W, ?>) call);
+                Thread.interrupted(); // an interrupt meant for that call must not reach the next one
+            }
+        }
+
+        @Override
+        void enqueue(Invocation<W, ?> call) {
+            queue.put(call, poolName);
+        }
+
+        @Override
+        void dequeue(Invocation<W, ?> call) {
+            queue.remove(call);
+        }
+
+        @Override
+        int queued() {
+            return queue.size();
+        }
+
+        @Override
+        void shutdown() {
+            super.shutdown();
+            queue.close();
+        }
+
+        @Override
+        void cancelQueued() {
+            queue.drain().forEach(Invocation::cancelIfQueued);
+        }
+
+        @Override
+        boolean awaitTermination(long deadlineNanos) throws InterruptedException {
+            return join(thread, deadlineNanos);
+        }
+    }
+
+    /** VIRTUAL: every call starts at once on its own virtual thread; calls may overlap (SPEC W2). */
+    static final class VirtualPerCall<W extends Worker> extends WorkerSlot<W> {
+        private final ReentrantLock lock = new ReentrantLock();
+        private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
+        private final Set<Invocation<W, ?>> pending = ConcurrentHashMap.newKeySet();
+        private final Thread.Builder builder;
+        private boolean closed;
+
+        VirtualPerCall(int index, W worker, PoolConfig config) {
+            super(index, worker, config);
+            builder = Thread.ofVirtual().name("concurry-" + config.name() + "-worker-" + index + "-call-", 0);
+        }
+
+        @Override
+        void enqueue(Invocation<W, ?> call) {
+            lock.lock(); // orders starting a thread against shutdown(), so close() sees every thread
+            try {
+                if (closed) {
+                    throw LocalWorkerPool.closedException(poolName);
+                }
+                pending.add(call);
+                Thread thread = builder.unstarted(() -> {
+                    try {
+                        pending.remove(call);
+                        execute(call);
+                    } finally {
+                        threads.remove(Thread.currentThread());
+                    }
+                });
+                threads.add(thread);
+                thread.start();
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Override
+        void dequeue(Invocation<W, ?> call) {
+            pending.remove(call);
+        }
+
+        @Override
+        int queued() {
+            return pending.size();
+        }
+
+        @Override
+        void shutdown() {
+            super.shutdown();
+            lock.lock();
+            try {
+                closed = true;
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Override
+        void cancelQueued() {
+            pending.forEach(Invocation::cancelIfQueued);
+        }
+
+        @Override
+        boolean awaitTermination(long deadlineNanos) throws InterruptedException {
+            for (Thread thread : threads) {
+                if (!join(thread, deadlineNanos)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+}
