@@ -24,8 +24,8 @@ package dev.concurry.limit;
  * </ul>
  */
 final class LimitMath {
-    /** Relative rounding tolerance: 1e-9 of capacity. */
-    static final double TOLERANCE = 1e-9;
+    /** Relative rounding tolerance: 1e-12 of capacity (a waiter woken at its computed instant is granted). */
+    static final double TOLERANCE = 1e-12;
     private static final int SW_HEADER = 4;
     private static final int SW_ENTRY = 3;
 
@@ -139,7 +139,10 @@ final class LimitMath {
                 s[o] = tokensAt(s, now) - n;
                 s[o + 1] = Math.max(s[o + 1], now);
             }
-            case GCRA, LEAKY_BUCKET -> s[o] = Math.max(s[o], now) + n * per;
+            case GCRA -> s[o] = Math.max(s[o], now) + n * per;
+            // A waiter wakes at the first whole nanosecond at or after the drain instant; counting from
+            // the drain instant itself keeps the grid exact, so fractional progress is never lost.
+            case LEAKY_BUCKET -> s[o] = (s[o] >= now - 1 ? s[o] : now) + n * per;
             case FIXED_WINDOW -> {
                 rollWindow(s, now);
                 s[o + 1] += n;

@@ -48,10 +48,11 @@ public abstract class BackendTck {
     protected static final long SECOND = 1_000_000_000L;
     /**
      * How early a {@code tryAcquire} may be granted: the algorithms compare with a relative rounding
-     * tolerance (1e-9 of capacity, about 1e-9 × window in time). Waiters are still checked to the
-     * nanosecond: their wake-up is scheduled at the computed instant.
+     * tolerance (1e-12 of capacity, about 1e-12 × window in time, far below 1 ns for any window
+     * under 15 minutes). Waiters are still checked to the nanosecond: their wake-up is scheduled at
+     * the computed instant.
      */
-    protected static final long ROUNDING = 1_000;
+    protected static final long ROUNDING = 1;
 
     /** The clock of this test; the backend must take all its time from it. */
     protected final ManualClock clock = new ManualClock();
