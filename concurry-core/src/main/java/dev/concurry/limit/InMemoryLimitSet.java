@@ -312,7 +312,7 @@ final class InMemoryLimitSet implements LimitSet {
         }
         contended = blocked;
         if (earliest != Double.POSITIVE_INFINITY) {
-            long at = epoch + (long) Math.ceil(earliest);
+            long at = epoch + wakeInstant(now, earliest);
             if (at < wakeupAt) {
                 if (wakeup != null) {
                     wakeup.cancel();
@@ -536,6 +536,15 @@ final class InMemoryLimitSet implements LimitSet {
     private AcquireTimeoutException timeoutException(Request request, long timeoutNanos) {
         return new AcquireTimeoutException("could not acquire " + request + " from set '" + name() + "' within "
                 + Duration.ofNanos(timeoutNanos) + "; nothing was taken");
+    }
+
+    /**
+     * The whole nanosecond (since the epoch) at which to wake for a grant possible at {@code earliest}:
+     * rounded up, but not past sub-nanosecond float noise (the algorithms accept it within their
+     * tolerance), and always after {@code now} so a wake-up can never repeat at the same instant.
+     */
+    static long wakeInstant(double now, double earliest) {
+        return Math.max((long) Math.ceil(earliest - 1e-6), (long) Math.floor(now) + 1);
     }
 
     static long saturatedNanos(Duration d) {
