@@ -13,10 +13,11 @@ import picocli.CommandLine.Parameters;
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Runs the seed's scenarios against local services that enforce their own limits.",
                 "llm: 500 requests + 10,000 tokens per (scaled) minute against a local LLM-like HTTP API.",
-                "db: 20 workers against a real PostgreSQL that allows 5 connections."})
+                "db: 20 workers against a real PostgreSQL that allows 5 connections.",
+                "regions: two local API regions with their own quotas behind one LimitPool."})
 final class DemoCommand implements Callable<Integer> {
 
-    enum Scenario { llm, db, all }
+    enum Scenario { llm, db, regions, all }
 
     @Parameters(index = "0", arity = "0..1", defaultValue = "all",
             description = "Which scenario: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
@@ -30,6 +31,10 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--workers", defaultValue = "10", description = "Concurrent workers (default: ${DEFAULT-VALUE}).")
     int workers;
+
+    @Option(names = "--mode", defaultValue = "THREAD",
+            description = "Worker mode of the LLM scenario: THREAD or VIRTUAL (default: ${DEFAULT-VALUE}).")
+    dev.concurry.worker.Mode mode;
 
     @Option(names = "--db-workers", defaultValue = "20", description = "Workers of the database scenario (default: ${DEFAULT-VALUE}).")
     int dbWorkers;
@@ -49,6 +54,9 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (mode != dev.concurry.worker.Mode.THREAD && mode != dev.concurry.worker.Mode.VIRTUAL) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--mode must be THREAD or VIRTUAL, got " + mode);
+        }
         if (seconds <= 0 || minute <= 0 || workers < 1 || dbWorkers < 1 || port < 0 || port > 65535) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--seconds and --minute must be > 0, --workers >= 1, --port in 0..65535");
@@ -58,7 +66,7 @@ final class DemoCommand implements Callable<Integer> {
         var out = spec.commandLine().getOut();
         out.printf("Concurry demo: %s%n", scenario);
         if (scenario == Scenario.llm || scenario == Scenario.all) {
-            LlmScenario.Result llm = new LlmScenario(workers, runFor, scaledMinute, !noLimits, port).run();
+            LlmScenario.Result llm = new LlmScenario(workers, mode, runFor, scaledMinute, !noLimits, port).run();
             llm.print(out);
             Path chart = RateChart.tokensPerMinute(output.resolve("llm-tokens-per-minute.png"), List.of(llm));
             out.printf("  %-34s %s%n", "chart of the admitted rate", chart);
@@ -66,6 +74,9 @@ final class DemoCommand implements Callable<Integer> {
         }
         if (scenario == Scenario.db || scenario == Scenario.all) {
             new DbScenario(dbWorkers, runFor, !noLimits).run().print(out);
+        }
+        if (scenario == Scenario.regions || scenario == Scenario.all) {
+            new RegionsScenario(workers, runFor, scaledMinute, !noLimits).run().print(out);
         }
         return 0;
     }

@@ -63,6 +63,11 @@ final class FakeLlmServer implements AutoCloseable {
         server.start();
     }
 
+    /** The completion endpoint. */
+    java.net.URI uri() {
+        return java.net.URI.create("http://127.0.0.1:" + port() + "/v1/complete");
+    }
+
     int port() {
         return server.getAddress().getPort();
     }

@@ -1,9 +1,14 @@
 package dev.concurry.cli;
 
-import dev.concurry.limit.Acquisition;
 import dev.concurry.limit.LimitSet;
+import dev.concurry.limit.Limiter;
 import dev.concurry.limit.RateLimit;
-import dev.concurry.limit.Request;
+import dev.concurry.progress.Progress;
+import dev.concurry.progress.ProgressTracker;
+import dev.concurry.worker.Futures;
+import dev.concurry.worker.Mode;
+import dev.concurry.worker.Worker;
+import dev.concurry.worker.WorkerPool;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -12,34 +17,56 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The seed's Scenario 1 ("OpenAI tier 1": 500 requests and 10,000 tokens per minute) against a local
- * server that enforces those limits itself, with a minute scaled down to a few seconds. Each call
- * reserves its maximum tokens, then settles to the tokens the server reports (reserve-then-update),
- * so the limit is used fully and never exceeded.
+ * server that enforces those limits itself, with a minute scaled down to a few seconds. A pool of
+ * {@link LlmWorker}s shares one LimitSet; each call reserves its maximum tokens, then settles to the
+ * tokens the server reports (reserve-then-update), so the limit is used fully and never exceeded.
  */
 final class LlmScenario {
     static final int REQUESTS_PER_MINUTE = 500;
     static final int TOKENS_PER_MINUTE = 10_000;
     static final int MIN_TOKENS = 40;
     static final int MAX_TOKENS = 160;
-    private static final Pattern TOTAL_TOKENS = Pattern.compile("\"total_tokens\":(\\d+)");
 
     /** What one run measured. */
-    record Result(boolean limited, int workers, Duration minute, Duration elapsed, long calls, long ok,
-                  long rejected, long tokens, long startNanos, List<long[]> served) {
+    record Result(boolean limited, int workers, Mode mode, Duration minute, Duration duration, Duration elapsed,
+                  long startNanos, List<LlmWorker.Outcome> outcomes) {
 
-        /** The most tokens a sliding window of one minute can admit over the run: capacity per window begun. */
+        long calls() {
+            return outcomes.size();
+        }
+
+        long ok() {
+            return outcomes.stream().filter(o -> o.status() == 200).count();
+        }
+
+        long rejected() {
+            return outcomes.stream().filter(o -> o.status() == 429).count();
+        }
+
+        long tokens() {
+            return outcomes.stream().mapToLong(LlmWorker.Outcome::tokens).sum();
+        }
+
+        /**
+         * Tokens used against the most the limit admits while calls are started: a sliding window of one
+         * minute admits its capacity once per window begun.
+         */
         double utilization() {
-            return tokens / (TOKENS_PER_MINUTE * Math.ceil((double) elapsed.toNanos() / minute.toNanos()));
+            return tokens() / (TOKENS_PER_MINUTE * windows());
+        }
+
+        double windows() {
+            return Math.ceil((double) duration.toNanos() / minute.toNanos());
         }
 
         /**
@@ -47,6 +74,8 @@ final class LlmScenario {
          * time, to compare with the limit. Each call counts from the moment its worker was granted.
          */
         double[][] tokensPerMinuteOverTime(Duration step) {
+            List<LlmWorker.Outcome> served = outcomes.stream().filter(o -> o.tokens() > 0)
+                    .sorted(Comparator.comparingLong(LlmWorker.Outcome::grantedAt)).toList();
             long window = minute.toNanos();
             int samples = (int) (elapsed.toNanos() / step.toNanos()) + 1;
             double[][] xy = new double[2][samples];
@@ -55,11 +84,11 @@ final class LlmScenario {
             long sum = 0;
             for (int i = 0; i < samples; i++) {
                 long t = startNanos + i * step.toNanos();
-                while (next < served.size() && served.get(next)[0] <= t) {
-                    sum += served.get(next++)[1];
+                while (next < served.size() && served.get(next).grantedAt() <= t) {
+                    sum += served.get(next++).tokens();
                 }
-                while (first < next && served.get(first)[0] + window <= t) {
-                    sum -= served.get(first++)[1];
+                while (first < next && served.get(first).grantedAt() + window <= t) {
+                    sum -= served.get(first++).tokens();
                 }
                 xy[0][i] = (t - startNanos) / 1e9;
                 xy[1][i] = sum;
@@ -67,34 +96,30 @@ final class LlmScenario {
             return xy;
         }
 
-        /** Tokens served per (scaled) minute, on average over the run. */
-        double tokensPerMinute() {
-            return tokens * (double) minute.toNanos() / elapsed.toNanos();
-        }
-
         void print(PrintWriter out) {
-            out.printf("%n  LLM API, %s: %d workers, 1 minute = %s, limits %d requests + %d tokens per minute%n",
-                    limited ? "with Concurry limits" : "WITHOUT limits", workers, minute, REQUESTS_PER_MINUTE,
+            out.printf("%n  LLM API, %s: %d %s workers, 1 minute = %s, limits %d requests + %d tokens per minute%n",
+                    limited ? "with Concurry limits" : "WITHOUT limits", workers, mode, minute, REQUESTS_PER_MINUTE,
                     TOKENS_PER_MINUTE);
-            out.printf("  %-34s %10d%n", "calls made", calls);
-            out.printf("  %-34s %10d%n", "answered 200", ok);
-            out.printf("  %-34s %10d%n", "answered 429 (rate limited)", rejected);
-            out.printf("  %-34s %10.0f  (limit %d)%n", "tokens served per minute", tokensPerMinute(),
-                    TOKENS_PER_MINUTE);
-            out.printf("  %-34s %9.1f%%  (of the most the limit allows in %.0f windows)%n", "utilisation of the token limit",
-                    100 * utilization(), Math.ceil((double) elapsed.toNanos() / minute.toNanos()));
+            out.printf("  %-34s %10d%n", "calls made", calls());
+            out.printf("  %-34s %10d%n", "answered 200", ok());
+            out.printf("  %-34s %10d%n", "answered 429 (rate limited)", rejected());
+            out.printf("  %-34s %10d  (limit %d per minute, %.0f minutes)%n", "tokens used", tokens(),
+                    TOKENS_PER_MINUTE, windows());
+            out.printf("  %-34s %9.1f%%%n", "utilisation of the token limit", 100 * utilization());
             out.flush();
         }
     }
 
     private final int workers;
+    private final Mode mode;
     private final Duration duration;
     private final Duration minute;
     private final boolean limited;
     private final int port;
 
-    LlmScenario(int workers, Duration duration, Duration minute, boolean limited, int port) {
+    LlmScenario(int workers, Mode mode, Duration duration, Duration minute, boolean limited, int port) {
         this.workers = workers;
+        this.mode = mode;
         this.duration = duration;
         this.minute = minute;
         this.limited = limited;
@@ -102,73 +127,47 @@ final class LlmScenario {
     }
 
     Result run() throws IOException, InterruptedException {
-        LimitSet limits = limited
+        try (LimitSet limits = limited
                 ? LimitSet.builder()
                         .add(RateLimit.of("requests", REQUESTS_PER_MINUTE, minute))
                         .add(RateLimit.of("tokens", TOKENS_PER_MINUTE, minute))
                         .build()
                 : LimitSet.empty();
-        Request reserve = Request.of("requests", 1).and("tokens", MAX_TOKENS);
-        AtomicLong calls = new AtomicLong();
-        AtomicLong ok = new AtomicLong();
-        AtomicLong tokens = new AtomicLong();
-        java.util.Queue<long[]> grants = new java.util.concurrent.ConcurrentLinkedQueue<>();
-        try (FakeLlmServer server = new FakeLlmServer(port, minute, REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE,
-                MIN_TOKENS, MAX_TOKENS, Duration.ofMillis(15));
-             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-             ExecutorService pool = Executors.newFixedThreadPool(workers)) {
-            HttpRequest call = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/v1/complete"))
-                    .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"Hello\",\"max_tokens\":" + MAX_TOKENS + "}"))
-                    .timeout(Duration.ofSeconds(10))
-                    .build();
-            warmUp(http, server.port());
+             FakeLlmServer server = new FakeLlmServer(port, minute, REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE,
+                     MIN_TOKENS, MAX_TOKENS, Duration.ofMillis(15));
+             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()) {
+            warmUp(http, server.port(), workers);
+            Map<String, URI> endpoints = Map.of("default", server.uri());
             long start = System.nanoTime();
-            long end = start + duration.toNanos();
-            List<Future<?>> running = new ArrayList<>();
-            for (int i = 0; i < workers; i++) {
-                running.add(pool.submit(() -> {
-                    while (System.nanoTime() < end) {
-                        Duration left = Duration.ofNanos(end - System.nanoTime());
-                        try (Acquisition acq = limits.acquire(reserve, left.isNegative() ? Duration.ZERO : left)) {
-                            long grantedAt = System.nanoTime();
-                            calls.incrementAndGet();
-                            HttpRequest sent = HttpRequest.newBuilder(call, (name, value) -> true)
-                                    .header("X-Sent-At", Long.toString(grantedAt)).build();
-                            HttpResponse<String> response = http.send(sent, HttpResponse.BodyHandlers.ofString());
-                            if (response.statusCode() == 200) {
-                                Matcher m = TOTAL_TOKENS.matcher(response.body());
-                                int used = m.find() ? Integer.parseInt(m.group(1)) : MAX_TOKENS;
-                                acq.update("tokens", used);        // settle the reservation to actual usage
-                                ok.incrementAndGet();
-                                tokens.addAndGet(used);
-                                grants.add(new long[] {grantedAt, used});
-                            } else {
-                                acq.update("tokens", 0);           // rejected: no tokens were consumed
-                            }
-                        } catch (dev.concurry.limit.AcquireTimeoutException e) {
-                            return null;                           // the run is over
-                        }
-                    }
-                    return null;
-                }));
+            List<LlmWorker.Outcome> outcomes = callUntil(http, endpoints, limits, workers, mode, start + duration.toNanos(),
+                    "llm " + (limited ? "with limits" : "without limits"));
+            return new Result(limited, workers, mode, minute, duration, Duration.ofNanos(System.nanoTime() - start), start,
+                    outcomes);
+        }
+    }
+
+    /**
+     * Keeps a pool of {@code workers} LlmWorkers busy until {@code deadline}, with a progress bar of
+     * calls done over the run's length, and returns every call's outcome.
+     */
+    static List<LlmWorker.Outcome> callUntil(HttpClient http, Map<String, URI> endpoints, Limiter limits, int workers,
+                                            Mode mode, long deadline, String description) {
+        List<CompletableFuture<Optional<LlmWorker.Outcome>>> calls = new ArrayList<>();
+        try (WorkerPool<LlmWorker> pool = Worker.options(LlmWorker.class)
+                .mode(mode).maxWorkers(workers).maxQueuedTasks(2).limits(limits).name("demo")
+                .init(() -> new LlmWorker(http, endpoints));
+             ProgressTracker progress = Progress.bar(description).start(-1)) {
+            while (System.nanoTime() < deadline) {
+                CompletableFuture<Optional<LlmWorker.Outcome>> call = pool.submit(w -> w.generate(deadline));
+                call.whenComplete((outcome, failure) -> progress.step());
+                calls.add(call);                       // submit blocks while the workers' queues are full
             }
-            for (Future<?> f : running) {
-                try {
-                    f.get();
-                } catch (java.util.concurrent.ExecutionException e) {
-                    throw new IllegalStateException("a demo worker failed: " + e.getCause(), e.getCause());
-                }
-            }
-            Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
-            return new Result(limited, workers, minute, elapsed, calls.get(), ok.get(), server.rejected(),
-                    tokens.get(), start, grants.stream().sorted(java.util.Comparator.comparingLong(g -> g[0])).toList());
-        } finally {
-            limits.close();
+            return Futures.gather(calls).stream().flatMap(Optional::stream).toList();
         }
     }
 
     /** Opens connections and compiles the HTTP path before the measured run (not counted by the server). */
-    private void warmUp(HttpClient http, int serverPort) throws IOException, InterruptedException {
+    static void warmUp(HttpClient http, int serverPort, int workers) throws IOException, InterruptedException {
         HttpRequest health = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + serverPort + "/health")).build();
         try (ExecutorService warm = Executors.newFixedThreadPool(workers)) {
             for (int i = 0; i < workers * 20; i++) {

@@ -27,9 +27,13 @@ final class PoolMember {
     /**
      * Why this set could never grant {@code request} (SPEC L9, L10, L23), or null when it could: a key
      * it lacks, an amount above a key's capacity, a fractional amount of a resource, or the empty
-     * request on a set with a plain rate limit (which needs an amount).
+     * request on a set with a plain rate limit (which needs an amount). A set with no limits grants
+     * everything and ignores keys (SPEC L14), so it is eligible for every request.
      */
     String ineligibility(Request request) {
+        if (limits.isEmpty()) {
+            return null;
+        }
         if (request.isEmpty()) {
             for (Limit limit : limits) {
                 if (limit instanceof RateLimit) {
