@@ -13,6 +13,7 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * SPEC N5, accuracy: {@code threads} threads hammer {@code tryAcquire} of one limiter of
@@ -49,7 +50,12 @@ public final class Accuracy {
         }
     }
 
-    private record Contender(String name, BooleanSupplier tryOnce, AutoCloseable resource) {
+    /** A limiter under test: its try-once and what to close after. */
+    private record Contender(BooleanSupplier tryOnce, AutoCloseable resource) {
+    }
+
+    /** Builds a limiter right before its run, so that none accumulates credit while others run. */
+    private record Entry(String name, Supplier<Contender> factory) {
     }
 
     private Accuracy() {
@@ -69,9 +75,10 @@ public final class Accuracy {
     public static List<Result> runAll(Duration duration, int threads, int capacity, Duration window)
             throws Exception {
         List<Result> results = new ArrayList<>();
-        for (Contender c : contenders(capacity, window)) {
+        for (Entry e : contenders(capacity, window)) {
+            Contender c = e.factory().get();
             try {
-                results.add(run(c.name(), c.tryOnce(), duration, threads, capacity, window));
+                results.add(run(e.name(), c.tryOnce(), duration, threads, capacity, window));
             } finally {
                 c.resource().close();
             }
@@ -79,24 +86,33 @@ public final class Accuracy {
         return results;
     }
 
-    private static List<Contender> contenders(int capacity, Duration window) {
-        List<Contender> list = new ArrayList<>();
+    private static List<Entry> contenders(int capacity, Duration window) {
+        List<Entry> list = new ArrayList<>();
         for (RateAlgorithm algorithm : new RateAlgorithm[] {RateAlgorithm.SLIDING_WINDOW, RateAlgorithm.TOKEN_BUCKET,
                 RateAlgorithm.GCRA, RateAlgorithm.LEAKY_BUCKET, RateAlgorithm.FIXED_WINDOW}) {
-            LimitSet set = Limiters.concurry("requests", algorithm, capacity, window);
-            Request request = Request.of("requests", 1);
-            list.add(new Contender("concurry " + algorithm, () -> {
-                Optional<Acquisition> a = set.tryAcquire(request);
-                a.ifPresent(Acquisition::close);
-                return a.isPresent();
-            }, set));
+            list.add(new Entry("concurry " + algorithm, () -> {
+                LimitSet set = Limiters.concurry("requests", algorithm, capacity, window);
+                Request request = Request.of("requests", 1);
+                return new Contender(() -> {
+                    Optional<Acquisition> a = set.tryAcquire(request);
+                    a.ifPresent(Acquisition::close);
+                    return a.isPresent();
+                }, set);
+            }));
         }
-        var resilience4j = Limiters.resilience4j(capacity, window);
-        list.add(new Contender("resilience4j AtomicRateLimiter", resilience4j::acquirePermission, () -> { }));
-        Bucket bucket = Limiters.bucket4j(capacity, window);
-        list.add(new Contender("bucket4j local (greedy)", () -> bucket.tryConsume(1), () -> { }));
-        var guava = Limiters.guava(capacity * 1e9 / window.toNanos());
-        list.add(new Contender("guava SmoothBursty", guava::tryAcquire, () -> { }));
+        list.add(new Entry("resilience4j AtomicRateLimiter", () -> {
+            var resilience4j = Limiters.resilience4j(capacity, window);
+            return new Contender(resilience4j::acquirePermission, () -> { });
+        }));
+        list.add(new Entry("bucket4j local (greedy)", () -> {
+            Bucket bucket = Limiters.bucket4j(capacity, window);
+            return new Contender(() -> bucket.tryConsume(1), () -> { });
+        }));
+        // Guava knows only permits per second; its burst (stored permits) is one second's worth.
+        list.add(new Entry("guava SmoothBursty", () -> {
+            var guava = Limiters.guava(capacity * 1e9 / window.toNanos());
+            return new Contender(guava::tryAcquire, () -> { });
+        }));
         return list;
     }
 
