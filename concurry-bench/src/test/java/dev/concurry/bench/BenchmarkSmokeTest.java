@@ -1,0 +1,50 @@
+package dev.concurry.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+
+/**
+ * CI does not run the benchmarks, only this smoke test: every JMH benchmark once, in-process, for
+ * 100 ms, and a short accuracy run. It checks that they run and report, not how fast.
+ */
+class BenchmarkSmokeTest {
+
+    @Test
+    void everyBenchmarkRunsAndReports() throws Exception {
+        Collection<RunResult> results = new Runner(Report.options("smoke").build()).run();
+
+        Map<String, Report.Score> scores = Report.scores(results);
+        assertThat(scores).hasSize(2 * 7 + 2 * 3);
+        assertThat(scores.values()).allSatisfy(s -> assertThat(s.ns()).isPositive());
+        assertThat(scores).containsKeys("N1OneThread.concurryTokenBucket", "N1TwoThreads.resilience4jAtomic",
+                "N2OneThread.concurryAtomic", "N2TwoThreads.peersByHand");
+        String tables = Report.tables(results);
+        assertThat(tables).contains("| concurryTokenBucket |").contains("N2 (atomic 3 limits < 3 separate)");
+    }
+
+    @Test
+    void accuracyRunReportsEveryLimiterAndTheSlidingWindowNeverOverAdmits() throws Exception {
+        List<Accuracy.Result> results = Accuracy.runAll(Duration.ofMillis(250), 2, 100, Duration.ofMillis(100));
+
+        assertThat(results).hasSize(8);
+        assertThat(results).allSatisfy(r -> assertThat(r.admitted()).isPositive());
+        Accuracy.Result sliding = results.get(0);
+        assertThat(sliding.name()).isEqualTo("concurry SLIDING_WINDOW");
+        // Proven: these admissions happened, by the thread's own timestamps, within one window.
+        assertThat(sliding.maxProven()).isLessThanOrEqualTo(100);
+    }
+
+    @Test
+    void windowBoundsCountWhatTheyPromise() {
+        long[][] intervals = {{0, 1}, {5, 6}, {9, 30}, {12, 13}};
+        assertThat(Accuracy.maxProven(intervals, 10)).isEqualTo(2);     // [0,10) holds {0,1},{5,6}
+        assertThat(Accuracy.maxPossible(intervals, 10)).isEqualTo(3);   // [6,16) touches 3 of them
+    }
+}
