@@ -94,7 +94,7 @@ final class EmptyLimitSet implements LimitSet {
 
     @Override
     public LimitStats stats() {
-        return new LimitStats(Map.of(), 0, 0, 0, 0, 0);
+        return new LimitStats(Map.of(), 0, 0, 0, 0, 0, 0, 0, 0);
     }
 
     @Override

@@ -54,6 +54,12 @@ final class InMemoryLimitSet implements LimitSet {
     private long timedOutCount;
     private double refundedUnits;
     private double chargedUnits;
+    /** Per limit index, like {@link #refundedUnits} and {@link #chargedUnits} but for one key. */
+    private final double[] refundedByKey;
+    private final double[] chargedByKey;
+    private long rejectedCount;
+    private long waitsCount;
+    private long waitedNanos;
     private Waiter head;
     private Waiter tail;
     private int waiting;
@@ -76,6 +82,8 @@ final class InMemoryLimitSet implements LimitSet {
             size += math[i].stateSize();
         }
         this.state = new double[size];
+        this.refundedByKey = new double[math.length];
+        this.chargedByKey = new double[math.length];
         for (LimitMath m : math) {
             m.init(state, 0);
         }
@@ -123,7 +131,12 @@ final class InMemoryLimitSet implements LimitSet {
         lock.lock();
         try {
             checkOpen();
-            return Optional.ofNullable(tryGrantLocked(p));
+            Acquisition granted = tryGrantLocked(p);
+            if (granted == null) {
+                rejectedCount++;
+                return Optional.empty();
+            }
+            return Optional.of(granted);
         } finally {
             lock.unlock();
         }
@@ -239,6 +252,7 @@ final class InMemoryLimitSet implements LimitSet {
     // ---- the waiter queue ------------------------------------------------------------------------
 
     private void enqueueLocked(Waiter w) {
+        w.since = now();
         if (tail == null) {
             head = w;
         } else {
@@ -299,6 +313,8 @@ final class InMemoryLimitSet implements LimitSet {
                 unlinkLocked(w);
                 w.result = commitLocked(p, now);
                 w.state = GRANTED;
+                waitsCount++;
+                waitedNanos += (long) (now - w.since);
                 if (grantedTail == null) {
                     grantedHead = w;
                 } else {
@@ -426,8 +442,10 @@ final class InMemoryLimitSet implements LimitSet {
                     m.settle(state, now, g.grantTime, g.seq, sequence, amount, used[j]);
                     if (used[j] < amount) {
                         refundedUnits += amount - used[j];
+                        refundedByKey[p.limits[j]] += amount - used[j];
                     } else {
                         chargedUnits += used[j] - amount;
+                        chargedByKey[p.limits[j]] += used[j] - amount;
                     }
                 }
             }
@@ -457,9 +475,11 @@ final class InMemoryLimitSet implements LimitSet {
                 }
                 Limit limit = specs.get(i);
                 keys.put(limit.key(), new LimitStats.KeyStats(limit.key(), limit, limit.capacity(),
-                        math[i].available(state, now), math[i].inUse(state, now), waitingForKey));
+                        math[i].available(state, now), math[i].inUse(state, now), waitingForKey,
+                        refundedByKey[i], chargedByKey[i]));
             }
-            return new LimitStats(keys, grantedCount, refundedUnits, chargedUnits, timedOutCount, waiting);
+            return new LimitStats(keys, grantedCount, refundedUnits, chargedUnits, timedOutCount, waiting,
+                    rejectedCount, waitsCount, waitedNanos);
         } finally {
             lock.unlock();
         }
@@ -563,6 +583,8 @@ final class InMemoryLimitSet implements LimitSet {
         Waiter prev;
         Waiter next;
         Waiter nextGranted;
+        /** When it was queued (nanoseconds since {@link #epoch}), for {@link #waitedNanos}. */
+        double since;
         volatile int state = WAITING;
         volatile Acquisition result;
         volatile MonotonicClock.Wakeup deadline;

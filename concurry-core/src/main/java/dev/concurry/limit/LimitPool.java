@@ -74,6 +74,7 @@ public final class LimitPool implements Limiter {
     private final AtomicLong turn = new AtomicLong();
     private final LongAdder failovers = new LongAdder();
     private final LongAdder timedOut = new LongAdder();
+    private final LongAdder rejected = new LongAdder();
 
     private LimitPool(List<LimitSet> sets, PoolBalancing balancing, Random random, MonotonicClock clock) {
         this.sets = List.copyOf(sets);
@@ -193,7 +194,12 @@ public final class LimitPool implements Limiter {
     @Override
     public Optional<Acquisition> tryAcquire(Request request) {
         List<PoolMember> plan = plan(request);
-        return Optional.ofNullable(tryInOrder(plan, request));
+        Acquisition granted = tryInOrder(plan, request);
+        if (granted == null) {
+            rejected.increment();
+            return Optional.empty();
+        }
+        return Optional.of(granted);
     }
 
     /**
@@ -401,9 +407,14 @@ public final class LimitPool implements Limiter {
 
     /**
      * The pool as one limiter: per key, the sum over the sets that have it of capacity, available,
-     * in use and waiting (the {@code limit} is the first such set's); totals summed over the sets, plus
-     * the pool's own timeouts. A pool acquisition waiting on several sets counts once per set in
-     * {@code waiting}. See {@link #poolStats()} for each set and for the dispatch counts.
+     * in use, waiting, refunded and charged (the {@code limit} is the first such set's); totals summed
+     * over the sets, plus the pool's own timeouts. A pool acquisition waiting on several sets counts
+     * once per set in {@code waiting}; {@code waits} and {@code waitedNanos} are the sets' (a pool
+     * acquisition that waited counts in the set that granted it). {@code rejected} counts the pool's
+     * own {@code tryAcquire} calls that found no set with room, once each: the sets' own counts also
+     * include every set the pool tried in vain (before failing over, or before waiting), so they are
+     * not summed. See
+     * {@link #poolStats()} for each set and for the dispatch counts.
      *
      * <pre>{@code
      * double tpmLeft = regions.stats().key("tpm").available();   // over every region
@@ -418,26 +429,34 @@ public final class LimitPool implements Limiter {
         double charged = 0;
         long timedOutTotal = timedOut.sum();
         int waiting = 0;
+        long waits = 0;
+        long waitedNanos = 0;
         for (PoolMember member : members) {
             LimitStats s = member.set.stats();
             for (LimitStats.KeyStats k : s.keys().values()) {
-                double[] sum = sums.computeIfAbsent(k.key(), key -> new double[4]);
+                double[] sum = sums.computeIfAbsent(k.key(), key -> new double[6]);
                 firstLimit.putIfAbsent(k.key(), k.limit());
                 sum[0] += k.capacity();
                 sum[1] += k.available();
                 sum[2] += k.inUse();
                 sum[3] += k.waiting();
+                sum[4] += k.refunded();
+                sum[5] += k.charged();
             }
             granted += s.granted();
             refunded += s.refunded();
             charged += s.charged();
             timedOutTotal += s.timedOut();
             waiting += s.waiting();
+            waits += s.waits();
+            waitedNanos += s.waitedNanos();
         }
         Map<String, LimitStats.KeyStats> perKey = new LinkedHashMap<>();
         sums.forEach((key, sum) -> perKey.put(key,
-                new LimitStats.KeyStats(key, firstLimit.get(key), sum[0], sum[1], sum[2], (int) sum[3])));
-        return new LimitStats(perKey, granted, refunded, charged, timedOutTotal, waiting);
+                new LimitStats.KeyStats(key, firstLimit.get(key), sum[0], sum[1], sum[2], (int) sum[3], sum[4],
+                        sum[5])));
+        return new LimitStats(perKey, granted, refunded, charged, timedOutTotal, waiting, rejected.sum(), waits,
+                waitedNanos);
     }
 
     /**
@@ -458,7 +477,7 @@ public final class LimitPool implements Limiter {
             perSet.add(new LimitPoolStats.SetStats(member.set.name(), member.set.config(), member.set.stats(),
                     served));
         }
-        return new LimitPoolStats(balancing, perSet, dispatched, failovers.sum(), timedOut.sum());
+        return new LimitPoolStats(balancing, perSet, dispatched, failovers.sum(), timedOut.sum(), rejected.sum());
     }
 
     @Override

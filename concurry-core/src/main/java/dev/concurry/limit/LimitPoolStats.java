@@ -24,12 +24,20 @@ import java.util.Map;
  * @param dispatched grants the pool handed out (the sum of every set's {@link SetStats#dispatched()})
  * @param failovers  grants served by another set than the one the balancing strategy preferred
  * @param timedOut   {@code acquire(request, timeout)} calls on the pool that timed out
+ * @param rejected   {@code tryAcquire} calls on the pool that found no set with room (each set's own
+ *                   {@link LimitStats#rejected()} also counts the pool's vain tries of that set)
  */
 public record LimitPoolStats(PoolBalancing balancing, List<SetStats> sets, long dispatched, long failovers,
-                             long timedOut) {
+                             long timedOut, long rejected) {
 
     public LimitPoolStats {
         sets = List.copyOf(sets);
+    }
+
+    /** A snapshot without a rejection count (reported as 0). */
+    public LimitPoolStats(PoolBalancing balancing, List<SetStats> sets, long dispatched, long failovers,
+                          long timedOut) {
+        this(balancing, sets, dispatched, failovers, timedOut, 0);
     }
 
     /**

@@ -10,18 +10,32 @@ import java.util.Map;
  * double left = stats.key("tokens").available();
  * }</pre>
  *
- * @param keys     per key, in the order the limits were added
- * @param granted  acquisitions granted so far
- * @param refunded units refunded by settlements (used below requested), summed over keys
- * @param charged  units charged by settlements (used above requested), summed over keys
- * @param timedOut acquisitions that timed out
- * @param waiting  acquirers waiting now
+ * <p>Every total is cumulative since the set was created, so a metrics system can turn them into rates
+ * (the {@code concurry-micrometer} module does).
+ *
+ * @param keys        per key, in the order the limits were added
+ * @param granted     acquisitions granted so far
+ * @param refunded    units refunded by settlements (used below requested), summed over keys
+ * @param charged     units charged by settlements (used above requested), summed over keys
+ * @param timedOut    acquisitions that timed out
+ * @param waiting     acquirers waiting now
+ * @param rejected    {@code tryAcquire} calls that found no room (returned empty)
+ * @param waits       acquisitions that had to wait before they were granted (granted at once: not counted)
+ * @param waitedNanos total time those {@code waits} acquisitions waited, in nanoseconds of the set's clock
  */
 public record LimitStats(Map<String, KeyStats> keys, long granted, double refunded, double charged,
-                         long timedOut, int waiting) {
+                         long timedOut, int waiting, long rejected, long waits, long waitedNanos) {
 
     public LimitStats {
         keys = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(keys));
+    }
+
+    /**
+     * A snapshot from a backend that does not count rejections and waits (they are reported as 0).
+     */
+    public LimitStats(Map<String, KeyStats> keys, long granted, double refunded, double charged, long timedOut,
+                      int waiting) {
+        this(keys, granted, refunded, charged, timedOut, waiting, 0, 0, 0);
     }
 
     /**
@@ -46,7 +60,15 @@ public record LimitStats(Map<String, KeyStats> keys, long granted, double refund
      * @param available units that could be granted now (may be negative after overuse)
      * @param inUse     rate limits: units counted against the limit now; resources: permits held
      * @param waiting   acquirers waiting for this key now
+     * @param refunded  units of this key refunded by settlements so far (used below requested)
+     * @param charged   units of this key charged by settlements so far (used above requested)
      */
-    public record KeyStats(String key, Limit limit, double capacity, double available, double inUse, int waiting) {
+    public record KeyStats(String key, Limit limit, double capacity, double available, double inUse, int waiting,
+                           double refunded, double charged) {
+
+        /** A key of a backend that does not count refunds and charges per key (reported as 0). */
+        public KeyStats(String key, Limit limit, double capacity, double available, double inUse, int waiting) {
+            this(key, limit, capacity, available, inUse, waiting, 0, 0);
+        }
     }
 }

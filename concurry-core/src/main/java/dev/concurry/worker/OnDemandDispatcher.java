@@ -26,6 +26,8 @@ final class OnDemandDispatcher<W extends Worker> implements Dispatcher<W> {
     private final AtomicInteger alive = new AtomicInteger();
     private final AtomicLong total = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
+    private final AtomicLong completed = new AtomicLong();
+    private final AtomicLong callNanos = new AtomicLong();
     private final AtomicLong threadNumber = new AtomicLong();
     private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
     private final Set<Invocation<W, ?>> running = ConcurrentHashMap.newKeySet();
@@ -112,6 +114,7 @@ final class OnDemandDispatcher<W extends Worker> implements Dispatcher<W> {
         }
         alive.incrementAndGet();
         running.add(call);
+        long start = System.nanoTime();
         boolean threw;
         try {
             W worker = factory.get();
@@ -121,7 +124,9 @@ final class OnDemandDispatcher<W extends Worker> implements Dispatcher<W> {
             call.fail(t);
             threw = true;
         }
+        callNanos.addAndGet(System.nanoTime() - start);   // a call's time includes creating its worker
         running.remove(call);
+        completed.incrementAndGet();   // before failed: see WorkerSlot
         if (threw) {
             failed.incrementAndGet();
         }
@@ -177,7 +182,9 @@ final class OnDemandDispatcher<W extends Worker> implements Dispatcher<W> {
     public PoolStats stats() {
         int active = alive.get();
         int queued = queue.size();
-        WorkerStats all = new WorkerStats(0, active, queued, total.get(), failed.get());
+        long failedNow = failed.get();
+        long completedNow = completed.get();
+        WorkerStats all = new WorkerStats(0, active, queued, total.get(), failedNow, completedNow, callNanos.get());
         return new PoolStats(config.name(), config.mode(), true, active, queued, List.of(all));
     }
 }

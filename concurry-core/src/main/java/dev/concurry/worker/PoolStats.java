@@ -38,4 +38,14 @@ public record PoolStats(String name, Mode mode, boolean onDemand, int alive, int
     public long failed() {
         return workers.stream().mapToLong(WorkerStats::failed).sum();
     }
+
+    /** Calls that ran and ended, with a result or an exception. */
+    public long completed() {
+        return workers.stream().mapToLong(WorkerStats::completed).sum();
+    }
+
+    /** Total time the {@link #completed()} calls ran, in nanoseconds. */
+    public long callNanos() {
+        return workers.stream().mapToLong(WorkerStats::callNanos).sum();
+    }
 }

@@ -9,7 +9,9 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * One persistent worker instance with its counters and the mode-specific way its calls run. The
  * counters are updated by the dispatcher ({@code inFlight}, {@code total}) and by the runner
- * ({@code active}, {@code failed}).
+ * ({@code active}, {@code completed}, {@code failed}, {@code callNanos}). The runner counts a call in
+ * {@code completed} before {@code failed}, and {@link #stats()} reads them in the other order, so a
+ * snapshot never shows more failed than completed calls.
  */
 abstract sealed class WorkerSlot<W extends Worker> {
     final int index;
@@ -21,6 +23,8 @@ abstract sealed class WorkerSlot<W extends Worker> {
     final AtomicInteger active = new AtomicInteger();
     final AtomicLong total = new AtomicLong();
     final AtomicLong failed = new AtomicLong();
+    final AtomicLong completed = new AtomicLong();
+    final AtomicLong callNanos = new AtomicLong();
     final Set<Invocation<W, ?>> running = ConcurrentHashMap.newKeySet();
 
     WorkerSlot(int index, W worker, PoolConfig config) {
@@ -71,8 +75,11 @@ abstract sealed class WorkerSlot<W extends Worker> {
         }
         active.incrementAndGet();
         running.add(call);
+        long start = System.nanoTime();
         boolean threw = call.run(worker);
+        callNanos.addAndGet(System.nanoTime() - start);
         running.remove(call);
+        completed.incrementAndGet();
         if (threw) {
             failed.incrementAndGet();
         }
@@ -100,7 +107,10 @@ abstract sealed class WorkerSlot<W extends Worker> {
 
     final WorkerStats stats() {
         int queued = queued();
-        return new WorkerStats(index, active.get(), queued, total.get(), failed.get());
+        long failedNow = failed.get();
+        long completedNow = completed.get();
+        long nanos = callNanos.get();
+        return new WorkerStats(index, active.get(), queued, total.get(), failedNow, completedNow, nanos);
     }
 
     abstract void enqueue(Invocation<W, ?> call);

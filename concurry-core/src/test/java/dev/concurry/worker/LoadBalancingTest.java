@@ -112,6 +112,9 @@ class LoadBalancingTest {
             }
             assertThat(Futures.gather(calls)).containsOnly(1); // every call met a fresh instance
             assertThat(pool.stats().total()).isEqualTo(30);
+            assertThat(pool.stats().completed()).isEqualTo(30);
+            assertThat(pool.stats().failed()).isZero();
+            assertThat(pool.stats().callNanos()).isPositive();
         }
         assertThat(OneShot.CREATED).hasValue(30);
         assertThat(OneShot.MAX_ALIVE.get()).isBetween(1, 3);

@@ -71,6 +71,8 @@ class WorkerModesTest {
             }
             assertThat(pool.stats().failed()).isEqualTo(40);
             assertThat(pool.stats().total()).isEqualTo(60);
+            assertThat(pool.stats().completed()).as("every call ran and ended").isEqualTo(60);
+            assertThat(pool.stats().callNanos()).isPositive();
         }
     }
 

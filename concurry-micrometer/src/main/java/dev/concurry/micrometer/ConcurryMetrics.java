@@ -1,0 +1,303 @@
+package dev.concurry.micrometer;
+
+import dev.concurry.limit.LimitPool;
+import dev.concurry.limit.LimitPoolStats;
+import dev.concurry.limit.LimitSet;
+import dev.concurry.limit.LimitStats;
+import dev.concurry.worker.PoolStats;
+import dev.concurry.worker.WorkerPool;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.FunctionTimer;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tag;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.binder.MeterBinder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
+import java.util.function.ToLongFunction;
+
+/**
+ * Exports the statistics of a {@link LimitSet}, a {@link LimitPool} or a {@link WorkerPool} as
+ * Micrometer meters (SPEC P2), so that utilisation, waiting time and rejections can be graphed.
+ *
+ * <pre>{@code
+ * MeterRegistry registry = new SimpleMeterRegistry();      // or Prometheus, Datadog...
+ * ConcurryMetrics.of(limits).bindTo(registry);              // a LimitSet
+ * ConcurryMetrics.of(regions).tags("pool", "llm").bindTo(registry);   // a LimitPool
+ * ConcurryMetrics.of(workers).bindTo(registry);             // a WorkerPool
+ * }</pre>
+ *
+ * <p>It is a {@link MeterBinder}, so a Spring Boot application can simply declare it as a bean.
+ *
+ * <p><b>Limit sets</b> (tags {@code set}, {@code backend}, {@code region}, and for per-key meters
+ * {@code key}):
+ * <ul>
+ *   <li>per key, gauges {@code concurry.limit.capacity}, {@code concurry.limit.available} (negative
+ *       after overuse), {@code concurry.limit.in.use}, {@code concurry.limit.waiting} (acquirers waiting
+ *       for the key), and counters {@code concurry.limit.refunded} and {@code concurry.limit.charged}
+ *       (units of the key given back or charged when acquisitions were settled);</li>
+ *   <li>per set (an acquisition spans keys), counters {@code concurry.limit.grants},
+ *       {@code concurry.limit.timeouts}, {@code concurry.limit.rejections} ({@code tryAcquire} that
+ *       returned empty) and the timer {@code concurry.limit.wait} (acquisitions that had to wait, and the
+ *       time they waited on the set's clock; acquisitions granted at once are not in it).</li>
+ * </ul>
+ * The {@code region} tag is the set's {@link LimitSet#config() config} entry {@code region};
+ * {@link #configTags(String...)} chooses other entries. A missing entry is tagged {@code "none"}, so
+ * every meter of one name has the same tag keys (Prometheus requires it). Config entries are not all
+ * copied by default: they may hold account ids or keys that do not belong in a metrics system.
+ *
+ * <p><b>Limit pools</b>: every set of the pool gets the limit set meters above (so a set bound on its
+ * own and through a pool has the same meters, once), plus {@code concurry.limit.pool.dispatched} per
+ * set (grants the set served through the pool) and the pool-wide counters
+ * {@code concurry.limit.pool.failovers}, {@code concurry.limit.pool.timeouts} and
+ * {@code concurry.limit.pool.rejections}. A set's own {@code concurry.limit.rejections} also counts
+ * each time the pool tried the set in vain before failing over or waiting. Give each pool of one
+ * registry a distinguishing tag ({@link #tags(String...)}), or their pool-wide meters are one.
+ *
+ * <p><b>Worker pools</b> (tags {@code pool}, {@code mode}): gauges {@code concurry.worker.active} and
+ * {@code concurry.worker.queued}, the counter {@code concurry.worker.calls} (tag {@code outcome}
+ * {@code success} or {@code failure}: calls that ended with a result or an exception) and the timer
+ * {@code concurry.worker.call} (calls that ended, and the time they ran).
+ *
+ * <p>Cost: nothing is added to acquiring or calling. Every meter reads a fresh
+ * {@link dev.concurry.limit.Limiter#stats() stats()} snapshot when the registry publishes it; the
+ * counters and timers are functions over the snapshots' cumulative totals. Meters hold their source
+ * weakly (Micrometer's default): a set or pool that is no longer referenced stops being reported.
+ * Instances are immutable; {@link #tags} and {@link #configTags} return new ones.
+ */
+public final class ConcurryMetrics implements MeterBinder {
+    private static final String NONE = "none";
+
+    private final Object source;
+    private final Tags tags;
+    private final List<String> configKeys;
+
+    private ConcurryMetrics(Object source, Tags tags, List<String> configKeys) {
+        this.source = source;
+        this.tags = tags;
+        this.configKeys = configKeys;
+    }
+
+    /**
+     * The meters of one limit set.
+     *
+     * <pre>{@code
+     * ConcurryMetrics.of(limits).bindTo(registry);
+     * double left = registry.get("concurry.limit.available").tag("key", "tokens").gauge().value();
+     * }</pre>
+     */
+    public static ConcurryMetrics of(LimitSet set) {
+        return new ConcurryMetrics(Objects.requireNonNull(set, "set"), Tags.empty(), List.of("region"));
+    }
+
+    /**
+     * The meters of a limit pool: each of its sets, and the pool's dispatching.
+     *
+     * <pre>{@code
+     * ConcurryMetrics.of(LimitPool.of(usEast, euWest)).tags("pool", "llm").bindTo(registry);
+     * }</pre>
+     */
+    public static ConcurryMetrics of(LimitPool pool) {
+        return new ConcurryMetrics(Objects.requireNonNull(pool, "pool"), Tags.empty(), List.of("region"));
+    }
+
+    /**
+     * The meters of a worker pool (or a single worker).
+     *
+     * <pre>{@code
+     * ConcurryMetrics.of(Worker.options(AiWorker.class).maxWorkers(10).init(AiWorker::new)).bindTo(registry);
+     * }</pre>
+     */
+    public static ConcurryMetrics of(WorkerPool<?> pool) {
+        return new ConcurryMetrics(Objects.requireNonNull(pool, "pool"), Tags.empty(), List.of());
+    }
+
+    /**
+     * Adds tags to every meter, as key-value pairs.
+     *
+     * <pre>{@code
+     * ConcurryMetrics.of(limits).tags("service", "summarizer").bindTo(registry);
+     * }</pre>
+     *
+     * @throws IllegalArgumentException if there is an odd number of strings
+     */
+    public ConcurryMetrics tags(String... keyValues) {
+        Objects.requireNonNull(keyValues, "keyValues");
+        if (keyValues.length % 2 != 0) {
+            throw new IllegalArgumentException("tags come as key-value pairs; got an odd number of strings: "
+                    + keyValues.length);
+        }
+        return tags(Tags.of(keyValues));
+    }
+
+    /** Adds tags to every meter. */
+    public ConcurryMetrics tags(Iterable<Tag> more) {
+        return new ConcurryMetrics(source, tags.and(Objects.requireNonNull(more, "tags")), configKeys);
+    }
+
+    /**
+     * Which entries of each set's {@link LimitSet#config() config} become tags ({@code region} by
+     * default); a set without an entry is tagged {@code "none"}. Ignored for worker pools.
+     *
+     * <pre>{@code
+     * ConcurryMetrics.of(regions).configTags("region", "endpoint").bindTo(registry);
+     * }</pre>
+     */
+    public ConcurryMetrics configTags(String... keys) {
+        return new ConcurryMetrics(source, tags, List.of(keys));
+    }
+
+    /** Registers the meters in {@code registry}. Binding the same source twice registers nothing new. */
+    @Override
+    public void bindTo(MeterRegistry registry) {
+        Objects.requireNonNull(registry, "registry");
+        switch (source) {
+            case LimitSet set -> bindSet(registry, set);
+            case LimitPool pool -> bindPool(registry, pool);
+            case WorkerPool<?> pool -> bindWorkers(registry, pool);
+            default -> throw new AssertionError(source);
+        }
+    }
+
+    // ---- limit sets ------------------------------------------------------------------------------
+
+    private Tags setTags(LimitSet set) {
+        List<Tag> list = new ArrayList<>();
+        list.add(Tag.of("set", set.name()));
+        list.add(Tag.of("backend", set.backend().name()));
+        for (String key : configKeys) {
+            list.add(Tag.of(key, set.config().getOrDefault(key, NONE)));
+        }
+        return tags.and(list);
+    }
+
+    private void bindSet(MeterRegistry registry, LimitSet set) {
+        Tags setTags = setTags(set);
+        for (var limit : set.limits()) {
+            String key = limit.key();
+            Tags keyTags = setTags.and("key", key);
+            keyGauge(registry, "concurry.limit.capacity", "units the key allows (per window for a rate limit)",
+                    set, key, LimitStats.KeyStats::capacity, keyTags);
+            keyGauge(registry, "concurry.limit.available", "units of the key that could be granted now",
+                    set, key, LimitStats.KeyStats::available, keyTags);
+            keyGauge(registry, "concurry.limit.in.use", "units of the key counted against it now (permits held)",
+                    set, key, LimitStats.KeyStats::inUse, keyTags);
+            keyGauge(registry, "concurry.limit.waiting", "acquirers waiting for the key now",
+                    set, key, k -> k.waiting(), keyTags);
+            FunctionCounter.builder("concurry.limit.refunded", set, cumulative(s -> s.stats().key(key).refunded()))
+                    .description("units of the key refunded when acquisitions used less than requested")
+                    .tags(keyTags).register(registry);
+            FunctionCounter.builder("concurry.limit.charged", set, cumulative(s -> s.stats().key(key).charged()))
+                    .description("units of the key charged when acquisitions used more than requested")
+                    .tags(keyTags).register(registry);
+        }
+        FunctionCounter.builder("concurry.limit.grants", set, cumulative(s -> s.stats().granted()))
+                .description("acquisitions granted").tags(setTags).register(registry);
+        FunctionCounter.builder("concurry.limit.timeouts", set, cumulative(s -> s.stats().timedOut()))
+                .description("acquisitions that timed out").tags(setTags).register(registry);
+        FunctionCounter.builder("concurry.limit.rejections", set, cumulative(s -> s.stats().rejected()))
+                .description("tryAcquire calls that found no room").tags(setTags).register(registry);
+        FunctionTimer.builder("concurry.limit.wait", set, cumulative((LimitSet s) -> s.stats().waits()),
+                        cumulative(s -> s.stats().waitedNanos()), TimeUnit.NANOSECONDS)
+                .description("time acquisitions that had to wait waited before they were granted")
+                .tags(setTags).register(registry);
+    }
+
+    private static void keyGauge(MeterRegistry registry, String name, String description, LimitSet set, String key,
+                                 ToDoubleFunction<LimitStats.KeyStats> value, Tags tags) {
+        Gauge.builder(name, set, current(s -> value.applyAsDouble(s.stats().key(key))))
+                .description(description).tags(tags).register(registry);
+    }
+
+    // ---- limit pools -----------------------------------------------------------------------------
+
+    private void bindPool(MeterRegistry registry, LimitPool pool) {
+        List<LimitSet> sets = pool.sets();
+        for (int i = 0; i < sets.size(); i++) {
+            LimitSet set = sets.get(i);
+            bindSet(registry, set);
+            int index = i;
+            FunctionCounter.builder("concurry.limit.pool.dispatched", pool,
+                            cumulative(p -> p.poolStats().sets().get(index).dispatched()))
+                    .description("grants the set served through the pool").tags(setTags(set)).register(registry);
+        }
+        FunctionCounter.builder("concurry.limit.pool.failovers", pool, cumulative(p -> p.poolStats().failovers()))
+                .description("grants served by another set than the preferred one").tags(tags).register(registry);
+        FunctionCounter.builder("concurry.limit.pool.timeouts", pool, cumulative(p -> p.poolStats().timedOut()))
+                .description("acquisitions on the pool that timed out").tags(tags).register(registry);
+        FunctionCounter.builder("concurry.limit.pool.rejections", pool, cumulative(p -> p.poolStats().rejected()))
+                .description("tryAcquire calls on the pool that found no set with room").tags(tags)
+                .register(registry);
+    }
+
+    // ---- worker pools ----------------------------------------------------------------------------
+
+    private void bindWorkers(MeterRegistry registry, WorkerPool<?> pool) {
+        Tags poolTags = tags.and("pool", pool.name(), "mode", pool.mode().name().toLowerCase(Locale.ROOT));
+        Gauge.builder("concurry.worker.active", pool, current(p -> p.stats().active()))
+                .description("calls running now").tags(poolTags).register(registry);
+        Gauge.builder("concurry.worker.queued", pool, current(p -> p.stats().queued()))
+                .description("calls accepted but not started yet").tags(poolTags).register(registry);
+        FunctionCounter.builder("concurry.worker.calls", pool, cumulative(p -> succeeded(p.stats())))
+                .description("calls that ended").tags(poolTags).tag("outcome", "success").register(registry);
+        FunctionCounter.builder("concurry.worker.calls", pool, cumulative(p -> p.stats().failed()))
+                .description("calls that ended").tags(poolTags).tag("outcome", "failure").register(registry);
+        FunctionTimer.builder("concurry.worker.call", pool, cumulative((WorkerPool<?> p) -> p.stats().completed()),
+                        cumulative(p -> p.stats().callNanos()), TimeUnit.NANOSECONDS)
+                .description("time calls ran, from start to result or exception").tags(poolTags)
+                .register(registry);
+    }
+
+    private static long succeeded(PoolStats stats) {
+        return stats.completed() - stats.failed();
+    }
+
+    /**
+     * A meter must not fail a whole publication (or a Prometheus scrape) because one source cannot
+     * report now, for example a remote backend that is down: a gauge then reads NaN (unknown now).
+     */
+    private static <T> ToDoubleFunction<T> current(ToDoubleFunction<T> read) {
+        return source -> {
+            try {
+                return read.applyAsDouble(source);
+            } catch (RuntimeException e) {
+                return Double.NaN;
+            }
+        };
+    }
+
+    /** Like {@link #current}, but a cumulative total keeps its last value (a drop would read as a reset). */
+    private static <T> LastValue<T> cumulative(ToDoubleFunction<T> read) {
+        return new LastValue<>(read);
+    }
+
+    /** One cumulative meter's reading, remembered for when the source cannot report. */
+    private static final class LastValue<T> implements ToDoubleFunction<T>, ToLongFunction<T> {
+        private final ToDoubleFunction<T> read;
+        private volatile double last;
+
+        LastValue(ToDoubleFunction<T> read) {
+            this.read = read;
+        }
+
+        @Override
+        public double applyAsDouble(T source) {
+            try {
+                last = read.applyAsDouble(source);
+            } catch (RuntimeException e) {
+                // keep the last value
+            }
+            return last;
+        }
+
+        @Override
+        public long applyAsLong(T source) {
+            return (long) applyAsDouble(source);
+        }
+    }
+}
