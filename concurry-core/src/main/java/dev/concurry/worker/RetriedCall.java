@@ -42,8 +42,34 @@ final class RetriedCall<W extends Worker, R> implements Supplier<CompletionStage
         }
         retried.first = first;
         CompletableFuture<R> result = policy.execute(retried, pool.backoffTimer());
-        result.whenComplete((value, failure) -> retried.slot.release());
-        return result;
+        CallerFuture<R> caller = new CallerFuture<>(result);
+        result.whenComplete((value, failure) -> {
+            retried.slot.release(); // before the caller hears of it, as for a plain call
+            if (failure != null) {
+                caller.completeExceptionally(failure);
+            } else {
+                caller.complete(value);
+            }
+        });
+        return caller;
+    }
+
+    /** The caller's future: completed after the queue slot is free; cancelling it cancels the retry. */
+    private static final class CallerFuture<R> extends CompletableFuture<R> {
+        private final CompletableFuture<R> retry;
+
+        CallerFuture(CompletableFuture<R> retry) {
+            this.retry = retry;
+        }
+
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            boolean cancelled = super.cancel(mayInterruptIfRunning);
+            if (cancelled) {
+                retry.cancel(mayInterruptIfRunning); // stops the backoff or interrupts the running attempt
+            }
+            return cancelled;
+        }
     }
 
     /** Starts the next attempt; called by the policy, from the timer after a backoff. Never blocks. */
