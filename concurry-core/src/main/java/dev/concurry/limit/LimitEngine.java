@@ -65,6 +65,11 @@ abstract class LimitEngine implements LimitSet {
     final double[] state;
     /** Clock reading at which the state's time is 0; guarded by the state lock. */
     long epoch;
+    /**
+     * Bit i set once limit i's state may have changed under the current lock (a backend that publishes
+     * changes reads and clears it); guarded by the state lock.
+     */
+    long touched;
 
     // Everything below is guarded by the state lock.
     private Waiter head;
@@ -255,6 +260,7 @@ abstract class LimitEngine implements LimitSet {
         if ((p.mask & contended) != 0) {
             return null;
         }
+        touched |= p.touches;
         double now = now();
         int[] limits = p.limits;
         double[] amounts = p.amounts;
@@ -331,6 +337,7 @@ abstract class LimitEngine implements LimitSet {
             if ((p.mask & blocked) != 0) {
                 continue;
             }
+            touched |= p.touches;
             long shortOf = 0;
             double wait = 0;
             for (int j = 0; j < p.limits.length; j++) {
@@ -462,6 +469,7 @@ abstract class LimitEngine implements LimitSet {
         lockState();
         try {
             double now = now();
+            touched |= p.touches;
             for (int j = 0; j < p.limits.length; j++) {
                 LimitMath m = math[p.limits[j]];
                 double amount = p.amounts[j];
