@@ -546,6 +546,10 @@ final class SharedMemoryLimitSet extends LimitEngine {
             logOffset = wordsOffset + 8 * words;
             logCapacity = words + regions + 3;
             size = logOffset + 16L * logCapacity;
+            if (size > Integer.MAX_VALUE - 4096) {
+                throw new IllegalArgumentException("the limits " + description + " need a " + size
+                        + "-byte shared-memory file, more than the 2 GB one mapping can hold");
+            }
         }
 
         private static long align8(long n) {
