@@ -434,44 +434,43 @@ abstract class LimitEngine implements LimitSet {
 
     /** Timeout of a blocking waiter. */
     private void expire(Waiter w) {
-        Waiter granted;
-        lockState();
-        try {
-            if (w.state != WAITING) {
-                return;
-            }
-            unlinkLocked(w);
-            w.state = TIMED_OUT;
-            state[N_TIMED_OUT]++;
-            granted = dispatchLocked();
-        } finally {
-            unlockState();
+        if (leave(w, TIMED_OUT, true)) {
+            LockSupport.unpark(w.thread);
         }
-        LockSupport.unpark(w.thread);
-        deliver(granted);
     }
 
     /** A waiter gives up (interrupt, cancelled or failed future); its leaving may unblock others. */
     private void withdraw(Waiter w, boolean timedOut) {
+        if (leave(w, WITHDRAWN, timedOut)) {
+            MonotonicClock.Wakeup deadline = w.deadline;
+            if (deadline != null) {
+                deadline.cancel();
+            }
+        }
+    }
+
+    /**
+     * Takes a still-waiting {@code w} out of the queue into {@code newState} and grants whoever its
+     * leaving unblocks; false if it was no longer waiting (granted, timed out or closed meanwhile).
+     */
+    private boolean leave(Waiter w, int newState, boolean countTimeout) {
         Waiter granted;
         lockState();
         try {
             if (w.state != WAITING) {
-                return;
+                return false;
             }
             unlinkLocked(w);
-            w.state = WITHDRAWN;
-            if (timedOut) {
+            w.state = newState;
+            if (countTimeout) {
                 state[N_TIMED_OUT]++;
             }
             granted = dispatchLocked();
         } finally {
             unlockState();
         }
-        if (w.deadline != null) {
-            w.deadline.cancel();
-        }
         deliver(granted);
+        return true;
     }
 
     // ---- settling --------------------------------------------------------------------------------
