@@ -365,7 +365,9 @@ final class RedisLimitSet implements LimitSet {
             }
             if (earliest != Double.POSITIVE_INFINITY && !queue.isEmpty()) {
                 long at = base + (long) Math.ceil(earliest);
-                if (at < wakeupAt) {
+                if (at - clock.nanoTime() <= 0) {
+                    again = true;   // already due (time moved during the round trip): try again now
+                } else if (at < wakeupAt) {
                     if (wakeup != null) {
                         wakeup.cancel();
                     }

@@ -3,7 +3,8 @@
 -- inputs give bit-identical doubles (Lua numbers are IEEE doubles like Java's). A differential test
 -- (RedisDifferentialTest) checks it against the Java code.
 --
--- KEYS[1]  hash: sig, epoch, seq, last, granted, refunded, charged, s<i> (state of limit i, packed doubles)
+-- KEYS[1]  hash: sig, epoch, seq, last, granted, refunded, charged, s<i> (state of limit i, packed doubles;
+--          a sliding window: its header, and s<i>.<slot> per ring entry)
 -- KEYS[2]  sorted set of resource leases: member "<owner>|<i>=<n>;...", score = expiry (set time, ns)
 -- ARGV[1]  op: init | acquire | settle | renew | stats
 -- ARGV[2]  time: '' for the server clock (TIME), else the test clock in ns
@@ -69,11 +70,39 @@ do
 end
 
 -- State of limit m (1-based table; Java's s[o + k] is s[k + 1] here), loaded on first use.
+-- A sliding window's ring is stored one entry per hash field ("s<i>.<slot>", loaded on first access
+-- through a metatable) so that a call touches only the few entries it reads, not the whole ring.
 local function st(m)
   if m.s then return m.s end
   local blob = redis.call('HGET', H, m.field)
   local s
-  if blob then
+  if m.kind == 'S' then
+    s = {}
+    if blob then
+      s[1], s[2], s[3], s[4] = struct.unpack('<dddd', blob)
+    else
+      s[1], s[2], s[3], s[4] = 0, 0, 0, -1
+    end
+    local slots = {}
+    m.slots = slots
+    setmetatable(s, {
+      __index = function(t, k)
+        if type(k) ~= 'number' or k < 5 then return nil end
+        local slot = math.floor((k - 5) / 3)
+        local base = 5 + 3 * slot
+        local e = redis.call('HGET', H, m.field .. '.' .. slot)
+        local a, b, c = 0, 0, 0
+        if e then a, b, c = struct.unpack('<ddd', e) end
+        rawset(t, base, a); rawset(t, base + 1, b); rawset(t, base + 2, c)
+        slots[slot] = true
+        return rawget(t, k)
+      end,
+      __newindex = function(t, k, v)
+        rawset(t, k, v)
+        if k >= 5 then slots[math.floor((k - 5) / 3)] = true end
+      end
+    })
+  elseif blob then
     s = { struct.unpack('<' .. string.rep('d', #blob / 8), blob) }
     s[#s] = nil   -- struct.unpack also returns the next position
   else
@@ -82,9 +111,6 @@ local function st(m)
     if k == 'T' then s[1] = m.cap; s[2] = 0
     elseif k == 'L' or k == 'G' then s[1] = 0
     elseif k == 'F' then s[1] = math.floor(0 / m.win); s[2] = 0
-    elseif k == 'S' then
-      for j = 1, 4 + 3 * m.ring do s[j] = 0 end
-      s[4] = -1
     else s[1] = 0 end
   end
   m.s = s
@@ -290,13 +316,17 @@ local function in_use(m, t)
     if s[1] == math.floor(t / m.win) then return s[2] end
     return 0
   elseif k == 'S' then
-    local sum = 0
+    -- Entries are in time order: the live ones are a suffix. Their sum is the running total minus
+    -- the expired prefix (LimitMath sums the suffix; the two differ at most by rounding), so that
+    -- stats read only the entries that have expired, not the whole ring.
     local hd, size = s[1], s[2]
+    local sum = s[3]
     for i = 0, size - 1 do
       local e = entry(m, hd, i)
-      if s[e] + m.win > t then sum = sum + s[e + 1] end
+      if s[e] + m.win > t then return sum end
+      sum = sum - s[e + 1]
     end
-    return sum
+    return 0
   end
   return s[1]
 end
@@ -348,7 +378,16 @@ local function save()
   local longest = 0
   for i = 0, #limits do
     local m = limits[i]
-    if m.dirty then
+    if m.dirty and m.kind == 'S' then
+      local s = m.s
+      fields[#fields + 1] = m.field
+      fields[#fields + 1] = struct.pack('<dddd', s[1], s[2], s[3], s[4])
+      for slot in pairs(m.slots) do
+        local base = 5 + 3 * slot
+        fields[#fields + 1] = m.field .. '.' .. slot
+        fields[#fields + 1] = struct.pack('<ddd', rawget(s, base), rawget(s, base + 1), rawget(s, base + 2))
+      end
+    elseif m.dirty then
       fields[#fields + 1] = m.field
       fields[#fields + 1] = struct.pack('<' .. string.rep('d', #m.s), unpack(m.s))
     end
