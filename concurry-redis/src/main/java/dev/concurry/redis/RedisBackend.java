@@ -294,7 +294,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     }
 
     private static boolean isAuthFailure(String message) {
-        return message.contains("WRONGPASS") || message.contains("NOAUTH") || message.contains("NOPERM");
+        return message.contains("WRONGPASS") || message.contains("AUTH") || message.contains("NOPERM");
     }
 
     private RedisScriptingAsyncCommands<String, String> commands(String setName) {
