@@ -189,4 +189,38 @@ class RedisBackendTest {
             assertThat(set.tryAcquire(ONE_CONN)).isPresent();
         }
     }
+
+    @Test
+    void L18_redis_restarting_gives_a_clear_error_then_recovers_without_restarting_the_application() throws Exception {
+        try (RedisServer restarting = RedisServer.start()) {
+            RedisClient local = RedisClient.create(restarting.uri());
+            try (RedisBackend backend = RedisBackend.builder(local).commandTimeout(Duration.ofSeconds(2)).build()) {
+                LimitSet set = set(backend, "restart", RateLimit.of("requests", 1000, Duration.ofSeconds(1)));
+                Request one = Request.of("requests", 1);
+                assertThat(set.tryAcquire(one)).isPresent();
+                restarting.stop();
+                assertThatThrownBy(() -> set.tryAcquire(one))
+                        .isInstanceOf(RedisUnavailableException.class)
+                        .hasMessageContaining("Redis at " + restarting.uri())
+                        .hasMessageContaining("nothing was taken");
+                assertThatThrownBy(() -> set.acquire(one, Duration.ofSeconds(1)))
+                        .isInstanceOf(RedisUnavailableException.class);
+                restarting.restart();   // empty: the script and the set are gone too
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                Optional<Acquisition> after = Optional.empty();
+                while (after.isEmpty()) {
+                    try {
+                        after = set.tryAcquire(one);
+                    } catch (RedisUnavailableException stillDown) {
+                        assertThat(System.nanoTime() - deadline).as("recovered within 60 s").isNegative();
+                        Thread.sleep(100);
+                    }
+                }
+                after.get().close();
+                assertThat(set.stats().granted()).as("counted again from a fresh state").isEqualTo(1);
+            } finally {
+                local.shutdown();
+            }
+        }
+    }
 }
