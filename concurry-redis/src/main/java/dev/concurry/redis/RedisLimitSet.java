@@ -817,8 +817,8 @@ final class RedisLimitSet implements LimitSet {
         return a;
     }
 
-    /** The handle of one grant. */
-    private final class Grant implements Acquisition {
+    /** The handle of one grant; {@link #grantTime} is the script's time of the grant (ns since the set's epoch). */
+    final class Grant implements Acquisition {
         final ResolvedRequest request;
         final long seq;
         final String grantTime;
