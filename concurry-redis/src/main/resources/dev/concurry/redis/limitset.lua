@@ -38,21 +38,10 @@ else
   unit = 1
 end
 
-local head = redis.call('HMGET', H, 'sig', 'epoch', 'seq', 'last')
-local sig, epoch, seq, last = head[1], tonumber(head[2]), tonumber(head[3]), tonumber(head[4])
-if not sig then
-  sig, epoch, seq, last = ARGV[3], abs, 0, 0
-  redis.call('HSET', H, 'sig', sig, 'epoch', fmt(epoch), 'seq', 0, 'last', 0)
-elseif sig ~= ARGV[3] then
-  return redis.error_reply('CONCURRY_SPEC_MISMATCH ' .. sig)
-end
-local now = (abs - epoch) * unit
-if now < last then now = last end   -- the server's wall clock stepped back: time stands still instead
-local lease = tonumber(ARGV[4])
-
 -- ---- the limits ---------------------------------------------------------------------------------
 
 local limits = {}
+local has_resource = false
 do
   local i = 0
   for kind, cap, win in string.gmatch(ARGV[3], '|(%a):([^:|]+):([^:|]+)') do
@@ -65,16 +54,34 @@ do
       m.ring = 0
     end
     limits[i] = m
+    if kind == 'R' then has_resource = true end
     i = i + 1
   end
 end
+
+-- One read for the header and every limit's state.
+local wanted = { 'sig', 'epoch', 'seq', 'last', 'granted' }
+for i = 0, #limits do wanted[#wanted + 1] = limits[i].field end
+local head = redis.call('HMGET', H, unpack(wanted))
+for i = 0, #limits do limits[i].blob = head[6 + i] end
+local sig, epoch, seq, last = head[1], tonumber(head[2]), tonumber(head[3]), tonumber(head[4])
+local granted_total = tonumber(head[5]) or 0
+if not sig then
+  sig, epoch, seq, last = ARGV[3], abs, 0, 0
+  redis.call('HSET', H, 'sig', sig, 'epoch', fmt(epoch), 'seq', 0, 'last', 0)
+elseif sig ~= ARGV[3] then
+  return redis.error_reply('CONCURRY_SPEC_MISMATCH ' .. sig)
+end
+local now = (abs - epoch) * unit
+if now < last then now = last end   -- the server's wall clock stepped back: time stands still instead
+local lease = tonumber(ARGV[4])
 
 -- State of limit m (1-based table; Java's s[o + k] is s[k + 1] here), loaded on first use.
 -- A sliding window's ring is stored one entry per hash field ("s<i>.<slot>", loaded on first access
 -- through a metatable) so that a call touches only the few entries it reads, not the whole ring.
 local function st(m)
   if m.s then return m.s end
-  local blob = redis.call('HGET', H, m.field)
+  local blob = m.blob
   local s
   if m.kind == 'S' then
     s = {}
@@ -360,6 +367,7 @@ local notify = false
 
 -- Gives back the permits of expired leases (their holder stopped renewing: it crashed or hung).
 local function reclaim(t)
+  if not has_resource then return end
   local expired = redis.call('ZRANGEBYSCORE', L, '-inf', t)
   for _, member in ipairs(expired) do
     local bar = string.find(member, '|', 1, true)
@@ -399,12 +407,14 @@ local function save()
   fields[#fields + 1] = fmt(now)
   fields[#fields + 1] = 'seq'
   fields[#fields + 1] = seq
+  fields[#fields + 1] = 'granted'
+  fields[#fields + 1] = granted_total
   redis.call('HSET', H, unpack(fields))
   -- Idle keys expire: after the state has returned to its initial value, plus three leases
   -- (a held permit's lease is renewed every third of it, which also renews these expiries).
   local ttl = math.ceil((longest + 3 * lease) / 1000000) + 1000
   redis.call('PEXPIRE', H, ttl)
-  if redis.call('EXISTS', L) == 1 then redis.call('PEXPIRE', L, ttl) end
+  if has_resource then redis.call('PEXPIRE', L, ttl) end
   if notify then redis.call('PUBLISH', ARGV[5], '1') end
 end
 
@@ -454,7 +464,7 @@ elseif op == 'acquire' then
         seq = seq + 1
         for _, p in ipairs(parts) do commit(p[1], now, p[2], seq) end
         if member ~= '' then redis.call('ZADD', L, now + lease, member) end
-        redis.call('HINCRBY', H, 'granted', 1)
+        granted_total = granted_total + 1
         out[#out + 1] = 1; out[#out + 1] = seq; out[#out + 1] = fmt(now)
       else
         for _, p in ipairs(parts) do
@@ -518,9 +528,10 @@ elseif op == 'renew' then
 
 elseif op == 'stats' then
   -- Reply: granted, refunded, charged, then per limit: available, in use. Writes nothing.
-  local totals = redis.call('HMGET', H, 'granted', 'refunded', 'charged')
-  local out = { totals[1] or '0', totals[2] or '0', totals[3] or '0' }
-  local expired = redis.call('ZRANGEBYSCORE', L, '-inf', now)
+  local totals = redis.call('HMGET', H, 'refunded', 'charged')
+  local out = { tostring(granted_total), totals[1] or '0', totals[2] or '0' }
+  local expired = {}
+  if has_resource then expired = redis.call('ZRANGEBYSCORE', L, '-inf', now) end
   local reclaimable = {}
   for _, member in ipairs(expired) do
     local bar = string.find(member, '|', 1, true)
