@@ -6,6 +6,7 @@ import dev.concurry.limit.LimitSetDefinition;
 import dev.concurry.time.MonotonicClock;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulConnection;
@@ -85,6 +86,10 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     private volatile RedisScriptingAsyncCommands<String, String> commands;
     private volatile StatefulRedisPubSubConnection<String, String> pubSub;
     private volatile boolean closed;
+    private static final long RECONNECT_PAUSE_NANOS = 1_000_000_000L;
+    /** Guarded by {@link #connecting}: the last failed first connection and when it failed. */
+    private RuntimeException lastConnectFailure;
+    private long lastConnectFailureAt;
 
     private RedisBackend(Builder b) {
         this.client = b.client;
@@ -233,34 +238,77 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
 
     /** Runs the script, one round trip; fails fast with {@link RedisUnavailableException} when disconnected. */
     <T> CompletableFuture<T> evalAsync(String setName, ScriptOutputType type, String[] keys, String... args) {
-        RedisScriptingAsyncCommands<String, String> c = commands(setName);
-        CompletableFuture<T> first = c.<T>evalsha(LimitScript.SHA, type, keys, args).toCompletableFuture();
-        return first.exceptionallyCompose(e -> {
-            Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-            if (cause instanceof RedisNoScriptException) {
-                // Redis restarted or flushed its script cache: EVAL loads it again.
-                return c.<T>eval(LimitScript.SOURCE, type, keys, args).toCompletableFuture();
-            }
-            return CompletableFuture.failedFuture(cause);
-        });
+        return new ScriptCall<T>(commands(setName), type, keys, args).result;
     }
 
-    /** {@link #evalAsync} and wait, translating failures into clear exceptions. */
+    /**
+     * {@link #evalAsync} and wait, translating failures into clear exceptions. Not interruptible (the
+     * wait is bounded by the command timeout): a grant the script made must reach its owner, and the
+     * dispatcher serves other threads' waiters too. The interrupt status is kept for the caller.
+     */
     <T> T eval(String setName, ScriptOutputType type, String[] keys, String... args) {
-        CompletableFuture<T> future = evalAsync(setName, type, keys, args);
+        ScriptCall<T> call = new ScriptCall<>(commands(setName), type, keys, args);
+        long deadline = System.nanoTime() + commandTimeout.toNanos();
+        boolean interrupted = false;
         try {
-            return future.get(commandTimeout.toNanos(), TimeUnit.NANOSECONDS);
+            while (true) {
+                try {
+                    return call.result.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
         } catch (ExecutionException e) {
             throw translate(setName, e.getCause());
         } catch (TimeoutException e) {
-            future.cancel(false);
+            // Lettuce may hold the command until it reconnects: cancelled, it is dropped instead of run late.
+            call.cancel();
             throw new RedisUnavailableException("Redis at " + target + " did not answer within " + commandTimeout
-                    + " (limit set '" + setName + "'); nothing was taken", e);
-        } catch (InterruptedException e) {
-            future.cancel(false);
-            Thread.currentThread().interrupt();
-            throw new dev.concurry.limit.AcquireInterruptedException("interrupted while calling Redis for limit set '"
-                    + setName + "'", e);
+                    + " (limit set '" + setName + "'): it is unreachable or overloaded", e);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    /** One script call: EVALSHA, and EVAL if Redis lost the script (restart, SCRIPT FLUSH). */
+    private static final class ScriptCall<T> {
+        final CompletableFuture<T> result = new CompletableFuture<>();
+        private volatile RedisFuture<T> current;
+
+        ScriptCall(RedisScriptingAsyncCommands<String, String> c, ScriptOutputType type, String[] keys, String[] args) {
+            RedisFuture<T> first = c.evalsha(LimitScript.SHA, type, keys, args);
+            current = first;
+            first.whenComplete((value, failure) -> {
+                if (failure == null) {
+                    result.complete(value);
+                } else if (unwrap(failure) instanceof RedisNoScriptException) {
+                    RedisFuture<T> again = c.eval(LimitScript.SOURCE, type, keys, args);
+                    current = again;
+                    again.whenComplete((v, f) -> {
+                        if (f == null) {
+                            result.complete(v);
+                        } else {
+                            result.completeExceptionally(unwrap(f));
+                        }
+                    });
+                } else {
+                    result.completeExceptionally(unwrap(failure));
+                }
+            });
+        }
+
+        void cancel() {
+            current.cancel(true);
+        }
+
+        private static Throwable unwrap(Throwable e) {
+            return e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
         }
     }
 
@@ -290,7 +338,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
             }
         }
         return new RedisUnavailableException("Redis at " + target + " is unreachable (limit set '" + setName + "'): "
-                + message + "; nothing was taken", e);
+                + message, e);
     }
 
     private static boolean isAuthFailure(String message) {
@@ -320,6 +368,10 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
             if (connection != null) {
                 return;
             }
+            RuntimeException recent = lastConnectFailure;
+            if (recent != null && System.nanoTime() - lastConnectFailureAt < RECONNECT_PAUSE_NANOS) {
+                throw recent;   // do not make every caller wait for a connect timeout while Redis is down
+            }
             try {
                 if (client != null) {
                     var c = client.connect();
@@ -331,8 +383,12 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
                     connection = c;
                 }
             } catch (RuntimeException e) {
-                throw translate(setName, e);
+                RuntimeException failure = translate(setName, e);
+                lastConnectFailure = failure;
+                lastConnectFailureAt = System.nanoTime();
+                throw failure;
             }
+            lastConnectFailure = null;
             try {
                 StatefulRedisPubSubConnection<String, String> p =
                         client != null ? client.connectPubSub() : clusterClient.connectPubSub();

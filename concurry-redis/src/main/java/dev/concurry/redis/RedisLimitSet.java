@@ -584,14 +584,14 @@ final class RedisLimitSet implements LimitSet {
     /** Renews every lease held here, in one call, then reschedules itself while leases remain. */
     private void renewLeases() {
         List<Grant> held = new ArrayList<>(leased);
-        if (held.isEmpty()) {
+        if (held.isEmpty() || backend.isClosed()) {
             lock.lock();
             try {
                 renewing = false;
             } finally {
                 lock.unlock();
             }
-            if (!leased.isEmpty()) {
+            if (!leased.isEmpty() && !backend.isClosed()) {
                 scheduleRenewal();
             }
             return;
