@@ -223,4 +223,25 @@ class RedisBackendTest {
             }
         }
     }
+
+    @Test
+    void L18_an_abandoned_sets_keys_expire_from_redis() throws Exception {
+        var redis = client.connect().sync();
+        try (RedisBackend backend = RedisBackend.builder(client).keyPrefix("expiring:")
+                .leaseDuration(Duration.ofMillis(100)).build()) {
+            LimitSet set = set(backend, "abandoned", RateLimit.of("requests", 5, Duration.ofMillis(100)),
+                    ResourceLimit.of("conn", 1));
+            set.acquire(Request.of("requests", 1).and("conn", 1)).close();
+            assertThat(redis.exists("expiring:{abandoned}", "expiring:{abandoned}:leases")).isEqualTo(1);
+            // TTL: the state's horizon (a window here) plus three leases plus a second, refreshed on every call.
+            assertThat(redis.pttl("expiring:{abandoned}")).isBetween(1_000L, 1_500L);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (redis.exists("expiring:{abandoned}") > 0) {
+                assertThat(System.nanoTime() - deadline).as("keys expired").isNegative();
+                Thread.sleep(100);
+            }
+        } finally {
+            redis.getStatefulConnection().close();
+        }
+    }
 }
