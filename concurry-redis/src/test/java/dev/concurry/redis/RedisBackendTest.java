@@ -226,7 +226,8 @@ class RedisBackendTest {
 
     @Test
     void L18_an_abandoned_sets_keys_expire_from_redis() throws Exception {
-        var redis = client.connect().sync();
+        var connection = client.connect();
+        var redis = connection.sync();
         try (RedisBackend backend = RedisBackend.builder(client).keyPrefix("expiring:")
                 .leaseDuration(Duration.ofMillis(100)).build()) {
             LimitSet set = set(backend, "abandoned", RateLimit.of("requests", 5, Duration.ofMillis(100)),
@@ -241,7 +242,7 @@ class RedisBackendTest {
                 Thread.sleep(100);
             }
         } finally {
-            redis.getStatefulConnection().close();
+            connection.close();
         }
     }
 }
