@@ -18,6 +18,7 @@ import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -80,7 +81,8 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     final String ownerId;
     private final AtomicLong expiredLeases = new AtomicLong();
     private final AtomicLong leaseIds = new AtomicLong();
-    private final Map<String, RedisLimitSet> byChannel = new ConcurrentHashMap<>();
+    /** The open sets of this backend by notification channel (several sets may share a name). */
+    private final Map<String, Set<RedisLimitSet>> byChannel = new ConcurrentHashMap<>();
     private final ReentrantLock connecting = new ReentrantLock();
     private volatile StatefulConnection<String, String> connection;
     private volatile RedisScriptingAsyncCommands<String, String> commands;
@@ -154,8 +156,11 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
             }
             log.warn("limit set '{}' created fail-open: {}", definition.name(), e.getMessage());
         }
-        byChannel.put(set.channel, set);
-        subscribe(set.channel);
+        boolean first = byChannel.computeIfAbsent(set.channel, c -> ConcurrentHashMap.newKeySet()).isEmpty();
+        byChannel.get(set.channel).add(set);
+        if (first) {
+            subscribe(set.channel);
+        }
         return set;
     }
 
@@ -228,11 +233,13 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     }
 
     void forget(RedisLimitSet set) {
-        if (byChannel.remove(set.channel, set)) {
-            StatefulRedisPubSubConnection<String, String> p = pubSub;
-            if (p != null && p.isOpen()) {
-                p.async().unsubscribe(set.channel);
-            }
+        boolean last = byChannel.computeIfPresent(set.channel, (channel, sets) -> {
+            sets.remove(set);
+            return sets.isEmpty() ? null : sets;
+        }) == null;
+        StatefulRedisPubSubConnection<String, String> p = pubSub;
+        if (last && p != null && p.isOpen()) {
+            p.async().unsubscribe(set.channel);
         }
     }
 
@@ -395,10 +402,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
                 p.addListener(new RedisPubSubAdapter<>() {
                     @Override
                     public void message(String channel, String message) {
-                        RedisLimitSet set = byChannel.get(channel);
-                        if (set != null) {
-                            set.onRemoteRelease();
-                        }
+                        byChannel.getOrDefault(channel, Set.of()).forEach(RedisLimitSet::onRemoteRelease);
                     }
                 });
                 pubSub = p;

@@ -245,4 +245,20 @@ class RedisBackendTest {
             connection.close();
         }
     }
+
+    @Test
+    void L18_sets_sharing_a_name_on_one_backend_wake_each_others_waiters() throws Exception {
+        try (RedisBackend backend = RedisBackend.of(client)) {
+            LimitSet a = set(backend, "same-backend", ResourceLimit.of("conn", 1));
+            LimitSet b = set(backend, "same-backend", ResourceLimit.of("conn", 1));
+            LimitSet c = set(backend, "same-backend", ResourceLimit.of("conn", 1));
+            c.close();   // closing one set must not stop the others' notifications
+            Acquisition held = a.acquire(ONE_CONN);
+            CompletableFuture<Acquisition> waiting = b.acquireAsync(ONE_CONN);
+            Thread.sleep(200);
+            assertThat(waiting).isNotDone();
+            held.close();
+            waiting.get(5, TimeUnit.SECONDS).close();
+        }
+    }
 }
