@@ -41,11 +41,15 @@ final class RedisServer implements AutoCloseable {
         Path server = binary().orElse(null);
         Assumptions.assumeTrue(server != null, "no redis-server on the PATH and the embedded-redis binary cannot run"
                 + " here; install Redis (apt-get install -y redis-server) to run the Redis tests");
+        RedisServer r = null;
         try {
-            RedisServer r = new RedisServer(freePort(), List.of(extraArgs));
+            r = new RedisServer(freePort(), List.of(extraArgs));
             r.startProcess();
             return r;
         } catch (IOException e) {
+            if (r != null) {
+                r.stop();   // never leave a half-started server behind
+            }
             throw new UncheckedIOException(e);
         }
     }
@@ -73,6 +77,7 @@ final class RedisServer implements AutoCloseable {
         try {
             startProcess();
         } catch (IOException e) {
+            stop();
             throw new UncheckedIOException(e);
         }
     }
