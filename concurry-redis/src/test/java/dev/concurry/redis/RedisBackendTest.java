@@ -1,6 +1,7 @@
 package dev.concurry.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.concurry.limit.Acquisition;
@@ -198,7 +199,10 @@ class RedisBackendTest {
                 LimitSet set = set(backend, "restart", RateLimit.of("requests", 1000, Duration.ofSeconds(1)));
                 Request one = Request.of("requests", 1);
                 assertThat(set.tryAcquire(one)).isPresent();
+                Acquisition open = set.tryAcquire(one).orElseThrow().update("requests", 0);
                 restarting.stop();
+                assertThatCode(open::close).as("L13: close never throws, even when the refund cannot reach Redis")
+                        .doesNotThrowAnyException();
                 assertThatThrownBy(() -> set.tryAcquire(one))
                         .isInstanceOf(RedisUnavailableException.class)
                         .hasMessageContaining("Redis at " + restarting.uri())
