@@ -21,7 +21,7 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  *
  * <p>Usage: {@code Report quick|full [result.json]}.
  * <ul>
- *   <li>quick: 1 fork, 2 × 1 s warm-up, 3 × 1 s measurement, {@code -prof gc}; accuracy 3 s each (about 4 min).</li>
+ *   <li>quick: 1 fork, 2 × 1 s warm-up, 3 × 1 s measurement, {@code -prof gc}; accuracy 3 s each (about 5 min).</li>
  *   <li>full: 2 forks, 3 × 2 s warm-up, 5 × 2 s measurement, {@code -prof gc}; accuracy 10 s each.</li>
  * </ul>
  */
