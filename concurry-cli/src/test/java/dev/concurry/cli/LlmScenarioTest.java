@@ -12,7 +12,7 @@ class LlmScenarioTest {
 
     @Test
     void with_limits_the_server_never_answers_429_and_the_token_limit_is_nearly_fully_used() throws Exception {
-        LlmScenario.Result result = new LlmScenario(10, dev.concurry.worker.Mode.THREAD, Duration.ofSeconds(3), Duration.ofSeconds(1), true, 0).run();
+        LlmScenario.Result result = new LlmScenario(10, dev.concurry.worker.Mode.THREAD, Duration.ofSeconds(4), Duration.ofSeconds(2), true, 0).run();
 
         assertThat(result.rejected()).as("429 answers").isZero();
         assertThat(result.ok()).isEqualTo(result.calls()).isPositive();

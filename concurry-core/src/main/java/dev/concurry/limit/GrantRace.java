@@ -91,7 +91,14 @@ final class GrantRace {
     private void onAttempt(int position, Acquisition acquisition, Throwable failure) {
         PoolMember member = order.get(position);
         if (failure == null) {
-            if (!win.compareAndSet(null, new Win(member, position)) || !result.complete(acquisition)) {
+            if (!win.compareAndSet(null, new Win(member, position))) {
+                member.giveBack(acquisition);
+                return;
+            }
+            // Withdraw from the other sets before the caller sees the grant: once it holds the grant,
+            // no other set still has this acquisition queued (nor grants it behind the caller's back).
+            cancelAttempts();
+            if (!result.complete(acquisition)) {
                 member.giveBack(acquisition);
             }
             return;
