@@ -9,7 +9,6 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BiPredicate;
 import java.util.function.Predicate;
@@ -208,6 +207,10 @@ public final class RetryPolicy<R> {
                 stage = CompletableFuture.failedFuture(e);
             }
             current = stage;
+            if (result.isCancelled()) {
+                stage.cancel(true); // cancelled while this attempt started: the handler saw the previous one
+                return;
+            }
             stage.whenComplete(this::onAttemptDone);
         }
 
@@ -262,8 +265,13 @@ public final class RetryPolicy<R> {
             result.completeExceptionally(new RetriesExhaustedException(why, attempts, elapsed, failures, rejected, last));
         }
 
+        /**
+         * The attempt's own exception (SPEC W6): only the {@link CompletionException} that
+         * {@code CompletableFuture} wraps around failures of dependent stages is peeled off. An
+         * {@code ExecutionException} the call itself threw is its original exception and stays.
+         */
         private static Throwable unwrap(Throwable t) {
-            while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            while (t instanceof CompletionException && t.getCause() != null) {
                 t = t.getCause();
             }
             return t;

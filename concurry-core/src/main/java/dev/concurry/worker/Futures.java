@@ -1,5 +1,7 @@
 package dev.concurry.worker;
 
+import dev.concurry.progress.Progress;
+import dev.concurry.progress.ProgressTracker;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -40,7 +42,14 @@ import java.util.stream.StreamSupport;
  * a {@link CancellationException} (cause: the {@link InterruptedException}) with its interrupt status
  * kept. Nothing here cancels the futures it waits for.
  *
- * <p>Progress reporting (SPEC P1) will come as overloads taking a trailing listener argument.
+ * <p>Progress (SPEC P1): each helper has an overload taking a trailing {@link Progress}. The tracker
+ * it opens steps once per completed future (in the callback of the thread that completes it, which
+ * never blocks), is marked failed if a future fails (or a gather times out), and is closed when the
+ * helper returns or throws ({@code asCompleted}: when the last future is done):
+ *
+ * <pre>{@code
+ * List<Completion> all = Futures.gather(futures, Progress.bar("generating"));
+ * }</pre>
  */
 public final class Futures {
     private Futures() {
@@ -51,7 +60,34 @@ public final class Futures {
      * failure (the first to happen), without waiting for the others.
      */
     public static <T> List<T> gather(List<? extends CompletableFuture<? extends T>> futures) {
-        return gather(futures, null, "gather");
+        return gather(futures, null, ProgressTracker.NONE);
+    }
+
+    /**
+     * {@link #gather(List)} showing progress: done / total, rate and ETA, ending in success or failure.
+     *
+     * <pre>{@code
+     * List<Page> pages = Futures.gather(futures, Progress.bar("fetching"));
+     * }</pre>
+     */
+    public static <T> List<T> gather(List<? extends CompletableFuture<? extends T>> futures, Progress progress) {
+        return gather(futures, (Duration) null, progress);
+    }
+
+    /**
+     * {@link #gather(List, Duration)} showing progress; a timeout ends the progress as failed.
+     *
+     * <pre>{@code
+     * List<Page> pages = Futures.gather(futures, Duration.ofMinutes(5), Progress.bar("fetching"));
+     * }</pre>
+     *
+     * @param timeout how long to wait; null for no timeout
+     * @throws WaitTimeoutException if not all futures are done in time
+     */
+    public static <T> List<T> gather(List<? extends CompletableFuture<? extends T>> futures, Duration timeout,
+            Progress progress) {
+        Objects.requireNonNull(progress, "progress");
+        return gather(futures, timeout, progress.start(futures.size()));
     }
 
     /**
@@ -60,12 +96,24 @@ public final class Futures {
      * @throws WaitTimeoutException if not all futures are done in time
      */
     public static <T> List<T> gather(List<? extends CompletableFuture<? extends T>> futures, Duration timeout) {
-        return gather(futures, Objects.requireNonNull(timeout, "timeout"), "gather");
+        return gather(futures, Objects.requireNonNull(timeout, "timeout"), ProgressTracker.NONE);
     }
 
     /** Every result by key, in the map's iteration order; fails like {@link #gather(List)}. */
     public static <K, V> Map<K, V> gather(Map<K, ? extends CompletableFuture<? extends V>> futures) {
-        return gather(futures, null);
+        return gather(futures, (Duration) null);
+    }
+
+    /**
+     * {@link #gather(Map)} showing progress.
+     *
+     * <pre>{@code
+     * Map<String, Page> byUrl = Futures.gather(futuresByUrl, Progress.bar("fetching"));
+     * }</pre>
+     */
+    public static <K, V> Map<K, V> gather(Map<K, ? extends CompletableFuture<? extends V>> futures, Progress progress) {
+        Objects.requireNonNull(progress, "progress");
+        return gather(futures, null, progress.start(futures.size()));
     }
 
     /**
@@ -74,8 +122,13 @@ public final class Futures {
      * @throws WaitTimeoutException if not all futures are done in time
      */
     public static <K, V> Map<K, V> gather(Map<K, ? extends CompletableFuture<? extends V>> futures, Duration timeout) {
+        return gather(futures, timeout, ProgressTracker.NONE);
+    }
+
+    private static <K, V> Map<K, V> gather(Map<K, ? extends CompletableFuture<? extends V>> futures, Duration timeout,
+            ProgressTracker tracker) {
         List<K> keys = new ArrayList<>(futures.keySet());
-        List<V> values = gather(new ArrayList<>(futures.values()), timeout, "gather");
+        List<V> values = gather(new ArrayList<>(futures.values()), timeout, tracker);
         Map<K, V> result = new LinkedHashMap<>();
         for (int i = 0; i < keys.size(); i++) {
             result.put(keys.get(i), values.get(i));
@@ -83,24 +136,37 @@ public final class Futures {
         return result;
     }
 
+    /** Gathers, stepping {@code tracker} before counting each future, and closes it on every way out. */
     private static <T> List<T> gather(List<? extends CompletableFuture<? extends T>> futures, Duration timeout,
-            String what) {
+            ProgressTracker tracker) {
         CompletableFuture<Void> all = new CompletableFuture<>();
         AtomicInteger remaining = new AtomicInteger(futures.size());
-        if (futures.isEmpty()) {
-            all.complete(null);
+        try {
+            if (futures.isEmpty()) {
+                all.complete(null);
+            }
+            for (CompletableFuture<? extends T> future : futures) {
+                future.whenComplete((value, failure) -> {
+                    if (failure != null) {
+                        tracker.fail();
+                        tracker.step();
+                        all.completeExceptionally(unwrap(failure));
+                    } else {
+                        tracker.step();
+                        if (remaining.decrementAndGet() == 0) {
+                            all.complete(null);
+                        }
+                    }
+                });
+            }
+            awaitUnchecked(all, timeout, () -> "gather timed out after " + timeout + ": "
+                    + (futures.size() - remaining.get()) + " of " + futures.size() + " futures done");
+        } catch (RuntimeException | Error e) {
+            tracker.fail();
+            throw e;
+        } finally {
+            tracker.close();
         }
-        for (CompletableFuture<? extends T> future : futures) {
-            future.whenComplete((value, failure) -> {
-                if (failure != null) {
-                    all.completeExceptionally(unwrap(failure));
-                } else if (remaining.decrementAndGet() == 0) {
-                    all.complete(null);
-                }
-            });
-        }
-        awaitUnchecked(all, timeout, () -> what + " timed out after " + timeout + ": "
-                + (futures.size() - remaining.get()) + " of " + futures.size() + " futures done");
         List<T> results = new ArrayList<>(futures.size());
         for (CompletableFuture<? extends T> future : futures) {
             results.add(future.join());
@@ -119,6 +185,33 @@ public final class Futures {
      */
     public static <F extends CompletableFuture<?>> WaitResult<F> wait(Collection<F> futures, WaitMode mode,
             Duration timeout) {
+        return wait(futures, mode, timeout, ProgressTracker.NONE);
+    }
+
+    /**
+     * {@link #wait(Collection, WaitMode, Duration)} showing progress; the progress ends when this
+     * returns, failed if a future that is done failed.
+     *
+     * <pre>{@code
+     * WaitResult<CompletableFuture<Page>> r = Futures.wait(futures, WaitMode.ALL_COMPLETED, null, Progress.bar("fetching"));
+     * }</pre>
+     *
+     * @param timeout how long to wait; null for no timeout
+     */
+    public static <F extends CompletableFuture<?>> WaitResult<F> wait(Collection<F> futures, WaitMode mode,
+            Duration timeout, Progress progress) {
+        Objects.requireNonNull(progress, "progress");
+        Objects.requireNonNull(mode, "mode");
+        ProgressTracker tracker = progress.start(futures.size());
+        try {
+            return wait(futures, mode, timeout, tracker);
+        } finally {
+            tracker.close();
+        }
+    }
+
+    private static <F extends CompletableFuture<?>> WaitResult<F> wait(Collection<F> futures, WaitMode mode,
+            Duration timeout, ProgressTracker tracker) {
         Objects.requireNonNull(mode, "mode");
         CompletableFuture<Void> satisfied = new CompletableFuture<>();
         AtomicInteger remaining = new AtomicInteger(futures.size());
@@ -127,6 +220,10 @@ public final class Futures {
         }
         for (F future : futures) {
             future.whenComplete((value, failure) -> {
+                if (failure != null) {
+                    tracker.fail();
+                }
+                tracker.step();
                 boolean last = remaining.decrementAndGet() == 0;
                 if (last || mode == WaitMode.FIRST_COMPLETED || (mode == WaitMode.FIRST_EXCEPTION && failure != null)) {
                     satisfied.complete(null);
@@ -163,11 +260,35 @@ public final class Futures {
      * }</pre>
      */
     public static <F extends CompletableFuture<?>> Stream<F> asCompleted(Collection<F> futures) {
+        return asCompleted(futures, ProgressTracker.NONE);
+    }
+
+    /**
+     * {@link #asCompleted(Collection)} showing progress; the progress ends when the last future is
+     * done, failed if any failed (even if the stream is not read to the end).
+     *
+     * <pre>{@code
+     * Futures.asCompleted(futures, Progress.bar("fetching")).map(CompletableFuture::join).forEach(this::show);
+     * }</pre>
+     */
+    public static <F extends CompletableFuture<?>> Stream<F> asCompleted(Collection<F> futures, Progress progress) {
+        Objects.requireNonNull(progress, "progress");
+        return asCompleted(futures, progress.start(futures.size()));
+    }
+
+    private static <F extends CompletableFuture<?>> Stream<F> asCompleted(Collection<F> futures,
+            ProgressTracker tracker) {
         int size = futures.size();
         LinkedBlockingQueue<F> completed = new LinkedBlockingQueue<>();
+        ProgressCounter counter = new ProgressCounter(tracker);
         for (F future : futures) {
-            future.whenComplete((value, failure) -> completed.add(future));
+            counter.expect();
+            future.whenComplete((value, failure) -> {
+                counter.accept(value, failure); // counted before the stream can yield the future
+                completed.add(future);
+            });
         }
+        counter.seal();
         Iterator<F> iterator = new Iterator<>() {
             private int yielded;
 

@@ -29,9 +29,49 @@ final class Invocation<W, R> {
     private R result;
     private Throwable failure;
     private volatile Runnable onCancelledBeforeStart = () -> { };
+    /** The queue slot shared by every attempt of a retried call; null for a plain call. */
+    private final SharedSlot sharedSlot;
+    /** Gives back the queue slot a plain call took (SPEC W5); null when none was taken or it is given back. */
+    private volatile Runnable releaseSlot;
 
     Invocation(WorkerCall<W, R> call) {
+        this(call, null);
+    }
+
+    /** An attempt of a retried call: all its attempts share {@code slot}, taken once by the first. */
+    Invocation(WorkerCall<W, R> call, SharedSlot slot) {
         this.call = call;
+        this.sharedSlot = slot;
+    }
+
+    /**
+     * Whether dispatching this call must take a queue slot: a plain call takes one; of a retried
+     * call's attempts only the first does, the others ride on it (they are started by a timer that
+     * must never block or be refused).
+     */
+    boolean needsSlot() {
+        return sharedSlot == null || !sharedSlot.taken;
+    }
+
+    /** Records how to give back the queue slot just taken for this call. */
+    void slotTaken(Runnable release) {
+        if (sharedSlot == null) {
+            releaseSlot = release;
+        } else {
+            sharedSlot.hold(release);
+        }
+    }
+
+    /**
+     * Called once when this call ends on its worker (run or cancelled): gives back a plain call's
+     * slot. A retried call's slot is given back by its retry when the final outcome is known.
+     */
+    void releaseSlot() {
+        Runnable release = releaseSlot;
+        if (release != null) {
+            releaseSlot = null;
+            release.run();
+        }
     }
 
     /** What to do when the call is cancelled before it started (set before it is queued). */
@@ -126,6 +166,29 @@ final class Invocation<W, R> {
                 cancelled(mayInterruptIfRunning);
             }
             return cancelled;
+        }
+    }
+
+    /**
+     * The one queue slot of a retried call: taken by its first attempt, held during backoffs, given
+     * back once with the final outcome, so back-pressure counts the submission, not its attempts.
+     */
+    static final class SharedSlot {
+        private volatile boolean taken;
+        private final java.util.concurrent.atomic.AtomicReference<Runnable> release =
+                new java.util.concurrent.atomic.AtomicReference<>();
+
+        void hold(Runnable releaseAction) {
+            release.set(releaseAction);
+            taken = true;
+        }
+
+        /** Gives the slot back; idempotent. */
+        void release() {
+            Runnable r = release.getAndSet(null);
+            if (r != null) {
+                r.run();
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.concurry.worker;
 
+import dev.concurry.retry.RetryPolicy;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -16,6 +17,7 @@ final class LocalWorkerPool<W extends Worker> implements WorkerPool<W> {
     private final PoolConfig config;
     private final Dispatcher<W> dispatcher;
     private final LimitsPlan limits;
+    private final BackoffTimer backoffTimer;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CountDownLatch terminated = new CountDownLatch(1);
 
@@ -23,6 +25,7 @@ final class LocalWorkerPool<W extends Worker> implements WorkerPool<W> {
         this.config = config;
         this.dispatcher = dispatcher;
         this.limits = limits;
+        this.backoffTimer = new BackoffTimer(config.clock());
     }
 
     static <W extends Worker> WorkerPool<W> start(PoolConfig config, WorkerFactory<W> factory) {
@@ -47,10 +50,23 @@ final class LocalWorkerPool<W extends Worker> implements WorkerPool<W> {
     }
 
     @Override
+    @SuppressWarnings("unchecked")
     public <R> CompletableFuture<R> submit(WorkerCall<W, R> call) {
+        // The pool's policy validates the results of every call; its type is the user's promise.
+        return submit((RetryPolicy<R>) config.retry(), call);
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public <R> CompletableFuture<R> submit(RetryPolicy<? super R> retry, WorkerCall<W, R> call) {
+        java.util.Objects.requireNonNull(retry, "retry");
         java.util.Objects.requireNonNull(call, "call");
         if (closed.get()) {
             throw closedException(config.name());
+        }
+        if (retry.isActive()) {
+            // Safe: the policy only reads results of type R (its validators accept a supertype of R).
+            return RetriedCall.start(this, (RetryPolicy<R>) retry, call);
         }
         Invocation<W, R> invocation = new Invocation<>(call);
         dispatcher.dispatch(invocation);
@@ -60,6 +76,23 @@ final class LocalWorkerPool<W extends Worker> implements WorkerPool<W> {
     @Override
     public <R> R call(WorkerCall<W, R> call) {
         return Futures.join(submit(call), true);
+    }
+
+    @Override
+    public <R> R call(RetryPolicy<? super R> retry, WorkerCall<W, R> call) {
+        return Futures.join(submit(retry, call), true);
+    }
+
+    Dispatcher<W> dispatcher() {
+        return dispatcher;
+    }
+
+    BackoffTimer backoffTimer() {
+        return backoffTimer;
+    }
+
+    boolean isClosed() {
+        return closed.get();
     }
 
     @Override
@@ -86,6 +119,7 @@ final class LocalWorkerPool<W extends Worker> implements WorkerPool<W> {
         boolean interrupted = false;
         try {
             dispatcher.shutdown();
+            backoffTimer.close(); // calls waiting to retry are cancelled: the pool takes no more attempts
             if (config.cancelQueuedOnClose()) {
                 dispatcher.cancelQueued();
             }

@@ -22,6 +22,7 @@ final class OnDemandDispatcher<W extends Worker> implements Dispatcher<W> {
     private final Limiter limiter;
     private final CallQueue queue = new CallQueue();
     private final Admission admission;
+    private final Runnable releaseAdmission;
     private final AtomicInteger runners = new AtomicInteger();
     private final AtomicInteger alive = new AtomicInteger();
     private final AtomicLong total = new AtomicLong();
@@ -38,17 +39,19 @@ final class OnDemandDispatcher<W extends Worker> implements Dispatcher<W> {
         this.limiter = limiter;
         long bound = (long) config.maxWorkers() * config.maxQueuedTasks();
         this.admission = config.bounded() ? new Admission((int) Math.min(bound, Integer.MAX_VALUE)) : null;
+        this.releaseAdmission = admission != null ? admission::release : null;
     }
 
     @Override
     public void dispatch(Invocation<W, ?> call) {
-        if (admission != null) {
+        if (admission != null && call.needsSlot()) {
             admission.acquire(config.blockWhenFull(), config.name());
+            call.slotTaken(releaseAdmission);
         }
         total.incrementAndGet();
         call.onCancelledBeforeStart(() -> {
             queue.remove(call);
-            finished();
+            call.releaseSlot();
         });
         if (config.mode() == Mode.SYNC) {
             runOne(call);
@@ -58,7 +61,7 @@ final class OnDemandDispatcher<W extends Worker> implements Dispatcher<W> {
             queue.put(call, config.name());
         } catch (RuntimeException e) {
             total.decrementAndGet();
-            finished();
+            call.releaseSlot();
             throw e;
         }
         startRunnerIfNeeded();
@@ -131,14 +134,8 @@ final class OnDemandDispatcher<W extends Worker> implements Dispatcher<W> {
             failed.incrementAndGet();
         }
         alive.decrementAndGet();
-        finished();
+        call.releaseSlot();
         call.complete();
-    }
-
-    private void finished() {
-        if (admission != null) {
-            admission.release();
-        }
     }
 
     @Override

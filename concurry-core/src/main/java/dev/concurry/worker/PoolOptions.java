@@ -2,13 +2,15 @@ package dev.concurry.worker;
 
 import dev.concurry.limit.Limit;
 import dev.concurry.limit.Limiter;
+import dev.concurry.retry.RetryPolicy;
+import dev.concurry.time.MonotonicClock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 
 /**
  * The options shared by {@link WorkerOptions} and {@link TaskExecutor.Options}: mode, pool size, load
- * balancing, queue bound, limits and closing. Every option has a default; values are checked when set
+ * balancing, queue bound, limits, retries and closing. Every option has a default; values are checked when set
  * and combinations at {@code init()}.
  *
  * <pre>{@code
@@ -18,6 +20,7 @@ import java.util.Objects;
  *         .loadBalancing(LoadBalancing.LEAST_ACTIVE)
  *         .maxQueuedTasks(100)            // default unbounded
  *         .limits(limits)                 // default LimitSet.empty()
+ *         .retry(RetryPolicy.builder().maxAttempts(3).retryOn(IOException.class).build())  // default none
  *         .closeTimeout(Duration.ofSeconds(5))
  *         .init(() -> new AiWorker(client));
  * }</pre>
@@ -37,6 +40,8 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
     private Duration closeTimeout = Duration.ofSeconds(30);
     private boolean cancelQueuedOnClose;
     private String name;
+    private RetryPolicy<?> retry = RetryPolicy.none();
+    private MonotonicClock clock = MonotonicClock.system();
 
     PoolOptions() {
     }
@@ -161,6 +166,61 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
         return self();
     }
 
+    /**
+     * Retries every call of the pool under {@code policy} (SPEC R1–R3); {@link RetryPolicy#none()} (one
+     * attempt) by default. A single call can use another policy with
+     * {@link WorkerPool#submit(RetryPolicy, WorkerCall)}.
+     *
+     * <pre>{@code
+     * RetryPolicy<Object> retry = RetryPolicy.builder()
+     *         .maxAttempts(5).retryOn(IOException.class)
+     *         .backoff(Backoff.EXPONENTIAL, Duration.ofSeconds(1)).maxWait(Duration.ofSeconds(30)).jitter(0.3)
+     *         .build();
+     * WorkerPool<AiWorker> pool = Worker.options(AiWorker.class).mode(Mode.THREAD).maxWorkers(10)
+     *         .limits(limits).retry(retry).init(() -> new AiWorker(client));
+     * }</pre>
+     *
+     * <p>Each attempt is a separate call, dispatched to a worker chosen by the load balancer (not
+     * necessarily the same one), so limits acquired inside the worker's method are acquired and
+     * released by each attempt (SPEC R2). Between attempts the call is on no worker: the backoff is a
+     * timer on the pool's {@link #clock(MonotonicClock) clock}, and the worker serves other calls
+     * meanwhile. The future completes with the first accepted result, or fails with the original
+     * exception of an attempt that is not retryable, or with a
+     * {@link dev.concurry.retry.RetriesExhaustedException} carrying every attempt's failure or
+     * rejected result (SPEC R3). Cancelling the future cancels the running attempt (interrupting it)
+     * or the pending backoff, and no further attempt starts.
+     *
+     * <p>Back-pressure ({@link #maxQueuedTasks(int)}) counts a retried call once: its submission
+     * takes a queue slot (blocking or failing fast as usual) and keeps it through every attempt and
+     * backoff until the final outcome; later attempts never wait for room, so a worker may briefly
+     * hold more attempts than the bound when retries land on it. {@link WorkerPool#stats()} counts
+     * attempts. On {@code close()}, calls waiting for a backoff are cancelled (their futures fail with
+     * a {@link java.util.concurrent.CancellationException}); a running attempt ends like any call.
+     * In {@link Mode#SYNC} the first attempt runs on the caller, later ones on a virtual thread.
+     *
+     * <p>The policy's {@code retryUntil} validators see the result of every call of the pool; give a
+     * call-specific validator per call instead.
+     */
+    public B retry(RetryPolicy<?> policy) {
+        this.retry = Objects.requireNonNull(policy, "policy");
+        return self();
+    }
+
+    /**
+     * The clock that times retry backoffs; {@link MonotonicClock#system()} by default. Tests pass a
+     * {@link dev.concurry.time.ManualClock} to make backoffs exact and instant:
+     *
+     * <pre>{@code
+     * ManualClock clock = new ManualClock();
+     * WorkerPool<Probe> pool = Worker.options(Probe.class).mode(Mode.THREAD).retry(policy).clock(clock).init(Probe::new);
+     * clock.advance(Duration.ofSeconds(1));    // starts the attempts whose backoff ended
+     * }</pre>
+     */
+    public B clock(MonotonicClock clock) {
+        this.clock = Objects.requireNonNull(clock, "clock");
+        return self();
+    }
+
     /** The options as an immutable value, checked for contradictions. */
     final PoolConfig config(String defaultName) {
         if (!sharedLimits && limiter != null) {
@@ -172,6 +232,6 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
                     + " on-demand pool cannot keep (it creates a worker per call); use shared limits");
         }
         return new PoolConfig(name != null ? name : defaultName, mode, maxWorkers, loadBalancing, onDemand,
-                maxQueuedTasks, blockWhenFull, limiter, specs, sharedLimits, closeTimeout, cancelQueuedOnClose);
+                maxQueuedTasks, blockWhenFull, limiter, specs, sharedLimits, closeTimeout, cancelQueuedOnClose, retry, clock);
     }
 }

@@ -1,5 +1,7 @@
 package dev.concurry.worker;
 
+import dev.concurry.progress.Progress;
+import dev.concurry.retry.RetryPolicy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -48,6 +50,27 @@ public final class TaskExecutor implements AutoCloseable {
     }
 
     /**
+     * Runs {@code task} under {@code retry} instead of the executor's policy: each attempt is a
+     * separate call, and no thread waits during a backoff (see {@link PoolOptions#retry(RetryPolicy)}).
+     *
+     * <pre>{@code
+     * RetryPolicy<Page> retry = RetryPolicy.<Page>builder().maxAttempts(5).retryOn(IOException.class)
+     *         .backoff(Backoff.EXPONENTIAL, Duration.ofMillis(200)).build();
+     * CompletableFuture<Page> page = tasks.submit(retry, () -> fetch(url));
+     * }</pre>
+     */
+    public <R> CompletableFuture<R> submit(RetryPolicy<? super R> retry, Task<R> task) {
+        Objects.requireNonNull(task, "task");
+        return pool.submit(retry, worker -> task.call());
+    }
+
+    /** {@link #submit(LimitedTask)} under {@code retry}: every attempt acquires its own limits (SPEC R2). */
+    public <R> CompletableFuture<R> submit(RetryPolicy<? super R> retry, LimitedTask<R> task) {
+        Objects.requireNonNull(task, "task");
+        return pool.submit(retry, worker -> worker.run(task));
+    }
+
+    /**
      * Applies {@code function} to every item, each as its own call; the futures are in the order of
      * the items. With a bounded queue this blocks (or fails fast) like {@code submit}.
      */
@@ -57,6 +80,38 @@ public final class TaskExecutor implements AutoCloseable {
         for (T item : items) {
             futures.add(pool.submit(worker -> function.apply(item)));
         }
+        return futures;
+    }
+
+    /**
+     * {@link #map(Iterable, TaskFunction)} with progress (SPEC P1): the tracker opened on
+     * {@code progress} steps once per completed future (on the thread that completes it, never
+     * blocking a worker), is marked failed if any item fails, and is closed when the last one is done.
+     *
+     * <pre>{@code
+     * List<Page> pages = Futures.gather(tasks.map(urls, this::fetch, Progress.bar("fetching")));
+     * }</pre>
+     */
+    public <T, R> List<CompletableFuture<R>> map(Iterable<? extends T> items, TaskFunction<? super T, ? extends R> function,
+            Progress progress) {
+        Objects.requireNonNull(function, "function");
+        Objects.requireNonNull(progress, "progress");
+        // Open the tracker first and track each future as it is submitted: with a bounded queue the
+        // submitting itself takes most of the run, and the progress must show during it.
+        long total = items instanceof java.util.Collection<?> c ? c.size() : -1;
+        ProgressCounter counter = new ProgressCounter(progress.start(total));
+        List<CompletableFuture<R>> futures = new ArrayList<>();
+        try {
+            for (T item : items) {
+                CompletableFuture<R> future = pool.submit(worker -> function.apply(item));
+                futures.add(future);
+                counter.add(future);
+            }
+        } catch (RuntimeException | Error e) {
+            counter.failAndSeal();
+            throw e;
+        }
+        counter.seal();
         return futures;
     }
 

@@ -1,5 +1,6 @@
 package dev.concurry.worker;
 
+import dev.concurry.retry.RetryPolicy;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -34,12 +35,42 @@ public interface WorkerPool<W extends Worker> extends AutoCloseable {
     <R> CompletableFuture<R> submit(WorkerCall<W, R> call);
 
     /**
+     * {@link #submit(WorkerCall)} under {@code retry} instead of the pool's policy (see
+     * {@link PoolOptions#retry(RetryPolicy)} for how attempts, backoffs, cancellation and the queue
+     * bound behave); {@link RetryPolicy#none()} runs the call once. The policy's validators see this
+     * call's results only:
+     *
+     * <pre>{@code
+     * RetryPolicy<Completion> untilJson = RetryPolicy.<Completion>builder()
+     *         .maxAttempts(4).backoff(Backoff.FIXED, Duration.ofMillis(500))
+     *         .retryUntil(Completion::isValidJson)
+     *         .build();
+     * CompletableFuture<Completion> json = pool.submit(untilJson, w -> w.generate(prompt));
+     * }</pre>
+     *
+     * @throws java.util.concurrent.RejectedExecutionException as {@link #submit(WorkerCall)}, for the
+     *                                                         first attempt only
+     * @throws IllegalStateException                           after {@link #close()}
+     */
+    <R> CompletableFuture<R> submit(RetryPolicy<? super R> retry, WorkerCall<W, R> call);
+
+    /**
      * Runs {@code call} and waits for its result. Unchecked exceptions and errors thrown by the call
      * are rethrown as they are; a checked exception arrives wrapped in {@link CallFailedException}.
      * If the caller is interrupted while waiting, the call is cancelled (interrupting it) and a
      * {@link java.util.concurrent.CancellationException} is thrown with the interrupt status kept.
      */
     <R> R call(WorkerCall<W, R> call);
+
+    /**
+     * {@link #call(WorkerCall)} under {@code retry} instead of the pool's policy; when attempts run
+     * out it throws {@link dev.concurry.retry.RetriesExhaustedException}.
+     *
+     * <pre>{@code
+     * Completion c = pool.call(RetryPolicy.builder().maxAttempts(3).build(), w -> w.generate("Hi"));
+     * }</pre>
+     */
+    <R> R call(RetryPolicy<? super R> retry, WorkerCall<W, R> call);
 
     /** A snapshot of every worker's active, queued, total and failed calls. */
     PoolStats stats();

@@ -18,6 +18,7 @@ abstract sealed class WorkerSlot<W extends Worker> {
     final W worker;
     final String poolName;
     private final Admission admission;
+    private final Runnable releaseAdmission;
     private final boolean blockWhenFull;
     final AtomicInteger inFlight = new AtomicInteger();
     final AtomicInteger active = new AtomicInteger();
@@ -32,6 +33,7 @@ abstract sealed class WorkerSlot<W extends Worker> {
         this.worker = worker;
         this.poolName = config.name();
         this.admission = config.bounded() ? new Admission(config.maxQueuedTasks()) : null;
+        this.releaseAdmission = admission != null ? admission::release : null;
         this.blockWhenFull = config.blockWhenFull();
     }
 
@@ -46,7 +48,7 @@ abstract sealed class WorkerSlot<W extends Worker> {
 
     /** Accepts a call whose {@code inFlight} and {@code total} the dispatcher already counted. */
     final void submit(Invocation<W, ?> call) {
-        if (admission != null) {
+        if (admission != null && call.needsSlot()) {
             try {
                 admission.acquire(blockWhenFull, poolName);
             } catch (RuntimeException e) {
@@ -54,16 +56,17 @@ abstract sealed class WorkerSlot<W extends Worker> {
                 total.decrementAndGet();
                 throw e;
             }
+            call.slotTaken(releaseAdmission);
         }
         call.onCancelledBeforeStart(() -> {
             dequeue(call);
-            finished();
+            finished(call);
         });
         try {
             enqueue(call);
         } catch (RuntimeException e) {
             total.decrementAndGet();
-            finished();
+            finished(call);
             throw e;
         }
     }
@@ -84,15 +87,13 @@ abstract sealed class WorkerSlot<W extends Worker> {
             failed.incrementAndGet();
         }
         active.decrementAndGet();
-        finished();
+        finished(call);
         call.complete();
     }
 
-    private void finished() {
+    private void finished(Invocation<W, ?> call) {
         inFlight.decrementAndGet();
-        if (admission != null) {
-            admission.release();
-        }
+        call.releaseSlot();
     }
 
     void shutdown() {
