@@ -43,6 +43,17 @@ final class LimitsPlan implements AutoCloseable {
         return shared != null ? shared : build();
     }
 
+    /** How each child of a PROCESS pool gets its limiter (nothing is built here for private sets). */
+    ChildLimits forChildren() {
+        if (shared == null) {
+            return new ChildLimits.Private(config.specs());
+        }
+        if (shared == LimitSet.empty()) {
+            return new ChildLimits.None();
+        }
+        throw new UnsupportedOperationException("a shared LimitSet for Mode.PROCESS needs the shared-memory backend");
+    }
+
     private LimitSet build() {
         LimitSet set = LimitSet.builder().addAll(config.specs()).backend(backendFor(config.mode())).build();
         owned.add(set);
