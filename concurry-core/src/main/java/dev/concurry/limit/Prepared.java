@@ -18,6 +18,8 @@ final class Prepared {
     final double[] amounts;
     /** Bit i set when limit i is taken with a positive amount (fairness is per key). */
     final long mask;
+    /** Bit i set when limit i is taken, even with amount 0 (the limits whose state it may change). */
+    final long touches;
     /** Whether a resource limit is taken (its permits must be given back on close). */
     final boolean holdsResource;
     final Map<String, Double> granted;
@@ -26,6 +28,11 @@ final class Prepared {
         this.limits = limits;
         this.amounts = amounts;
         this.mask = mask;
+        long all = 0;
+        for (int i : limits) {
+            all |= 1L << i;
+        }
+        this.touches = all;
         this.holdsResource = holdsResource;
         this.granted = granted;
     }
