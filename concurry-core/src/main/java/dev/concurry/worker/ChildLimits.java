@@ -2,6 +2,8 @@ package dev.concurry.worker;
 
 import dev.concurry.limit.Backends;
 import dev.concurry.limit.Limit;
+import dev.concurry.limit.LimitBackend;
+import dev.concurry.limit.LimitSetDefinition;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.Limiter;
 import java.io.Serializable;
@@ -38,6 +40,14 @@ sealed interface ChildLimits extends Serializable {
         @Override
         public Limiter open() {
             return LimitSet.builder().addAll(specs).backend(Backends.inMemory()).build();
+        }
+    }
+
+    /** The pool's cross-process set, re-opened in the child from its definition and serializable backend. */
+    record Shared(LimitSetDefinition definition, LimitBackend backend) implements ChildLimits {
+        @Override
+        public Limiter open() {
+            return backend.create(definition);
         }
     }
 }

@@ -264,4 +264,69 @@ class ProcessWorkerTest {
         assertThatThrownBy(() -> options(Mode.PROCESS).onDemand(true).init(Calc::new))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("onDemand");
     }
+
+    /** The most intervals [enter, exit] of the log open at once (exits sort before enters at a tie). */
+    static int maxConcurrent(Path log) throws IOException {
+        List<long[]> events = new ArrayList<>();
+        for (String line : Files.readAllLines(log)) {
+            String[] parts = line.split(" ");
+            events.add(new long[] {Long.parseLong(parts[2]), parts[0].equals("enter") ? 1 : -1});
+        }
+        events.sort((a, b) -> a[0] != b[0] ? Long.compare(a[0], b[0]) : Long.compare(a[1], b[1]));
+        int open = 0;
+        int max = 0;
+        for (long[] e : events) {
+            open += (int) e[1];
+            max = Math.max(max, open);
+        }
+        return max;
+    }
+
+    @Test
+    void l17_l20_w8_scenario2_20ProcessWorkersShareDbConn5ThroughSharedMemory() throws Exception {
+        Path file = dir.resolve("db.limits");
+        Path log = dir.resolve("holders.log");
+        int workers = 20;
+        try (dev.concurry.limit.LimitSet db = dev.concurry.limit.LimitSet.builder().name("scenario2-db")
+                .add(dev.concurry.limit.ResourceLimit.of("db_conn", 5))
+                .backend(dev.concurry.limit.Backends.sharedMemory(file)).build();
+             WorkerPool<Calc> pool = options(Mode.PROCESS).maxWorkers(workers).limits(db).init(Calc::new)) {
+            assertThat(pids(pool)).hasSize(workers).doesNotHaveDuplicates();
+            String l = log.toString();
+            List<CompletableFuture<String>> calls = IntStream.range(0, workers * 2)
+                    .mapToObj(i -> pool.submit(w -> w.hold(l, 50))).toList();
+            // The parent holds connections too, through the same set: the quota spans every process.
+            for (int i = 0; i < 10; i++) {
+                try (dev.concurry.limit.Acquisition acq = db.acquire(dev.concurry.limit.Request.of("db_conn", 1))) {
+                    Files.writeString(log, "enter 0 " + System.nanoTime() + "\n", java.nio.file.StandardOpenOption.APPEND);
+                    Thread.sleep(20);
+                    Files.writeString(log, "exit 0 " + System.nanoTime() + "\n", java.nio.file.StandardOpenOption.APPEND);
+                }
+            }
+            assertThat(Futures.gather(calls)).hasSize(workers * 2).containsOnly("held");
+            assertThat(pool.call(Calc::limiterKind)).isEqualTo("shared-memory");
+        }
+        assertThat(Files.readAllLines(log)).hasSize((workers * 2 + 10) * 2);
+        int max = maxConcurrent(log);
+        assertThat(max).as("never more than 5 holders at once").isLessThanOrEqualTo(5).isGreaterThanOrEqualTo(2);
+    }
+
+    @Test
+    void l20_w3_w8_plainSpecsBecomeOneSharedMemorySetForTheWholeProcessPool() throws Exception {
+        Path log = dir.resolve("one.log");
+        String l = log.toString();
+        try (WorkerPool<Calc> pool = options(Mode.PROCESS).maxWorkers(2)
+                .limits(dev.concurry.limit.ResourceLimit.of("db_conn", 1)).init(Calc::new)) {
+            assertThat((String) pool.call(Calc::limiterKind)).isEqualTo("shared-memory");
+            List<CompletableFuture<String>> calls = IntStream.range(0, 6).mapToObj(i -> pool.submit(w -> w.hold(l, 30)))
+                    .toList();
+            assertThat(Futures.gather(calls)).containsOnly("held");
+        }
+        assertThat(maxConcurrent(log)).as("one connection for both children").isEqualTo(1);
+
+        try (WorkerPool<Calc> pool = options(Mode.PROCESS).sharedLimits(false)
+                .limits(dev.concurry.limit.ResourceLimit.of("db_conn", 1)).init(Calc::new)) {
+            assertThat((String) pool.call(Calc::limiterKind)).as("a private quota per worker").isEqualTo("in-memory");
+        }
+    }
 }
