@@ -329,4 +329,15 @@ class ProcessWorkerTest {
             assertThat((String) pool.call(Calc::limiterKind)).as("a private quota per worker").isEqualTo("in-memory");
         }
     }
+
+    @Test
+    void w9_w8_taskExecutorRunsPlainFunctionsInProcesses() {
+        try (TaskExecutor tasks = TaskExecutor.options().mode(Mode.PROCESS).maxWorkers(2)
+                .jvmOptions(ProcessWorkers.JVM).init()) {
+            List<Integer> doubled = Futures.gather(tasks.map(List.of(1, 2, 3, 4), x -> x * 2));
+            assertThat(doubled).containsExactly(2, 4, 6, 8);
+            long pid = tasks.submit(() -> ProcessHandle.current().pid()).join();
+            assertThat(pid).isNotEqualTo(ProcessHandle.current().pid());
+        }
+    }
 }
