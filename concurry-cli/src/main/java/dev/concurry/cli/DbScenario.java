@@ -38,9 +38,8 @@ final class DbScenario {
                   int maxConcurrent) {
 
         void print(PrintWriter out) {
-            out.printf("%n  Database, %s: %d workers, ResourceLimit db_conn = %d, PostgreSQL max_connections = %d"
-                            + " (%d + %d for backends still exiting)%n",
-                    limited ? "with Concurry limits" : "WITHOUT limits", workers, CONNECTIONS,
+            out.printf("%n  Database, %s: %d workers, PostgreSQL max_connections = %d (%d + %d for backends still exiting)%n",
+                    limited ? "with ResourceLimit db_conn = " + CONNECTIONS : "WITHOUT limits", workers,
                     CONNECTIONS + EXITING_SLACK, CONNECTIONS, EXITING_SLACK);
             out.printf("  %-34s %10d%n", "queries attempted", queries);
             out.printf("  %-34s %10d%n", "queries answered", ok);

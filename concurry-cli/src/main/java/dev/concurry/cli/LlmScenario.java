@@ -97,8 +97,8 @@ final class LlmScenario {
         }
 
         void print(PrintWriter out) {
-            out.printf("%n  LLM API, %s: %d %s workers, 1 minute = %s, limits %d requests + %d tokens per minute%n",
-                    limited ? "with Concurry limits" : "WITHOUT limits", workers, mode, minute, REQUESTS_PER_MINUTE,
+            out.printf("%n  LLM API, %s: %d %s workers, 1 minute = %.1f s, limits %d requests + %d tokens per minute%n",
+                    limited ? "with Concurry limits" : "WITHOUT limits", workers, mode, minute.toMillis() / 1000.0, REQUESTS_PER_MINUTE,
                     TOKENS_PER_MINUTE);
             out.printf("  %-34s %10d%n", "calls made", calls());
             out.printf("  %-34s %10d%n", "answered 200", ok());

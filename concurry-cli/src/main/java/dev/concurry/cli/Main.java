@@ -18,7 +18,18 @@ public final class Main implements Runnable {
 
     /** Runs the command line and returns its exit code (for tests). */
     static int run(String... args) {
-        return new CommandLine(new Main()).execute(args);
+        return commandLine().execute(args);
+    }
+
+    /** The command line, with failures reported as one clear line (and a non-zero exit), not a stack trace. */
+    static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            commandLine.getErr().println("concurry: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
+            commandLine.getErr().flush();
+            return 2;
+        });
+        return cli;
     }
 
     @Override

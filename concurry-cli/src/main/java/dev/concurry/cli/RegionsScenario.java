@@ -58,8 +58,9 @@ final class RegionsScenario {
         }
 
         void print(PrintWriter out) {
-            out.printf("%n  Two regions, %s: %d workers, 1 minute = %s%n",
-                    limited ? "one LimitPool over both quotas" : "WITHOUT limits (round robin)", workers, minute);
+            out.printf("%n  Two regions, %s: %d workers, 1 minute = %.1f s%n",
+                    limited ? "one LimitPool over both quotas" : "WITHOUT limits (round robin)", workers,
+                    minute.toMillis() / 1000.0);
             out.printf("  %-12s %18s %8s %8s %10s %12s%n", "region", "quota (tokens/min)", "calls", "429s", "tokens",
                     "utilisation");
             for (Map.Entry<String, int[]> region : QUOTAS.entrySet()) {

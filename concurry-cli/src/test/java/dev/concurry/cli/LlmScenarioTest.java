@@ -37,6 +37,19 @@ class LlmScenarioTest {
     }
 
     @Test
+    void a_port_in_use_is_reported_in_one_clear_line_with_a_non_zero_exit() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            StringWriter err = new StringWriter();
+            int code = Main.commandLine().setErr(new PrintWriter(err))
+                    .execute("demo", "llm", "--seconds", "1", "--port", String.valueOf(taken.getLocalPort()));
+
+            assertThat(code).isNotZero();
+            assertThat(err.toString()).startsWith("concurry: cannot start the demo LLM server on 127.0.0.1:"
+                    + taken.getLocalPort()).doesNotContain("\tat ");
+        }
+    }
+
+    @Test
     void bad_options_and_unknown_scenarios_exit_non_zero_with_a_message() {
         StringWriter err = new StringWriter();
         CommandLine cli = new CommandLine(new Main()).setErr(new PrintWriter(err));

@@ -75,21 +75,18 @@ abstract class LimitEngine implements LimitSet {
     private Waiter head;
     private Waiter tail;
     private int waiting;
-    /*
-     * Statistics kept by this JVM only (guarded by the state lock; not in the shared state, so for a
-     * shared-memory set they count this process's acquirers): per-key refunds and charges, refused
-     * tryAcquires, and the waits of granted waiters.
-     */
-    private final double[] refundedByKey;
-    private final double[] chargedByKey;
-    private long rejectedCount;
-    private long waitsCount;
-    private long waitedNanos;
     /** Keys some queued waiter is short of: newcomers needing them queue behind it. */
     private long contended;
     private MonotonicClock.Wakeup wakeup;
     private long wakeupAt = Long.MAX_VALUE;
     private boolean closed;
+    // Counted by this JVM only (the shared totals live in the state): failed tryAcquires, waiters
+    // granted and their total wait, and settlements per key (units differ between keys).
+    private long rejectedCount;
+    private long waitsCount;
+    private long waitedNanos;
+    private final double[] refundedByKey;
+    private final double[] chargedByKey;
 
     /**
      * Lays out the state: the limits' states start at {@code limitsBase} (at least {@link #META}).
@@ -101,14 +98,14 @@ abstract class LimitEngine implements LimitSet {
         this.clock = clock;
         this.backend = backend;
         this.math = new LimitMath[specs.size()];
-        this.refundedByKey = new double[math.length];
-        this.chargedByKey = new double[math.length];
         int size = limitsBase;
         for (int i = 0; i < math.length; i++) {
             math[i] = new LimitMath(specs.get(i), size);
             size += math[i].stateSize();
         }
         this.state = new double[size];
+        this.refundedByKey = new double[math.length];
+        this.chargedByKey = new double[math.length];
     }
 
     // ---- what a backend supplies -----------------------------------------------------------------
@@ -437,44 +434,43 @@ abstract class LimitEngine implements LimitSet {
 
     /** Timeout of a blocking waiter. */
     private void expire(Waiter w) {
-        Waiter granted;
-        lockState();
-        try {
-            if (w.state != WAITING) {
-                return;
-            }
-            unlinkLocked(w);
-            w.state = TIMED_OUT;
-            state[N_TIMED_OUT]++;
-            granted = dispatchLocked();
-        } finally {
-            unlockState();
+        if (leave(w, TIMED_OUT, true)) {
+            LockSupport.unpark(w.thread);
         }
-        LockSupport.unpark(w.thread);
-        deliver(granted);
     }
 
     /** A waiter gives up (interrupt, cancelled or failed future); its leaving may unblock others. */
     private void withdraw(Waiter w, boolean timedOut) {
+        if (leave(w, WITHDRAWN, timedOut)) {
+            MonotonicClock.Wakeup deadline = w.deadline;
+            if (deadline != null) {
+                deadline.cancel();
+            }
+        }
+    }
+
+    /**
+     * Takes a still-waiting {@code w} out of the queue into {@code newState} and grants whoever its
+     * leaving unblocks; false if it was no longer waiting (granted, timed out or closed meanwhile).
+     */
+    private boolean leave(Waiter w, int newState, boolean countTimeout) {
         Waiter granted;
         lockState();
         try {
             if (w.state != WAITING) {
-                return;
+                return false;
             }
             unlinkLocked(w);
-            w.state = WITHDRAWN;
-            if (timedOut) {
+            w.state = newState;
+            if (countTimeout) {
                 state[N_TIMED_OUT]++;
             }
             granted = dispatchLocked();
         } finally {
             unlockState();
         }
-        if (w.deadline != null) {
-            w.deadline.cancel();
-        }
         deliver(granted);
+        return true;
     }
 
     // ---- settling --------------------------------------------------------------------------------

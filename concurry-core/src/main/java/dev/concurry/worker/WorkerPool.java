@@ -22,7 +22,8 @@ public interface WorkerPool<W extends Worker> extends AutoCloseable {
 
     /**
      * Sends {@code call} to a worker chosen by the pool's {@link LoadBalancing} and returns its
-     * future. The future fails with the call's own exception as its cause (SPEC W6).
+     * future, retrying it under the pool's {@link PoolOptions#retry(RetryPolicy) retry policy} (none
+     * by default). The future fails with the call's own exception as its cause (SPEC W6).
      * {@code future.cancel(true)} removes a queued call (it never runs) or interrupts a running one.
      * When the chosen worker's queue is full, blocks until there is room or, with
      * {@code blockWhenFull(false)}, throws (SPEC W5).
