@@ -285,7 +285,7 @@ class ProcessWorkerTest {
     @Test
     void l17_l20_w8_scenario2_20ProcessWorkersShareDbConn5ThroughSharedMemory() throws Exception {
         Path file = dir.resolve("db.limits");
-        Path log = dir.resolve("holders.log");
+        Path log = Files.createFile(dir.resolve("holders.log"));
         int workers = 20;
         try (dev.concurry.limit.LimitSet db = dev.concurry.limit.LimitSet.builder().name("scenario2-db")
                 .add(dev.concurry.limit.ResourceLimit.of("db_conn", 5))
@@ -339,5 +339,12 @@ class ProcessWorkerTest {
             long pid = tasks.submit(() -> ProcessHandle.current().pid()).join();
             assertThat(pid).isNotEqualTo(ProcessHandle.current().pid());
         }
+    }
+
+    @Test
+    void w8_aChildJvmThatCannotStartFailsInitClearly() {
+        assertThatThrownBy(() -> Worker.options(Calc.class).mode(Mode.PROCESS).jvmOptions("-XX:+NoSuchConcurryOption")
+                .init(Calc::new))
+                .isInstanceOf(WorkerDiedException.class).hasMessageContaining("before it was ready");
     }
 }
