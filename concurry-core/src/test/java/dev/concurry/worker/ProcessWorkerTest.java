@@ -212,6 +212,13 @@ class ProcessWorkerTest {
                     .isInstanceOf(SerializationFailedException.class)
                     .hasMessageContaining("class javax.management.ObjectName is refused")
                     .hasMessageContaining("serializationFilter(\"javax.management.*\")");
+            javax.management.ObjectName name = new javax.management.ObjectName("concurry:type=Captured");
+            assertThatThrownBy(() -> pool.call(w -> w.echo(name.toString())))
+                    .as("the child's filter refuses what a call captures")
+                    .isInstanceOf(SerializationFailedException.class)
+                    .hasMessageContaining("cannot read call #")
+                    .hasMessageContaining("class javax.management.ObjectName is refused");
+            assertThat((Integer) pool.call(w -> w.add(1))).isEqualTo(1);
         }
         try (WorkerPool<Calc> pool = options(Mode.PROCESS).serializationFilter("javax.management.ObjectName")
                 .init(Calc::new)) {
