@@ -1,25 +1,19 @@
 package dev.concurry.cli;
 
-import dev.concurry.limit.Acquisition;
-import dev.concurry.limit.LimitSet;
-import dev.concurry.limit.Request;
 import dev.concurry.limit.ResourceLimit;
+import dev.concurry.progress.Progress;
+import dev.concurry.progress.ProgressTracker;
+import dev.concurry.worker.Futures;
+import dev.concurry.worker.Mode;
+import dev.concurry.worker.Worker;
+import dev.concurry.worker.WorkerPool;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.sql.Connection;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import javax.sql.DataSource;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The seed's Scenario 2: 20 workers, a database that allows 5 connections. A real PostgreSQL server
@@ -27,7 +21,7 @@ import javax.sql.DataSource;
  * started with 5 + {@link #EXITING_SLACK}: PostgreSQL frees a slot only once the backend process has
  * exited, a moment after its client hung up, so up to one slot per worker-in-the-guarded-section may
  * still be taken by a backend on its way out. Each query opens its own connection inside a
- * {@code ResourceLimit("db_conn", 5)}.
+ * {@code ResourceLimit("db_conn", 5)} shared by a pool of {@link DbWorker}s.
  */
 final class DbScenario {
     static final int CONNECTIONS = 5;
@@ -44,7 +38,7 @@ final class DbScenario {
             out.printf("  %-34s %10d%n", "queries attempted", queries);
             out.printf("  %-34s %10d%n", "queries answered", ok);
             out.printf("  %-34s %10d%n", "connections refused by the server", refused);
-            out.printf("  %-34s %10d%n", "most connections in use at once", maxConcurrent);
+            out.printf("  %-34s %10d%n", "most connections open at once", maxConcurrent);
             out.printf("  %-34s %10.1f%n", "queries per second", ok / (elapsed.toNanos() / 1e9));
             out.flush();
         }
@@ -60,60 +54,50 @@ final class DbScenario {
         this.limited = limited;
     }
 
-    Result run() throws IOException, InterruptedException {
-        LimitSet limits = limited
-                ? LimitSet.builder().add(ResourceLimit.of("db_conn", CONNECTIONS)).build()
-                : LimitSet.empty();
-        Request connection = Request.of("db_conn", 1);
-        AtomicLong queries = new AtomicLong();
-        AtomicLong ok = new AtomicLong();
-        AtomicLong refused = new AtomicLong();
-        AtomicInteger open = new AtomicInteger();
-        AtomicInteger maxOpen = new AtomicInteger();
+    Result run() throws IOException {
         try (EmbeddedPostgres postgres = EmbeddedPostgres.builder()
                      .setServerConfig("max_connections", String.valueOf(CONNECTIONS + EXITING_SLACK))
                      .setServerConfig("superuser_reserved_connections", "0")
                      .start();
-             ExecutorService pool = Executors.newFixedThreadPool(workers)) {
-            DataSource db = postgres.getPostgresDatabase();
+             WorkerPool<DbWorker> pool = workers(postgres.getJdbcUrl("postgres", "postgres"));
+             ProgressTracker progress = Progress.bar("db " + (limited ? "with limits" : "without limits")).start(-1)) {
             long start = System.nanoTime();
             long end = start + duration.toNanos();
-            List<Future<?>> running = new ArrayList<>();
-            for (int i = 0; i < workers; i++) {
-                running.add(pool.submit(() -> {
-                    while (System.nanoTime() < end) {
-                        queries.incrementAndGet();
-                        try (Acquisition acq = limits.acquire(connection);
-                             Connection c = db.getConnection();
-                             Statement st = c.createStatement()) {
-                            maxOpen.accumulateAndGet(open.incrementAndGet(), Math::max);
-                            try {
-                                st.execute("SELECT pg_sleep(0.02)");
-                                ok.incrementAndGet();
-                            } finally {
-                                open.decrementAndGet();
-                            }
-                        } catch (SQLException e) {
-                            if (!"53300".equals(e.getSQLState())) {       // too_many_connections
-                                throw e;
-                            }
-                            refused.incrementAndGet();
-                        }
-                    }
-                    return null;
-                }));
+            List<CompletableFuture<DbWorker.Outcome>> queries = new ArrayList<>();
+            while (System.nanoTime() < end) {
+                CompletableFuture<DbWorker.Outcome> query = pool.submit(w -> w.query("SELECT pg_sleep(0.02)"));
+                query.whenComplete((outcome, failure) -> progress.step());
+                queries.add(query);                 // submit blocks while the workers' queues are full
             }
-            for (Future<?> f : running) {
-                try {
-                    f.get();
-                } catch (ExecutionException e) {
-                    throw new IllegalStateException("a demo worker failed: " + e.getCause(), e.getCause());
-                }
-            }
-            return new Result(limited, workers, Duration.ofNanos(System.nanoTime() - start), queries.get(), ok.get(),
-                    refused.get(), maxOpen.get());
-        } finally {
-            limits.close();
+            List<DbWorker.Outcome> outcomes = Futures.gather(queries);
+            return new Result(limited, workers, Duration.ofNanos(System.nanoTime() - start), outcomes.size(),
+                    outcomes.stream().filter(DbWorker.Outcome::ok).count(),
+                    outcomes.stream().filter(o -> !o.ok()).count(), mostOpenAtOnce(outcomes));
         }
+    }
+
+    private WorkerPool<DbWorker> workers(String jdbcUrl) {
+        var options = Worker.options(DbWorker.class).mode(Mode.THREAD).maxWorkers(workers).maxQueuedTasks(2).name("db");
+        if (limited) {
+            options.limits(ResourceLimit.of("db_conn", CONNECTIONS));      // one set shared by the pool
+        }
+        return options.init(() -> new DbWorker(jdbcUrl));
+    }
+
+    /** The most connections open at one instant, from the workers' own log of open/close times. */
+    static int mostOpenAtOnce(List<DbWorker.Outcome> outcomes) {
+        List<long[]> events = new ArrayList<>();
+        for (DbWorker.Outcome o : outcomes) {
+            events.add(new long[] {o.opened(), 1});
+            events.add(new long[] {o.closed(), -1});
+        }
+        events.sort((a, b) -> a[0] != b[0] ? Long.compare(a[0], b[0]) : Long.compare(a[1], b[1]));
+        int open = 0;
+        int most = 0;
+        for (long[] e : events) {
+            open += (int) e[1];
+            most = Math.max(most, open);
+        }
+        return most;
     }
 }

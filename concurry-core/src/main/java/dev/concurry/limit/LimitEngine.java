@@ -550,6 +550,33 @@ abstract class LimitEngine implements LimitSet {
 
     // ---- stats and lifecycle ---------------------------------------------------------------------
 
+    /**
+     * For a {@link LimitPool}: the smallest fraction of capacity left once {@code request} would be
+     * granted, over the limits it takes ({@code 1} when none); negative when it cannot be granted now;
+     * {@link Double#NEGATIVE_INFINITY} when a waiter is short of one of those keys. A cheap, allocation-free
+     * stand-in for reading {@link #stats()}; only a hint, {@code tryAcquire} decides.
+     */
+    double headroom(Request request) {
+        Prepared p = prepare(request);
+        lockState();
+        try {
+            if ((p.mask & contended) != 0) {
+                return Double.NEGATIVE_INFINITY;
+            }
+            double now = now();
+            double least = 1;
+            for (int j = 0; j < p.limits.length; j++) {
+                LimitMath m = math[p.limits[j]];
+                if (p.amounts[j] > 0) {
+                    least = Math.min(least, (m.available(state, now) - p.amounts[j]) / m.capacity);
+                }
+            }
+            return least;
+        } finally {
+            unlockState();
+        }
+    }
+
     @Override
     public LimitStats stats() {
         lockState();

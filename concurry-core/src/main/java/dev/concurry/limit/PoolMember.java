@@ -66,10 +66,13 @@ final class PoolMember {
      * The smallest fraction of capacity left once {@code request} would be granted, over the keys it
      * takes here (1 when it takes none): negative when the set cannot grant it now, and
      * {@link Double#NEGATIVE_INFINITY} when an acquirer is already queued on one of those keys (the set
-     * does not let a newcomer overtake it). Read from {@link LimitSet#stats()}, so only a hint: the
-     * set's own {@code tryAcquire} decides.
+     * does not let a newcomer overtake it). Read from the engine directly for the built-in backends,
+     * else from {@link LimitSet#stats()}; only a hint: the set's own {@code tryAcquire} decides.
      */
     double headroom(Request request) {
+        if (set instanceof LimitEngine engine) {
+            return engine.headroom(request);
+        }
         LimitStats stats = set.stats();
         double least = 1;
         if (request.isEmpty()) {

@@ -16,15 +16,18 @@ import java.util.Objects;
  * try (Acquisition acq = limits.acquire(llmCall)) { ... }
  * }</pre>
  *
- * <p>Requests are values: build them once and reuse them. A set remembers how it resolved the last
- * request it saw, so acquiring with the same request again does no look-ups and allocates nothing.
+ * <p>Requests are values: build them once and reuse them. A request remembers how each of the last few
+ * sets it was used with resolved it, so acquiring with the same request again does no look-ups and
+ * allocates nothing.
  */
 public final class Request {
     private static final Request EMPTY = new Request(new String[0], new double[0]);
 
     private final String[] keys;
     private final double[] amounts;
-    /** One-entry cache of the owner's resolved form: {@code [owner, prepared]}; see {@link #cached}. */
+    /** How many sets a request remembers its resolved form for. */
+    private static final int CACHED_OWNERS = 4;
+    /** The owners' resolved forms: {@code [owner0, prepared0, owner1, prepared1, ...]}; see {@link #cached}. */
     private volatile Object[] prepared;
 
     private Request(String[] keys, double[] amounts) {
@@ -113,14 +116,42 @@ public final class Request {
         return amounts[i];
     }
 
-    /** The prepared form {@code owner} stored last, or null when another owner stored since. */
+    /** The prepared form {@code owner} stored, or null when it stored none (or it was evicted). */
     Object cached(Object owner) {
-        Object[] entry = prepared;
-        return entry != null && entry[0] == owner ? entry[1] : null;
+        Object[] entries = prepared;
+        if (entries != null) {
+            for (int i = 0; i < entries.length; i += 2) {
+                if (entries[i] == owner) {
+                    return entries[i + 1];
+                }
+            }
+        }
+        return null;
     }
 
+    /**
+     * Remembers {@code owner}'s prepared form. Up to {@link #CACHED_OWNERS} owners are kept (a request
+     * used with every set of a small pool stays prepared for each); beyond that the oldest is evicted.
+     * Copy-on-write: readers never lock.
+     */
     void cache(Object owner, Object value) {
-        prepared = new Object[] {owner, value};
+        Object[] entries = prepared;
+        int size = entries == null ? 0 : entries.length;
+        Object[] next;
+        if (size < 2 * CACHED_OWNERS) {
+            next = new Object[size + 2];
+            if (size > 0) {
+                System.arraycopy(entries, 0, next, 0, size);
+            }
+            next[size] = owner;
+            next[size + 1] = value;
+        } else {
+            next = new Object[size];
+            System.arraycopy(entries, 2, next, 0, size - 2);
+            next[size - 2] = owner;
+            next[size - 1] = value;
+        }
+        prepared = next;
     }
 
     @Override

@@ -220,7 +220,7 @@ public abstract class BackendTck {
     /** {@code tryAcquire}, expecting a grant. */
     protected static Acquisition granted(LimitSet set, Request request) {
         Optional<Acquisition> result = set.tryAcquire(request);
-        assertThat(result).as("tryAcquire(%s) should be granted; stats: %s", request, set.stats()).isPresent();
+        assertThat(result).as(() -> "tryAcquire(" + request + ") should be granted; stats: " + set.stats()).isPresent();
         return result.orElseThrow();
     }
 
@@ -228,7 +228,7 @@ public abstract class BackendTck {
     protected static void refused(LimitSet set, Request request) {
         Optional<Acquisition> result = set.tryAcquire(request);
         result.ifPresent(Acquisition::close);
-        assertThat(result).as("tryAcquire(%s) should be refused; stats: %s", request, set.stats()).isEmpty();
+        assertThat(result).as(() -> "tryAcquire(" + request + ") should be refused; stats: " + set.stats()).isEmpty();
     }
 
     /** How many {@code tryAcquire(request)} in a row are granted now (at most {@code max}); grants kept. */

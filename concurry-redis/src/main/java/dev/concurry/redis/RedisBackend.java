@@ -1,0 +1,519 @@
+package dev.concurry.redis;
+
+import dev.concurry.limit.LimitBackend;
+import dev.concurry.limit.LimitSet;
+import dev.concurry.limit.LimitSetDefinition;
+import dev.concurry.time.MonotonicClock;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.RedisNoScriptException;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.api.async.RedisScriptingAsyncCommands;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.pubsub.RedisPubSubAdapter;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Limit sets shared by every JVM that uses the same Redis (SPEC L18): the seed's distributed mode.
+ * Each attempt to acquire is one round trip: one Lua script evaluates every limit of the set
+ * atomically on the server, with the server's clock. All keys of a set share the hash tag
+ * {@code {name}}, so sets work on Redis Cluster too.
+ *
+ * <pre>{@code
+ * RedisClient redis = RedisClient.create("redis://10.0.0.5:6379");      // Lettuce
+ * LimitSet shared = LimitSet.builder()
+ *         .name("openai-tier1")                             // every JVM using this name shares the quota
+ *         .add(RateLimit.of("requests", 500, Duration.ofMinutes(1)))
+ *         .add(RateLimit.of("tokens", 10_000, Duration.ofMinutes(1)))
+ *         .backend(RedisBackend.of(redis))
+ *         .build();
+ * }</pre>
+ *
+ * <p>Behaviour worth knowing:
+ * <ul>
+ *   <li>Waiting is not polling: the script says how long to wait; a release or refund anywhere
+ *       publishes on the set's channel and wakes waiters early. Waiters of one JVM are served
+ *       first-come first-served per key; across JVMs, whoever asks first after a change wins.</li>
+ *   <li>Resource permits are leases ({@link Builder#leaseDuration(Duration)}, 30 s by default)
+ *       renewed every third of their duration while held. A crashed holder's permits come back when
+ *       its lease expires. A permit released after its lease expired is not given back twice: the
+ *       release is logged as a warning and counted by {@link #expiredLeases()}.</li>
+ *   <li>Redis unreachable: acquiring throws {@link RedisUnavailableException} (fail closed), or
+ *       grants without limits with {@link Builder#failOpen(boolean) failOpen(true)}. Lettuce
+ *       reconnects by itself and the script is reloaded if Redis lost it: no restart needed.</li>
+ *   <li>The limits are stored with the set; a JVM building the same name with other limits gets an
+ *       {@link IllegalStateException}. Idle sets expire from Redis on their own.</li>
+ * </ul>
+ *
+ * <p>Close the backend (after its sets) to close its connections; the Lettuce client stays yours.
+ */
+public final class RedisBackend implements LimitBackend, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RedisBackend.class);
+
+    private final RedisClient client;
+    private final RedisClusterClient clusterClient;
+    private final String keyPrefix;
+    private final Duration lease;
+    private final boolean failOpen;
+    private final MonotonicClock clock;
+    private final boolean serverClock;
+    private final Duration commandTimeout;
+    private final String target;
+    /** Identifies this backend's leases: unique per JVM and backend. */
+    final String ownerId;
+    private final AtomicLong expiredLeases = new AtomicLong();
+    private final AtomicLong leaseIds = new AtomicLong();
+    /** The open sets of this backend by notification channel (several sets may share a name). */
+    private final Map<String, Set<RedisLimitSet>> byChannel = new ConcurrentHashMap<>();
+    private final ReentrantLock connecting = new ReentrantLock();
+    private volatile StatefulConnection<String, String> connection;
+    private volatile RedisScriptingAsyncCommands<String, String> commands;
+    private volatile StatefulRedisPubSubConnection<String, String> pubSub;
+    private volatile boolean closed;
+    private static final long RECONNECT_PAUSE_NANOS = 1_000_000_000L;
+    /** Guarded by {@link #connecting}: the last failed first connection and when it failed. */
+    private RuntimeException lastConnectFailure;
+    private long lastConnectFailureAt;
+
+    private RedisBackend(Builder b) {
+        this.client = b.client;
+        this.clusterClient = b.clusterClient;
+        this.keyPrefix = b.keyPrefix;
+        this.lease = b.lease;
+        this.failOpen = b.failOpen;
+        this.serverClock = b.clock == null;
+        this.clock = serverClock ? MonotonicClock.system() : b.clock;
+        this.commandTimeout = b.commandTimeout;
+        this.target = describe(client != null ? client : clusterClient);
+        this.ownerId = ManagementFactory.getRuntimeMXBean().getPid() + "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    /** A backend on a single Redis server (or a primary with replicas) with default options. */
+    public static RedisBackend of(RedisClient client) {
+        return builder(client).build();
+    }
+
+    /** A backend on a Redis Cluster with default options. */
+    public static RedisBackend of(RedisClusterClient client) {
+        return builder(client).build();
+    }
+
+    /** Options for a backend on a single Redis server. */
+    public static Builder builder(RedisClient client) {
+        return new Builder(Objects.requireNonNull(client, "client"), null);
+    }
+
+    /** Options for a backend on a Redis Cluster. */
+    public static Builder builder(RedisClusterClient client) {
+        return new Builder(null, Objects.requireNonNull(client, "client"));
+    }
+
+    @Override
+    public String name() {
+        return "redis";
+    }
+
+    @Override
+    public boolean crossProcess() {
+        return true;
+    }
+
+    /**
+     * Builds the set and checks that its limits match what Redis already holds under its name.
+     *
+     * @throws IllegalStateException     if Redis holds the name with other limits, or refuses the credentials
+     * @throws RedisUnavailableException if Redis cannot be reached (unless fail-open)
+     */
+    @Override
+    public LimitSet create(LimitSetDefinition definition) {
+        if (closed) {
+            throw new IllegalStateException("RedisBackend is closed");
+        }
+        RedisLimitSet set = new RedisLimitSet(definition, this);
+        try {
+            set.init();
+        } catch (RedisUnavailableException e) {
+            if (!failOpen) {
+                throw e;
+            }
+            log.warn("limit set '{}' created fail-open: {}", definition.name(), e.getMessage());
+        }
+        boolean first = byChannel.computeIfAbsent(set.channel, c -> ConcurrentHashMap.newKeySet()).isEmpty();
+        byChannel.get(set.channel).add(set);
+        if (first) {
+            subscribe(set.channel);
+        }
+        return set;
+    }
+
+    /** Permits released after their lease had expired (their holder stalled longer than the lease). */
+    public long expiredLeases() {
+        return expiredLeases.get();
+    }
+
+    /** Closes this backend's connections (not the Lettuce client). Sets of this backend stop working. */
+    @Override
+    public void close() {
+        closed = true;
+        connecting.lock();
+        try {
+            if (pubSub != null) {
+                pubSub.closeAsync();
+            }
+            if (connection != null) {
+                connection.closeAsync();
+            }
+        } finally {
+            connecting.unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "RedisBackend[" + target + ", prefix=" + keyPrefix + ", lease=" + lease
+                + (failOpen ? ", fail-open" : "") + (serverClock ? "" : ", clock=" + clock) + "]";
+    }
+
+    // ---- for the sets ----------------------------------------------------------------------------
+
+    String keyPrefix() {
+        return keyPrefix;
+    }
+
+    Duration lease() {
+        return lease;
+    }
+
+    boolean failOpen() {
+        return failOpen;
+    }
+
+    MonotonicClock clock() {
+        return clock;
+    }
+
+    /** Whether time comes from a test clock (passed to the script) rather than the server. */
+    boolean testClock() {
+        return !serverClock;
+    }
+
+    String target() {
+        return target;
+    }
+
+    /** The script's time argument: the server's clock, or the test clock's reading. */
+    String timeArgument() {
+        return serverClock ? "" : Long.toString(clock.nanoTime());
+    }
+
+    String newLeaseId() {
+        return ownerId + ":" + leaseIds.incrementAndGet();
+    }
+
+    void leaseExpired() {
+        expiredLeases.incrementAndGet();
+    }
+
+    void forget(RedisLimitSet set) {
+        boolean last = byChannel.computeIfPresent(set.channel, (channel, sets) -> {
+            sets.remove(set);
+            return sets.isEmpty() ? null : sets;
+        }) == null;
+        StatefulRedisPubSubConnection<String, String> p = pubSub;
+        if (last && p != null && p.isOpen()) {
+            p.async().unsubscribe(set.channel);
+        }
+    }
+
+    /** Runs the script, one round trip; fails fast with {@link RedisUnavailableException} when disconnected. */
+    <T> CompletableFuture<T> evalAsync(String setName, ScriptOutputType type, String[] keys, String... args) {
+        return new ScriptCall<T>(commands(setName), type, keys, args).result;
+    }
+
+    /**
+     * {@link #evalAsync} and wait, translating failures into clear exceptions. Not interruptible (the
+     * wait is bounded by the command timeout): a grant the script made must reach its owner, and the
+     * dispatcher serves other threads' waiters too. The interrupt status is kept for the caller.
+     */
+    <T> T eval(String setName, ScriptOutputType type, String[] keys, String... args) {
+        ScriptCall<T> call = new ScriptCall<>(commands(setName), type, keys, args);
+        long deadline = System.nanoTime() + commandTimeout.toNanos();
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return call.result.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        } catch (ExecutionException e) {
+            throw translate(setName, e.getCause());
+        } catch (TimeoutException e) {
+            // Lettuce may hold the command until it reconnects: cancelled, it is dropped instead of run late.
+            call.cancel();
+            throw new RedisUnavailableException("Redis at " + target + " did not answer within " + commandTimeout
+                    + " (limit set '" + setName + "'): it is unreachable or overloaded", e);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    /** One script call: EVALSHA, and EVAL if Redis lost the script (restart, SCRIPT FLUSH). */
+    private static final class ScriptCall<T> {
+        final CompletableFuture<T> result = new CompletableFuture<>();
+        private volatile RedisFuture<T> current;
+
+        ScriptCall(RedisScriptingAsyncCommands<String, String> c, ScriptOutputType type, String[] keys, String[] args) {
+            RedisFuture<T> first = c.evalsha(LimitScript.SHA, type, keys, args);
+            current = first;
+            first.whenComplete((value, failure) -> {
+                if (failure == null) {
+                    result.complete(value);
+                } else if (unwrap(failure) instanceof RedisNoScriptException) {
+                    RedisFuture<T> again = c.eval(LimitScript.SOURCE, type, keys, args);
+                    current = again;
+                    again.whenComplete((v, f) -> {
+                        if (f == null) {
+                            result.complete(v);
+                        } else {
+                            result.completeExceptionally(unwrap(f));
+                        }
+                    });
+                } else {
+                    result.completeExceptionally(unwrap(failure));
+                }
+            });
+        }
+
+        void cancel() {
+            current.cancel(true);
+        }
+
+        private static Throwable unwrap(Throwable e) {
+            return e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+        }
+    }
+
+    RuntimeException translate(String setName, Throwable e) {
+        if (e instanceof CompletionException && e.getCause() != null) {
+            e = e.getCause();
+        }
+        if (e instanceof RedisUnavailableException u) {
+            return u;
+        }
+        String message = String.valueOf(e.getMessage());
+        if (e instanceof RedisCommandExecutionException) {
+            if (message.startsWith("CONCURRY_SPEC_MISMATCH")) {
+                return new IllegalStateException("limit set '" + setName + "' already exists in Redis at " + target
+                        + " with other limits (stored signature: " + message.substring(23) + "); every JVM sharing a"
+                        + " set name must declare the same limits: use another name or the same limits", e);
+            }
+            if (isAuthFailure(message)) {
+                return new IllegalStateException("Redis at " + target + " refused the credentials: " + message, e);
+            }
+            return new IllegalStateException("the limit script failed on Redis at " + target + " for set '" + setName
+                    + "': " + message, e);
+        }
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (isAuthFailure(String.valueOf(c.getMessage()))) {
+                return new IllegalStateException("Redis at " + target + " refused the credentials: " + c.getMessage(), e);
+            }
+        }
+        return new RedisUnavailableException("Redis at " + target + " is unreachable (limit set '" + setName + "'): "
+                + message, e);
+    }
+
+    private static boolean isAuthFailure(String message) {
+        return message.contains("WRONGPASS") || message.contains("AUTH") || message.contains("NOPERM");
+    }
+
+    private RedisScriptingAsyncCommands<String, String> commands(String setName) {
+        StatefulConnection<String, String> c = connection;
+        if (c != null) {
+            if (!c.isOpen()) {
+                // Lettuce is reconnecting; fail now rather than queue a command that would run later.
+                throw new RedisUnavailableException("Redis at " + target + " is unreachable (limit set '" + setName
+                        + "'): the connection is lost and being re-established; nothing was taken", null);
+            }
+            return commands;
+        }
+        connect(setName);
+        return commands;
+    }
+
+    private void connect(String setName) {
+        connecting.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("RedisBackend is closed");
+            }
+            if (connection != null) {
+                return;
+            }
+            RuntimeException recent = lastConnectFailure;
+            if (recent != null && System.nanoTime() - lastConnectFailureAt < RECONNECT_PAUSE_NANOS) {
+                throw recent;   // do not make every caller wait for a connect timeout while Redis is down
+            }
+            try {
+                if (client != null) {
+                    var c = client.connect();
+                    commands = c.async();
+                    connection = c;
+                } else {
+                    var c = clusterClient.connect();
+                    commands = c.async();
+                    connection = c;
+                }
+            } catch (RuntimeException e) {
+                RuntimeException failure = translate(setName, e);
+                lastConnectFailure = failure;
+                lastConnectFailureAt = System.nanoTime();
+                throw failure;
+            }
+            lastConnectFailure = null;
+            try {
+                StatefulRedisPubSubConnection<String, String> p =
+                        client != null ? client.connectPubSub() : clusterClient.connectPubSub();
+                p.addListener(new RedisPubSubAdapter<>() {
+                    @Override
+                    public void message(String channel, String message) {
+                        byChannel.getOrDefault(channel, Set.of()).forEach(RedisLimitSet::onRemoteRelease);
+                    }
+                });
+                pubSub = p;
+                if (!byChannel.isEmpty()) {
+                    p.async().subscribe(byChannel.keySet().toArray(String[]::new));
+                }
+            } catch (RuntimeException e) {
+                // Waiters still wake at the times the script computes and at lease expiries.
+                log.warn("could not subscribe to release notifications on Redis at {}: {}", target, e.toString());
+            }
+        } finally {
+            connecting.unlock();
+        }
+    }
+
+    private void subscribe(String channel) {
+        StatefulRedisPubSubConnection<String, String> p = pubSub;
+        if (p != null) {
+            p.async().subscribe(channel);
+        }
+    }
+
+    /** The URI the client was created with, for messages (Lettuce has no public getter). */
+    private static String describe(Object client) {
+        for (String field : new String[] {"redisURI", "initialUris"}) {
+            try {
+                var f = client.getClass().getDeclaredField(field);
+                f.setAccessible(true);
+                Object value = f.get(client);
+                if (value != null) {
+                    return String.valueOf(value);
+                }
+            } catch (ReflectiveOperationException | RuntimeException ignored) {
+                // fall through: a less precise description
+            }
+        }
+        return client.getClass().getSimpleName();
+    }
+
+    /**
+     * Options of a {@link RedisBackend}.
+     *
+     * <pre>{@code
+     * RedisBackend backend = RedisBackend.builder(redis)
+     *         .keyPrefix("myapp:")
+     *         .leaseDuration(Duration.ofSeconds(10))
+     *         .build();
+     * }</pre>
+     */
+    public static final class Builder {
+        private final RedisClient client;
+        private final RedisClusterClient clusterClient;
+        private String keyPrefix = "concurry:";
+        private Duration lease = Duration.ofSeconds(30);
+        private boolean failOpen;
+        private MonotonicClock clock;
+        private Duration commandTimeout = Duration.ofSeconds(5);
+
+        private Builder(RedisClient client, RedisClusterClient clusterClient) {
+            this.client = client;
+            this.clusterClient = clusterClient;
+        }
+
+        /** Prepended to every key and channel ({@code "concurry:"} by default). */
+        public Builder keyPrefix(String prefix) {
+            this.keyPrefix = Objects.requireNonNull(prefix, "prefix");
+            return this;
+        }
+
+        /**
+         * How long a resource permit outlives its holder if the holder stops renewing it (crash, long
+         * pause): 30 s by default, at least 100 ms. Held permits are renewed every third of it.
+         */
+        public Builder leaseDuration(Duration lease) {
+            if (lease == null || lease.compareTo(Duration.ofMillis(100)) < 0) {
+                throw new IllegalArgumentException("leaseDuration must be at least 100 ms, got: " + lease);
+            }
+            this.lease = lease;
+            return this;
+        }
+
+        /**
+         * When Redis is unreachable: {@code false} (default) throws {@link RedisUnavailableException};
+         * {@code true} grants without limits and logs a warning.
+         */
+        public Builder failOpen(boolean failOpen) {
+            this.failOpen = failOpen;
+            return this;
+        }
+
+        /**
+         * For tests: time comes from {@code clock} (passed to the script) instead of the Redis server's
+         * clock, so that a {@link dev.concurry.time.ManualClock} drives every decision.
+         */
+        public Builder clock(MonotonicClock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /** How long to wait for Redis to answer before {@link RedisUnavailableException}; 5 s by default. */
+        public Builder commandTimeout(Duration timeout) {
+            if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("commandTimeout must be positive, got: " + timeout);
+            }
+            this.commandTimeout = timeout;
+            return this;
+        }
+
+        /** The backend; connects lazily when its first set is built. */
+        public RedisBackend build() {
+            return new RedisBackend(this);
+        }
+    }
+}

@@ -1,0 +1,552 @@
+-- One limit set, evaluated atomically on the Redis server (SPEC L18). A line-by-line port of
+-- dev.concurry.limit.LimitMath: same state layout, same formulas in the same order, so the same
+-- inputs give bit-identical doubles (Lua numbers are IEEE doubles like Java's). A differential test
+-- (RedisDifferentialTest) checks it against the Java code.
+--
+-- KEYS[1]  hash: sig, epoch, seq, last, granted, refunded, charged, s<i> (state of limit i, packed doubles;
+--          a sliding window: its header, and s<i>.<slot> per ring entry)
+-- KEYS[2]  sorted set of resource leases: member "<owner>|<i>=<n>;...", score = expiry (set time, ns)
+-- ARGV[1]  op: init | acquire | settle | renew | stats
+-- ARGV[2]  time: '' for the server clock (TIME), else the test clock in ns
+-- ARGV[3]  the set's spec signature: "concurry1|<kind>:<capacity>:<window ns>|..."
+-- ARGV[4]  lease duration, ns
+-- ARGV[5]  channel to publish on when units come back (release, refund, reclaimed lease)
+-- ARGV[6+] arguments of the op (see each op below)
+--
+-- Times inside the set are nanoseconds since the set's epoch (stored when the set is created), as
+-- doubles, like the in-memory backend. Doubles are stored packed (struct 'd'), so they round-trip exactly.
+
+local H, L = KEYS[1], KEYS[2]
+local op = ARGV[1]
+local INF = math.huge
+
+local function fmt(x)
+  if x == INF then return 'Infinity' end
+  if x == -INF then return '-Infinity' end
+  return string.format('%.17g', x)
+end
+
+-- ---- time and identity --------------------------------------------------------------------------
+
+local abs, unit
+if ARGV[2] == '' then
+  local t = redis.call('TIME')
+  abs = tonumber(t[1]) * 1000000 + tonumber(t[2])   -- microseconds: exact in a double
+  unit = 1000
+else
+  abs = tonumber(ARGV[2])
+  unit = 1
+end
+
+-- ---- the limits ---------------------------------------------------------------------------------
+
+local limits = {}
+local has_resource = false
+do
+  local i = 0
+  for kind, cap, win in string.gmatch(ARGV[3], '|(%a):([^:|]+):([^:|]+)') do
+    local m = { kind = kind, cap = tonumber(cap), win = tonumber(win), field = 's' .. i }
+    m.tol = 1e-9 * math.max(1.0, m.cap)
+    m.per = m.win / m.cap
+    if kind == 'S' then
+      m.ring = math.min(1024, math.max(16, math.ceil(m.cap) + 1))
+    else
+      m.ring = 0
+    end
+    limits[i] = m
+    if kind == 'R' then has_resource = true end
+    i = i + 1
+  end
+end
+
+-- One read for the header and every limit's state.
+local wanted = { 'sig', 'epoch', 'seq', 'last', 'granted' }
+for i = 0, #limits do wanted[#wanted + 1] = limits[i].field end
+local head = redis.call('HMGET', H, unpack(wanted))
+for i = 0, #limits do limits[i].blob = head[6 + i] end
+local sig, epoch, seq, last = head[1], tonumber(head[2]), tonumber(head[3]), tonumber(head[4])
+local granted_total = tonumber(head[5]) or 0
+if not sig then
+  sig, epoch, seq, last = ARGV[3], abs, 0, 0
+  redis.call('HSET', H, 'sig', sig, 'epoch', fmt(epoch), 'seq', 0, 'last', 0)
+elseif sig ~= ARGV[3] then
+  return redis.error_reply('CONCURRY_SPEC_MISMATCH ' .. sig)
+end
+local now = (abs - epoch) * unit
+if now < last then now = last end   -- the server's wall clock stepped back: time stands still instead
+local lease = tonumber(ARGV[4])
+
+-- State of limit m (1-based table; Java's s[o + k] is s[k + 1] here), loaded on first use.
+-- A sliding window's ring is stored one entry per hash field ("s<i>.<slot>", loaded on first access
+-- through a metatable) so that a call touches only the few entries it reads, not the whole ring.
+local function st(m)
+  if m.s then return m.s end
+  local blob = m.blob
+  local s
+  if m.kind == 'S' then
+    s = {}
+    if blob then
+      s[1], s[2], s[3], s[4] = struct.unpack('<dddd', blob)
+    else
+      s[1], s[2], s[3], s[4] = 0, 0, 0, -1
+    end
+    local slots = {}
+    m.slots = slots
+    setmetatable(s, {
+      __index = function(t, k)
+        if type(k) ~= 'number' or k < 5 then return nil end
+        local slot = math.floor((k - 5) / 3)
+        local base = 5 + 3 * slot
+        local e = redis.call('HGET', H, m.field .. '.' .. slot)
+        local a, b, c = 0, 0, 0
+        if e then a, b, c = struct.unpack('<ddd', e) end
+        rawset(t, base, a); rawset(t, base + 1, b); rawset(t, base + 2, c)
+        slots[slot] = true
+        return rawget(t, k)
+      end,
+      __newindex = function(t, k, v)
+        rawset(t, k, v)
+        if k >= 5 then slots[math.floor((k - 5) / 3)] = true end
+      end
+    })
+  elseif blob then
+    s = { struct.unpack('<' .. string.rep('d', #blob / 8), blob) }
+    s[#s] = nil   -- struct.unpack also returns the next position
+  else
+    s = {}
+    local k = m.kind
+    if k == 'T' then s[1] = m.cap; s[2] = 0
+    elseif k == 'L' or k == 'G' then s[1] = 0
+    elseif k == 'F' then s[1] = math.floor(0 / m.win); s[2] = 0
+    else s[1] = 0 end
+  end
+  m.s = s
+  return s
+end
+
+local function dirty(m) m.dirty = true end
+
+local function tokens_at(m, t)
+  local s = m.s
+  local elapsed = t - s[2]
+  if elapsed > 0 then return math.min(m.cap, s[1] + elapsed / m.per) end
+  return s[1]
+end
+
+local function roll_window(m, t)
+  local s = m.s
+  local index = math.floor(t / m.win)
+  if s[1] ~= index then
+    s[1] = index
+    s[2] = 0
+  end
+end
+
+-- sliding window ring: header head, size, units, last expired seq; entries (time, units, seq)
+local function entry(m, hd, i)
+  return 5 + 3 * ((hd + i) % m.ring)
+end
+
+local function expire(m, t)
+  local s = m.s
+  local hd, size, sum = s[1], s[2], s[3]
+  while size > 0 do
+    local e = entry(m, hd, 0)
+    if s[e] + m.win > t then break end
+    sum = sum - s[e + 1]
+    s[4] = s[e + 2]
+    hd = (hd + 1) % m.ring
+    size = size - 1
+  end
+  s[1] = hd
+  s[2] = size
+  if size == 0 then s[3] = 0 else s[3] = sum end
+end
+
+local function sliding_wait(m, t, n)
+  expire(m, t)
+  local s = m.s
+  local excess = s[3] + n - m.cap
+  if excess <= m.tol then return 0 end
+  local hd, size = s[1], s[2]
+  local freed = 0
+  for i = 0, size - 1 do
+    local e = entry(m, hd, i)
+    freed = freed + s[e + 1]
+    if freed + m.tol >= excess then return s[e] + m.win - t end
+  end
+  return m.win
+end
+
+local function sliding_append(m, t, n, sq)
+  expire(m, t)
+  local s = m.s
+  local hd, size = s[1], s[2]
+  if size > 0 then
+    local lst = entry(m, hd, size - 1)
+    if s[lst] == t then
+      s[lst + 1] = s[lst + 1] + n
+      s[lst + 2] = sq
+      s[3] = s[3] + n
+      return
+    end
+  end
+  if size == m.ring then
+    local first = entry(m, hd, 0)
+    local second = entry(m, hd, 1)
+    s[second + 1] = s[second + 1] + s[first + 1]
+    hd = (hd + 1) % m.ring
+    size = size - 1
+    s[1] = hd
+  end
+  local e = entry(m, hd, size)
+  s[e] = t
+  s[e + 1] = n
+  s[e + 2] = sq
+  s[2] = size + 1
+  s[3] = s[3] + n
+end
+
+local function sliding_settle(m, t, sq, last_seq, refund)
+  expire(m, t)
+  local s = m.s
+  local expired = sq <= s[4]
+  if not expired then
+    local hd, size = s[1], s[2]
+    for i = 0, size - 1 do
+      local e = entry(m, hd, i)
+      if s[e + 2] >= sq then
+        local before = s[e + 1]
+        local after = math.max(0, before - refund)
+        s[e + 1] = after
+        s[3] = s[3] + (after - before)
+        return
+      end
+    end
+  end
+  if refund < 0 then
+    sliding_append(m, t, -refund, last_seq)
+  end
+end
+
+local function wait_time(m, t, n)
+  if n == 0 then return 0 end
+  local s = st(m)
+  local k = m.kind
+  if k == 'T' then
+    local tokens = tokens_at(m, t)
+    if tokens + m.tol >= n then return 0 end
+    return (n - tokens) * m.per
+  elseif k == 'G' then
+    local excess = math.max(s[1], t) + n * m.per - t - m.win
+    if excess <= m.tol * m.per then return 0 end
+    return excess
+  elseif k == 'L' then
+    local behind = s[1] - t
+    if behind <= m.tol * m.per then return 0 end
+    return behind
+  elseif k == 'F' then
+    local index = math.floor(t / m.win)
+    local count = 0
+    if s[1] == index then count = s[2] end
+    if count + n <= m.cap + m.tol then return 0 end
+    return (index + 1) * m.win - t
+  elseif k == 'S' then
+    dirty(m)   -- expiry normalises the ring
+    return sliding_wait(m, t, n)
+  else
+    if s[1] + n <= m.cap then return 0 end
+    return INF
+  end
+end
+
+local function commit(m, t, n, sq)
+  local s = st(m)
+  dirty(m)
+  local k = m.kind
+  if k == 'T' then
+    s[1] = tokens_at(m, t) - n
+    s[2] = math.max(s[2], t)
+  elseif k == 'G' or k == 'L' then
+    s[1] = math.max(s[1], t) + n * m.per
+  elseif k == 'F' then
+    roll_window(m, t)
+    s[2] = s[2] + n
+  elseif k == 'S' then
+    if n > 0 then sliding_append(m, t, n, sq) end
+  else
+    s[1] = s[1] + n
+  end
+end
+
+local function settle(m, t, grant_time, sq, last_seq, granted, used)
+  local refund = granted - used
+  if refund == 0 then return end
+  local s = st(m)
+  dirty(m)
+  local k = m.kind
+  if k == 'T' then
+    s[1] = math.min(m.cap, tokens_at(m, t) + refund)
+    s[2] = math.max(s[2], t)
+  elseif k == 'G' or k == 'L' then
+    if refund > 0 then
+      if s[1] > t then s[1] = math.max(t, s[1] - refund * m.per) end
+    else
+      s[1] = math.max(s[1], t) - refund * m.per
+    end
+  elseif k == 'F' then
+    if refund > 0 then
+      if math.floor(grant_time / m.win) == math.floor(t / m.win) and s[1] == math.floor(t / m.win) then
+        s[2] = math.max(0, s[2] - refund)
+      end
+    else
+      roll_window(m, t)
+      s[2] = s[2] - refund
+    end
+  elseif k == 'S' then
+    sliding_settle(m, t, sq, last_seq, refund)
+  end
+end
+
+local function release(m, n)
+  local s = st(m)
+  dirty(m)
+  s[1] = math.max(0, s[1] - n)
+end
+
+local function in_use(m, t)
+  local s = st(m)
+  local k = m.kind
+  if k == 'T' then return m.cap - tokens_at(m, t)
+  elseif k == 'G' or k == 'L' then return math.max(0, s[1] - t) / m.per
+  elseif k == 'F' then
+    if s[1] == math.floor(t / m.win) then return s[2] end
+    return 0
+  elseif k == 'S' then
+    -- Entries are in time order: the live ones are a suffix. Their sum is the running total minus
+    -- the expired prefix (LimitMath sums the suffix; the two differ at most by rounding), so that
+    -- stats read only the entries that have expired, not the whole ring.
+    local hd, size = s[1], s[2]
+    local sum = s[3]
+    for i = 0, size - 1 do
+      local e = entry(m, hd, i)
+      if s[e] + m.win > t then return sum end
+      sum = sum - s[e + 1]
+    end
+    return 0
+  end
+  return s[1]
+end
+
+-- How long until limit m is back to its initial state if nothing happens (bounds the keys' TTL).
+local function horizon(m, t)
+  local s = st(m)
+  local k = m.kind
+  if k == 'T' then return (m.cap - tokens_at(m, t)) * m.per
+  elseif k == 'G' or k == 'L' then return s[1] - t
+  elseif k == 'F' then return (math.floor(t / m.win) + 1) * m.win - t
+  elseif k == 'S' then
+    if s[2] == 0 then return 0 end
+    return s[entry(m, s[1], s[2] - 1)] + m.win - t
+  end
+  return 0
+end
+
+-- ---- requests and leases ------------------------------------------------------------------------
+
+-- "<i>=<amount>;..." -> list of {m, amount}
+local function parse_request(text)
+  local parts = {}
+  for i, n in string.gmatch(text, '(%d+)=([^;]+)') do
+    parts[#parts + 1] = { limits[tonumber(i)], tonumber(n) }
+  end
+  return parts
+end
+
+local notify = false
+
+-- Gives back the permits of expired leases (their holder stopped renewing: it crashed or hung).
+local function reclaim(t)
+  if not has_resource then return end
+  local expired = redis.call('ZRANGEBYSCORE', L, '-inf', t)
+  for _, member in ipairs(expired) do
+    local bar = string.find(member, '|', 1, true)
+    for _, p in ipairs(parse_request(string.sub(member, bar + 1))) do
+      release(p[1], p[2])
+    end
+    notify = true
+  end
+  if #expired > 0 then
+    redis.call('ZREMRANGEBYSCORE', L, '-inf', t)
+  end
+end
+
+local function save()
+  local fields = {}
+  local longest = 0
+  for i = 0, #limits do
+    local m = limits[i]
+    if m.dirty and m.kind == 'S' then
+      local s = m.s
+      fields[#fields + 1] = m.field
+      fields[#fields + 1] = struct.pack('<dddd', s[1], s[2], s[3], s[4])
+      for slot in pairs(m.slots) do
+        local base = 5 + 3 * slot
+        fields[#fields + 1] = m.field .. '.' .. slot
+        fields[#fields + 1] = struct.pack('<ddd', rawget(s, base), rawget(s, base + 1), rawget(s, base + 2))
+      end
+    elseif m.dirty then
+      fields[#fields + 1] = m.field
+      fields[#fields + 1] = struct.pack('<' .. string.rep('d', #m.s), unpack(m.s))
+    end
+    if m.kind ~= 'R' then
+      longest = math.max(longest, m.win + math.max(0, horizon(m, now)))
+    end
+  end
+  fields[#fields + 1] = 'last'
+  fields[#fields + 1] = fmt(now)
+  fields[#fields + 1] = 'seq'
+  fields[#fields + 1] = seq
+  fields[#fields + 1] = 'granted'
+  fields[#fields + 1] = granted_total
+  redis.call('HSET', H, unpack(fields))
+  -- Idle keys expire: after the state has returned to its initial value, plus three leases
+  -- (a held permit's lease is renewed every third of it, which also renews these expiries).
+  local ttl = math.ceil((longest + 3 * lease) / 1000000) + 1000
+  redis.call('PEXPIRE', H, ttl)
+  if has_resource then redis.call('PEXPIRE', L, ttl) end
+  if notify then redis.call('PUBLISH', ARGV[5], '1') end
+end
+
+local function earliest_lease(t)
+  local first = redis.call('ZRANGE', L, 0, 0, 'WITHSCORES')
+  if first[2] then return fmt(tonumber(first[2]) - t) end
+  return ''
+end
+
+-- ---- operations ---------------------------------------------------------------------------------
+
+if op == 'init' then
+  save()
+  return 'OK'
+
+elseif op == 'acquire' then
+  -- ARGV[6] count; then per request: "<i>=<amount>;...", lease member ('' if no resource is taken)
+  -- Requests are tried in order; one that is short of a key blocks the later ones needing that key
+  -- (FIFO per key, as the in-memory backend's waiter queue).
+  -- Reply: now, wait until the earliest lease expires ('' if none), then per request three values:
+  -- 1, seq, grant time | 0, wait (ns), short-of indexes "i,j" | 2, '', '' (skipped: blocked)
+  reclaim(now)
+  local count = tonumber(ARGV[6])
+  local out = { fmt(now), '' }
+  local blocked = {}
+  local short_resource = false
+  for r = 0, count - 1 do
+    local parts = parse_request(ARGV[7 + 2 * r])
+    local member = ARGV[8 + 2 * r]
+    local skip = false
+    for _, p in ipairs(parts) do
+      if p[2] > 0 and blocked[p[1].field] then skip = true end
+    end
+    if skip then
+      out[#out + 1] = 2; out[#out + 1] = ''; out[#out + 1] = ''
+    else
+      local short, wait = {}, 0
+      for _, p in ipairs(parts) do
+        local w = wait_time(p[1], now, p[2])
+        if w > 0 then
+          short[#short + 1] = string.sub(p[1].field, 2)
+          wait = math.max(wait, w)
+          if p[1].kind == 'R' then short_resource = true end
+        end
+      end
+      if #short == 0 then
+        seq = seq + 1
+        for _, p in ipairs(parts) do commit(p[1], now, p[2], seq) end
+        if member ~= '' then redis.call('ZADD', L, now + lease, member) end
+        granted_total = granted_total + 1
+        out[#out + 1] = 1; out[#out + 1] = seq; out[#out + 1] = fmt(now)
+      else
+        for _, p in ipairs(parts) do
+          if p[2] > 0 and wait_time(p[1], now, p[2]) > 0 then blocked[p[1].field] = true end
+        end
+        out[#out + 1] = 0; out[#out + 1] = fmt(wait); out[#out + 1] = table.concat(short, ',')
+      end
+    end
+  end
+  if short_resource then out[2] = earliest_lease(now) end
+  save()
+  return out
+
+elseif op == 'settle' then
+  -- ARGV[6] grant time, ARGV[7] seq, ARGV[8] "<i>=<granted>:<used>;..." (rate limits to settle),
+  -- ARGV[9] lease member or ''. Reply: 1 lease released, 0 lease had expired (reclaimed), 2 no lease.
+  reclaim(now)
+  local grant_time, sq = tonumber(ARGV[6]), tonumber(ARGV[7])
+  local refunded, charged = 0, 0
+  for i, g, u in string.gmatch(ARGV[8], '(%d+)=([^:]+):([^;]+)') do
+    local m, granted, used = limits[tonumber(i)], tonumber(g), tonumber(u)
+    settle(m, now, grant_time, sq, seq, granted, used)
+    if used < granted then
+      refunded = refunded + (granted - used)
+      notify = true
+    elseif used > granted then
+      charged = charged + (used - granted)
+    end
+  end
+  if refunded > 0 then redis.call('HINCRBYFLOAT', H, 'refunded', fmt(refunded)) end
+  if charged > 0 then redis.call('HINCRBYFLOAT', H, 'charged', fmt(charged)) end
+  local result = 2
+  local member = ARGV[9]
+  if member ~= '' then
+    if redis.call('ZREM', L, member) == 1 then
+      local bar = string.find(member, '|', 1, true)
+      for _, p in ipairs(parse_request(string.sub(member, bar + 1))) do release(p[1], p[2]) end
+      notify = true
+      result = 1
+    else
+      result = 0
+    end
+  end
+  save()
+  return result
+
+elseif op == 'renew' then
+  -- ARGV[6+] lease members. Reply: per member 1 renewed, 0 gone (expired and reclaimed).
+  reclaim(now)
+  local out = {}
+  for j = 6, #ARGV do
+    if redis.call('ZSCORE', L, ARGV[j]) then
+      redis.call('ZADD', L, now + lease, ARGV[j])
+      out[#out + 1] = 1
+    else
+      out[#out + 1] = 0
+    end
+  end
+  save()
+  return out
+
+elseif op == 'stats' then
+  -- Reply: granted, refunded, charged, then per limit: available, in use. Writes nothing.
+  local totals = redis.call('HMGET', H, 'refunded', 'charged')
+  local out = { tostring(granted_total), totals[1] or '0', totals[2] or '0' }
+  local expired = {}
+  if has_resource then expired = redis.call('ZRANGEBYSCORE', L, '-inf', now) end
+  local reclaimable = {}
+  for _, member in ipairs(expired) do
+    local bar = string.find(member, '|', 1, true)
+    for _, p in ipairs(parse_request(string.sub(member, bar + 1))) do
+      reclaimable[p[1].field] = (reclaimable[p[1].field] or 0) + p[2]
+    end
+  end
+  for i = 0, #limits do
+    local m = limits[i]
+    local used = in_use(m, now)
+    if m.kind == 'R' then used = math.max(0, used - (reclaimable[m.field] or 0)) end
+    out[#out + 1] = fmt(m.cap - used)
+    out[#out + 1] = fmt(used)
+  end
+  return out
+end
+
+return redis.error_reply('CONCURRY_UNKNOWN_OP ' .. tostring(op))
