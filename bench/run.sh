@@ -2,11 +2,11 @@
 # Runs the benchmarks of SPEC section 5 (see BENCHMARKS.md). Finds a JDK >= 21 by itself, builds the
 # benchmarks jar with ./mvnw when it is missing or older than the sources.
 #
-#   bench/run.sh [quick]      N1 + N2 in one JMH run (1 fork, 2x1 s warm-up, 3x1 s measurement,
-#                             -prof gc), Markdown tables with ratios, then N5 accuracy (3 s per limiter).
-#                             About 4 minutes.
-#   bench/run.sh full         2 forks, 3x2 s warm-up, 5x2 s measurement, -prof gc; accuracy 10 s each.
-#                             About 12 minutes.
+#   bench/run.sh [quick]      N1, N2, N3 (shared memory, 1 and 2 JVMs) and N6 (worker calls) in one
+#                             JMH run (1 fork, 2x1 s warm-up, 3x1 s measurement, -prof gc), Markdown
+#                             tables with ratios, then N5 accuracy (3 s per limiter). About 5 minutes.
+#   bench/run.sh full         the same benchmarks, 2 forks, 3x2 s warm-up, 5x2 s measurement, -prof gc;
+#                             accuracy 10 s each. About 20 minutes.
 #   bench/run.sh accuracy [seconds] [threads]     N5 only.
 #   bench/run.sh jmh [JMH options...]             the JMH command line, e.g. jmh -l, or
 #                             jmh 'N1OneThread.concurryGcra' -prof gc -f 1 -wi 2 -i 3

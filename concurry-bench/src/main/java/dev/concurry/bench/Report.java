@@ -21,18 +21,24 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  *
  * <p>Usage: {@code Report quick|full [result.json]}.
  * <ul>
- *   <li>quick: 1 fork, 2 × 1 s warm-up, 3 × 1 s measurement, {@code -prof gc}; accuracy 3 s each (about 4 min).</li>
+ *   <li>quick: 1 fork, 2 × 1 s warm-up, 3 × 1 s measurement, {@code -prof gc}; accuracy 3 s each (about 5 min).</li>
  *   <li>full: 2 forks, 3 × 2 s warm-up, 5 × 2 s measurement, {@code -prof gc}; accuracy 10 s each.</li>
  * </ul>
  */
 public final class Report {
-    /** The JMH benchmark classes of SPEC N1 and N2. */
-    public static final List<Class<?>> BENCHMARKS =
-            List.of(N1OneThread.class, N1TwoThreads.class, N2OneThread.class, N2TwoThreads.class);
+    /** The JMH benchmark classes of SPEC N1, N2, N3 and N6. */
+    public static final List<Class<?>> BENCHMARKS = List.of(N1OneThread.class, N1TwoThreads.class,
+            N2OneThread.class, N2TwoThreads.class, N3SingleJvm.class, N3TwoJvms.class, N6Call.class, N6Batch.class);
 
     private static final String[] N1_CONCURRY = {"concurryTokenBucket", "concurryGcra", "concurrySlidingWindow"};
     private static final String[] N1_PEERS = {"resilience4jAtomic", "bucket4jLocal", "guavaSmoothBursty", "semaphoreFloor"};
     private static final String[] N2_ROWS = {"concurryAtomic", "concurrySeparate", "peersByHand"};
+    /** N6: each Concurry row and the bare ExecutorService it is compared with. */
+    private static final String[][] N6_ROWS = {
+            {"thread1", "executorFixed1"}, {"thread2", "executorFixed2"},
+            {"virtual1", "executorVirtual"}, {"virtual2", "executorVirtual"},
+            {"taskThread1", "executorFixed1"}, {"taskVirtual1", "executorVirtual"}};
+    private static final String[] N6_BASELINES = {"executorFixed1", "executorFixed2", "executorVirtual"};
 
     private Report() {
     }
@@ -156,6 +162,31 @@ public final class Report {
                 .append(" (1 thread), ")
                 .append(ratio(get(s, "N2TwoThreads.concurryAtomic"), get(s, "N2TwoThreads.peersByHand")))
                 .append(" (2 threads).\n\n");
+        out.append("### N3: shared-memory backend, tryAcquire + close, 1 thread\n\n");
+        out.append("| Row | ns/op | B/op |\n|---|---|---|\n");
+        for (String cls : new String[] {"N3SingleJvm", "N3TwoJvms"}) {
+            Score n3 = get(s, cls + ".concurryTokenBucket");
+            out.append("| ").append(cls).append(" | ").append(n3.cell()).append(" | ").append(n3.bytesCell()).append(" |\n");
+        }
+        out.append("\n### N6: worker call overhead (trivial call)\n\n");
+        out.append("| Row | submit+join ns/call | B/call | batch of ").append(WorkerCallBench.BATCH)
+                .append(" ns/call | B/call | vs | ratio (call) | ratio (batch) |\n");
+        out.append("|---|---|---|---|---|---|---|---|\n");
+        for (String[] row : N6_ROWS) {
+            Score call = get(s, "N6Call." + row[0]);
+            Score batch = get(s, "N6Batch." + row[0]);
+            out.append("| ").append(row[0]).append(" | ").append(call.cell()).append(" | ").append(call.bytesCell())
+                    .append(" | ").append(batch.cell()).append(" | ").append(batch.bytesCell()).append(" | ")
+                    .append(row[1]).append(" | ").append(ratio(call, get(s, "N6Call." + row[1]))).append(" | ")
+                    .append(ratio(batch, get(s, "N6Batch." + row[1]))).append(" |\n");
+        }
+        for (String b : N6_BASELINES) {
+            Score call = get(s, "N6Call." + b);
+            Score batch = get(s, "N6Batch." + b);
+            out.append("| ").append(b).append(" | ").append(call.cell()).append(" | ").append(call.bytesCell())
+                    .append(" | ").append(batch.cell()).append(" | ").append(batch.bytesCell()).append(" | | | |\n");
+        }
+        out.append('\n');
         out.append("### Verdicts (SPEC section 5)\n\n");
         for (String m : new String[] {"concurryTokenBucket", "concurryGcra"}) {
             out.append(verdictN1(s, m));
@@ -166,6 +197,17 @@ public final class Report {
         Score s2 = get(s, "N2TwoThreads.concurrySeparate");
         out.append(String.format(Locale.ROOT, "- N2 (atomic 3 limits < 3 separate): 1 thread %s (%.1f vs %.1f ns), 2 threads %s (%.1f vs %.1f ns)%n",
                 a1.ns < s1.ns ? "met" : "MISSED", a1.ns, s1.ns, a2.ns < s2.ns ? "met" : "MISSED", a2.ns, s2.ns));
+        Score n3 = get(s, "N3TwoJvms.concurryTokenBucket");
+        out.append(String.format(Locale.ROOT, "- N3 (shared memory under 1 µs per acquisition across two JVMs): %s (%.1f ns)%n",
+                n3.ns < 1000 ? "met" : "MISSED", n3.ns));
+        for (String[] row : N6_ROWS) {
+            for (String cls : new String[] {"N6Call", "N6Batch"}) {
+                Score c = get(s, cls + "." + row[0]);
+                Score e = get(s, cls + "." + row[1]);
+                out.append(String.format(Locale.ROOT, "- N6 %s.%s (within 2× %s): %s (%.0f vs %.0f ns, %.2f×)%n",
+                        cls, row[0], row[1], c.ns <= 2 * e.ns ? "met" : "MISSED", c.ns, e.ns, c.ns / e.ns));
+            }
+        }
         return out.toString();
     }
 

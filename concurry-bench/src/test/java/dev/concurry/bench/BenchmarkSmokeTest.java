@@ -21,12 +21,20 @@ class BenchmarkSmokeTest {
         Collection<RunResult> results = new Runner(Report.options("smoke").build()).run();
 
         Map<String, Report.Score> scores = Report.scores(results);
-        assertThat(scores).hasSize(2 * 7 + 2 * 3);
+        assertThat(scores).hasSize(2 * 7 + 2 * 3 + 2 + 2 * 9);
         assertThat(scores.values()).allSatisfy(s -> assertThat(s.ns()).isPositive());
         assertThat(scores).containsKeys("N1OneThread.concurryTokenBucket", "N1TwoThreads.resilience4jAtomic",
-                "N2OneThread.concurryAtomic", "N2TwoThreads.peersByHand");
+                "N2OneThread.concurryAtomic", "N2TwoThreads.peersByHand", "N3SingleJvm.concurryTokenBucket",
+                "N3TwoJvms.concurryTokenBucket", "N6Call.thread1", "N6Call.executorVirtual", "N6Batch.virtual2",
+                "N6Batch.executorFixed2");
+        // The N3 trial started its second JVM, which hammered the file, and stopped it cleanly.
+        SharedMemoryBench.ChildRun child = SharedMemoryBench.lastChild();
+        assertThat(child).isNotNull();
+        assertThat(child.exitCode()).isZero();
+        assertThat(child.operations()).isPositive();
         String tables = Report.tables(results);
-        assertThat(tables).contains("| concurryTokenBucket |").contains("N2 (atomic 3 limits < 3 separate)");
+        assertThat(tables).contains("| concurryTokenBucket |").contains("N2 (atomic 3 limits < 3 separate)")
+                .contains("| N3TwoJvms |").contains("N3 (shared memory").contains("| thread1 |").contains("N6 N6Batch.virtual2");
     }
 
     @Test

@@ -174,6 +174,12 @@ abstract class LimitEngine implements LimitSet {
 
     @Override
     public Optional<Acquisition> tryAcquire(Request request) {
+        // Kept this small so it inlines into the caller, where the Optional usually never escapes.
+        return Optional.ofNullable(tryAcquireOrNull(request));
+    }
+
+    /** {@link #tryAcquire(Request)} without the {@link Optional}: the grant, or null if refused. */
+    final Acquisition tryAcquireOrNull(Request request) {
         Prepared p = prepare(request);
         lockState();
         try {
@@ -181,9 +187,8 @@ abstract class LimitEngine implements LimitSet {
             Acquisition granted = tryGrantLocked(p);
             if (granted == null) {
                 rejectedCount++;
-                return Optional.empty();
             }
-            return Optional.of(granted);
+            return granted;
         } finally {
             unlockState();
         }
@@ -801,6 +806,14 @@ abstract class LimitEngine implements LimitSet {
 
         @Override
         public void close() {
+            if (used == null && !prepared.holdsResource) {
+                // Rate limits only, never updated: settling would do nothing, so no CAS is needed to
+                // run it once. Marking it closed still makes a later update() fail; closing twice
+                // stays harmless. (An update() racing with this close() was already lost before:
+                // the settle that ran after the CAS saw no usage either.)
+                RELEASED.setRelease(this, 1);
+                return;
+            }
             if (RELEASED.compareAndSet(this, 0, 1)) {
                 settle(this);
             }

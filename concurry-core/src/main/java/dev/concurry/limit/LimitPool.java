@@ -295,9 +295,12 @@ public final class LimitPool implements Limiter {
         int failed = 0;
         for (int position = 0; position < plan.size(); position++) {
             PoolMember member = plan.get(position);
-            Optional<Acquisition> granted;
+            Acquisition granted;
             try {
-                granted = member.set.tryAcquire(request);
+                // The engine's backends answer without an Optional; any other set through its API.
+                granted = member.set instanceof LimitEngine engine
+                        ? engine.tryAcquireOrNull(request)
+                        : member.set.tryAcquire(request).orElse(null);
             } catch (IllegalArgumentException e) {
                 throw e;
             } catch (RuntimeException e) {
@@ -309,9 +312,9 @@ public final class LimitPool implements Limiter {
                 failed++;
                 continue;
             }
-            if (granted.isPresent()) {
+            if (granted != null) {
                 recordGrant(member, position);
-                return granted.get();
+                return granted;
             }
         }
         if (failed == plan.size()) {
