@@ -2,7 +2,8 @@ package dev.concurry.limit;
 
 /**
  * An immutable limit specification (SPEC layer 1): what to limit, not how to enforce it. A
- * {@link LimitSet} enforces one or more of them atomically.
+ * {@link LimitSet} enforces one or more of them atomically. Serializable, so that process workers can
+ * re-create a set in their child JVM.
  *
  * <pre>{@code
  * Limit requests = RateLimit.of("requests", 500, Duration.ofMinutes(1));
@@ -10,7 +11,7 @@ package dev.concurry.limit;
  * Limit conns    = ResourceLimit.of("db_conn", 5);
  * }</pre>
  */
-public sealed interface Limit permits RateLimit, CallLimit, ResourceLimit {
+public sealed interface Limit extends java.io.Serializable permits RateLimit, CallLimit, ResourceLimit {
 
     /** The key requests use to name this limit; unique within a set. */
     String key();

@@ -19,4 +19,8 @@ interface Dispatcher<W extends Worker> {
     boolean awaitTermination(long deadlineNanos) throws InterruptedException;
 
     PoolStats stats();
+
+    /** Frees what outlives the threads (child processes, killed if still alive); called last by close(). */
+    default void destroy() {
+    }
 }

@@ -92,13 +92,40 @@ final class Invocation<W, R> {
      * the result sees the worker idle and its queue slot free.
      */
     boolean run(W worker) {
+        return runWith(() -> call.call(worker));
+    }
+
+    /**
+     * Like {@link #run}, with the outcome produced by {@code body} instead of calling the worker
+     * here: a process worker's runner sends the call to its child and waits for the answer.
+     */
+    boolean runWith(Body<R> body) {
         try {
-            result = call.call(worker);
+            result = body.get();
         } catch (Throwable t) {
             failure = t;
         }
         finish();
         return failure != null;
+    }
+
+    /**
+     * Fails the call without running it if it has not started, as if cancelled (its queue place is
+     * freed exactly once) but with {@code failure} as the outcome. Returns whether it did.
+     */
+    boolean failIfQueued(Throwable failure) {
+        if (state.compareAndSet(QUEUED, CANCELLED)) {
+            future.completeExceptionally(failure);
+            onCancelledBeforeStart.run();
+            return true;
+        }
+        return false;
+    }
+
+    /** What produces a call's outcome; may throw anything, which becomes the call's failure. */
+    @FunctionalInterface
+    interface Body<R> {
+        R get() throws Throwable;
     }
 
     /** Records {@code failure} as the outcome without running the call (after {@link #start()}). */

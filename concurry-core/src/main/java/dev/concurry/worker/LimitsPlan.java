@@ -3,6 +3,7 @@ package dev.concurry.worker;
 import dev.concurry.limit.Backends;
 import dev.concurry.limit.LimitBackend;
 import dev.concurry.limit.LimitSet;
+import dev.concurry.limit.LimitSetDefinition;
 import dev.concurry.limit.Limiter;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,6 +18,8 @@ final class LimitsPlan implements AutoCloseable {
     private final PoolConfig config;
     private final Limiter shared;
     private final List<LimitSet> owned = new ArrayList<>();
+    /** PROCESS with shared plain specs: the directory of the shared-memory file, deleted at close. */
+    private java.nio.file.Path sharedDir;
 
     private LimitsPlan(PoolConfig config, Limiter shared) {
         this.config = config;
@@ -33,14 +36,37 @@ final class LimitsPlan implements AutoCloseable {
         }
         LimitsPlan plan = new LimitsPlan(config, null);
         if (config.sharedLimits()) {
-            return new LimitsPlan(config, plan.build());
+            return plan.withShared(plan.build());
         }
+        return plan;
+    }
+
+    private LimitsPlan withShared(LimitSet set) {
+        LimitsPlan plan = new LimitsPlan(config, set);
+        plan.owned.addAll(owned);
+        plan.sharedDir = sharedDir;
         return plan;
     }
 
     /** The limiter of the next worker: the shared one, or a new private set. */
     Limiter nextWorker() {
         return shared != null ? shared : build();
+    }
+
+    /**
+     * How each child of a PROCESS pool gets its limiter: nothing (the empty set), private specs (each
+     * child builds its own in-memory set: its own quota), or the shared set's definition and its
+     * serializable cross-process backend, which the child re-opens (the same shared-memory file).
+     */
+    ChildLimits forChildren() {
+        if (shared == null) {
+            return new ChildLimits.Private(config.specs());
+        }
+        if (shared == LimitSet.empty()) {
+            return new ChildLimits.None();
+        }
+        LimitSet set = (LimitSet) shared; // checkSuitsMode refused anything else
+        return new ChildLimits.Shared(new LimitSetDefinition(set.name(), set.limits(), set.config()), set.backend());
     }
 
     private LimitSet build() {
@@ -58,11 +84,19 @@ final class LimitsPlan implements AutoCloseable {
             return;
         }
         if (limiter instanceof LimitSet set) {
+            if (set == LimitSet.empty()) {
+                return;
+            }
             if (!set.backend().crossProcess()) {
                 throw new IllegalArgumentException("limit set '" + set.name() + "' uses the " + set.backend().name()
                         + " backend, which process workers (Mode.PROCESS) cannot share: build it with"
                         + " .backend(Backends.sharedMemory(...)) (one host) or a distributed backend such as Redis,"
                         + " or pass plain specs with limits(Limit...)");
+            }
+            if (!(set.backend() instanceof java.io.Serializable)) {
+                throw new IllegalArgumentException("limit set '" + set.name() + "' uses the " + set.backend().name()
+                        + " backend, which spans processes but cannot be re-opened in a worker's child JVM: its"
+                        + " LimitBackend (" + set.backend().getClass().getName() + ") is not Serializable");
             }
             return;
         }
@@ -70,18 +104,34 @@ final class LimitsPlan implements AutoCloseable {
                 + " processes (Backends.sharedMemory(...)); cannot verify " + limiter.getClass().getName());
     }
 
-    /** The backend that plain specs get in {@code mode}. */
-    static LimitBackend backendFor(Mode mode) {
-        if (mode == Mode.PROCESS) {
-            throw new UnsupportedOperationException("plain limit specs for Mode.PROCESS need the shared-memory"
-                    + " backend, which is not available yet");
+    /**
+     * The backend that plain specs get: in memory, or for PROCESS (shared by the pool) a shared-memory
+     * file in a new temporary directory, which the pool deletes when it closes.
+     */
+    private LimitBackend backendFor(Mode mode) {
+        if (mode != Mode.PROCESS) {
+            return Backends.inMemory();
         }
-        return Backends.inMemory();
+        try {
+            sharedDir = java.nio.file.Files.createTempDirectory("concurry-" + config.name().replaceAll("[^A-Za-z0-9_.-]", "_"));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot create the shared-memory limits file of pool '"
+                    + config.name() + "'", e);
+        }
+        return Backends.sharedMemory(sharedDir.resolve("limits"));
     }
 
     /** Closes the sets this plan built; sets given by the user are theirs to close. */
     @Override
     public void close() {
         owned.forEach(LimitSet::close);
+        if (sharedDir != null) {
+            try {
+                java.nio.file.Files.deleteIfExists(sharedDir.resolve("limits"));
+                java.nio.file.Files.deleteIfExists(sharedDir);
+            } catch (java.io.IOException e) {
+                org.slf4j.LoggerFactory.getLogger(LimitsPlan.class).warn("cannot delete {}: {}", sharedDir, e.toString());
+            }
+        }
     }
 }

@@ -28,15 +28,18 @@ final class LocalWorkerPool<W extends Worker> implements WorkerPool<W> {
         this.backoffTimer = new BackoffTimer(config.clock());
     }
 
-    static <W extends Worker> WorkerPool<W> start(PoolConfig config, WorkerFactory<W> factory) {
+    static <W extends Worker> WorkerPool<W> start(PoolConfig config, Class<? extends W> type,
+            WorkerFactory<W> factory) {
+        if (config.mode() == Mode.PROCESS && config.onDemand()) {
+            throw new IllegalArgumentException("onDemand(true) is not available with Mode.PROCESS: it would start a"
+                    + " JVM for every call; use a fixed pool (maxWorkers) of process workers");
+        }
         LimitsPlan limits = LimitsPlan.of(config);
         try {
-            if (config.mode() == Mode.PROCESS) {
-                throw new UnsupportedOperationException("Mode.PROCESS is not available yet;"
-                        + " use Mode.THREAD or Mode.VIRTUAL");
-            }
             Dispatcher<W> dispatcher = config.onDemand()
                     ? new OnDemandDispatcher<>(config, factory, limits.nextWorker())
+                    : config.mode() == Mode.PROCESS
+                    ? SlotDispatcher.startProcesses(config, type, factory, limits)
                     : SlotDispatcher.start(config, factory, limits);
             return new LocalWorkerPool<>(config, dispatcher, limits);
         } catch (RuntimeException | Error e) {
@@ -144,6 +147,7 @@ final class LocalWorkerPool<W extends Worker> implements WorkerPool<W> {
                 }
             }
         } finally {
+            dispatcher.destroy();
             limits.close();
             terminated.countDown();
             if (interrupted) {

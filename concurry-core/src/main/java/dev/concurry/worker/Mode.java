@@ -17,6 +17,14 @@ public enum Mode {
     THREAD,
     /** Each call on its own virtual thread; calls on one worker may overlap. */
     VIRTUAL,
-    /** Each worker in its own child JVM. Not available yet: {@code init()} refuses it. */
+    /**
+     * Each worker in its own child JVM (SPEC W8), started with this JVM's {@code java} and class path;
+     * the factory, the calls (serializable lambdas), results and exceptions cross a private pipe (the
+     * child's stdin and stdout) as Java-serialized messages checked by a
+     * {@linkplain PoolOptions#serializationFilter(String) filter}. Like {@link #THREAD}, calls on one
+     * worker run one at a time, in order. A child that dies fails its calls with
+     * {@link WorkerDiedException} and is replaced. Limits must span processes
+     * ({@code Backends.sharedMemory}); not available on demand.
+     */
     PROCESS
 }

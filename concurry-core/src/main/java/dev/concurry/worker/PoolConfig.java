@@ -10,7 +10,8 @@ import java.util.List;
 /** The options of one pool, as read by the machinery. {@code limiter} is null when specs (or nothing) were given. */
 record PoolConfig(String name, Mode mode, int maxWorkers, LoadBalancing loadBalancing, boolean onDemand,
         int maxQueuedTasks, boolean blockWhenFull, Limiter limiter, List<Limit> specs, boolean sharedLimits,
-        Duration closeTimeout, boolean cancelQueuedOnClose, RetryPolicy<?> retry, MonotonicClock clock) {
+        Duration closeTimeout, boolean cancelQueuedOnClose, RetryPolicy<?> retry, MonotonicClock clock,
+        List<String> jvmOptions, String serializationFilter) {
 
     boolean bounded() {
         return maxQueuedTasks != Integer.MAX_VALUE;

@@ -42,6 +42,8 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
     private String name;
     private RetryPolicy<?> retry = RetryPolicy.none();
     private MonotonicClock clock = MonotonicClock.system();
+    private List<String> jvmOptions = List.of();
+    private String serializationFilter;
 
     PoolOptions() {
     }
@@ -221,6 +223,53 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
         return self();
     }
 
+    /**
+     * {@link Mode#PROCESS} only: options for each worker's child JVM, placed before its main class,
+     * such as {@code "-Xmx256m"}, {@code "-XX:+UseSerialGC"} or {@code "-Dkey=value"}. None by
+     * default: the child runs the parent's {@code java} with the parent's class path and the JVM's
+     * defaults (the parent's own JVM options are not copied). Replaces options set before.
+     *
+     * <pre>{@code
+     * Worker.options(DbWorker.class).mode(Mode.PROCESS).jvmOptions("-Xmx256m", "-XX:+UseSerialGC")
+     * }</pre>
+     */
+    public B jvmOptions(String... options) {
+        for (String option : options) {
+            if (option == null || option.isBlank()) {
+                throw new IllegalArgumentException("jvmOptions must not be null or blank: " + java.util.Arrays.toString(options));
+            }
+        }
+        this.jvmOptions = List.of(options);
+        return self();
+    }
+
+    /**
+     * {@link Mode#PROCESS} only: extends or narrows what Java serialization may create on either side
+     * of the pipe to the worker processes (SPEC W8), in the JDK's
+     * {@link java.io.ObjectInputFilter.Config#createFilter(String) filter syntax}. The pattern is
+     * consulted first; where it neither allows nor refuses, the built-in rules decide: allowed are
+     * primitives and arrays, the {@code dev.concurry} classes, the worker type's package, serializable
+     * lambdas ({@code SerializedLambda}), the value types of {@code java.base} ({@code java.lang},
+     * {@code java.util}, {@code java.util.concurrent}, {@code java.time}, {@code java.math},
+     * {@code java.net.URI}, {@code java.util.regex.Pattern}), every exception and enum, and the classes
+     * of the class path except well-known gadget libraries (commons-collections functors,
+     * commons-beanutils, groovy runtime, c3p0, ...); everything else (other JDK modules such as
+     * {@code javax.management}, {@code java.rmi} or {@code jdk.*}) is refused, with a
+     * {@link SerializationFailedException} naming the class. Built-in limits: depth 1,000, 10 million
+     * references, arrays of 100 million elements, 1 GiB per message; a pattern can lower them.
+     *
+     * <pre>{@code
+     * .serializationFilter("java.sql.Timestamp;!com.acme.internal.**")  // allow one JDK class, refuse a package
+     * .serializationFilter("maxdepth=50;maxarray=100000")                  // stricter limits
+     * }</pre>
+     */
+    public B serializationFilter(String pattern) {
+        Objects.requireNonNull(pattern, "pattern");
+        java.io.ObjectInputFilter.Config.createFilter(pattern); // IllegalArgumentException names a bad pattern
+        this.serializationFilter = pattern;
+        return self();
+    }
+
     /** The options as an immutable value, checked for contradictions. */
     final PoolConfig config(String defaultName) {
         if (!sharedLimits && limiter != null) {
@@ -232,6 +281,7 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
                     + " on-demand pool cannot keep (it creates a worker per call); use shared limits");
         }
         return new PoolConfig(name != null ? name : defaultName, mode, maxWorkers, loadBalancing, onDemand,
-                maxQueuedTasks, blockWhenFull, limiter, specs, sharedLimits, closeTimeout, cancelQueuedOnClose, retry, clock);
+                maxQueuedTasks, blockWhenFull, limiter, specs, sharedLimits, closeTimeout, cancelQueuedOnClose, retry, clock,
+                jvmOptions, serializationFilter);
     }
 }

@@ -41,6 +41,40 @@ final class SlotDispatcher<W extends Worker> implements Dispatcher<W> {
         return new SlotDispatcher<>(config, slots);
     }
 
+    /**
+     * PROCESS: starts every child JVM in parallel and builds its worker there (a failing factory
+     * leaves no process behind), then starts the slots' threads.
+     */
+    static <W extends Worker> SlotDispatcher<W> startProcesses(PoolConfig config, Class<? extends W> type,
+            WorkerFactory<W> factory, LimitsPlan limits) {
+        ChildLauncher launcher = new ChildLauncher(config, type, factory, limits.forChildren());
+        List<ChildProcess> children;
+        try {
+            children = launcher.launchAll(0, config.maxWorkers());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while starting worker processes", e);
+        }
+        List<WorkerSlot<W>> slots = new ArrayList<>(children.size());
+        for (int i = 0; i < children.size(); i++) {
+            WorkerSlot.InChild<W> slot = new WorkerSlot.InChild<>(i, config, launcher, children.get(i));
+            slots.add(slot);
+            slot.start();
+        }
+        return new SlotDispatcher<>(config, slots);
+    }
+
+    /** The pid of each worker's current child (PROCESS only). */
+    List<Long> childPids() {
+        return slots.stream().filter(s -> s instanceof WorkerSlot.InChild<W>)
+                .map(s -> ((WorkerSlot.InChild<W>) s).pid()).toList();
+    }
+
+    @Override
+    public void destroy() {
+        slots.forEach(WorkerSlot::destroy);
+    }
+
     @Override
     public void dispatch(Invocation<W, ?> call) {
         choose().submit(call);

@@ -148,11 +148,10 @@ public final class TaskExecutor implements AutoCloseable {
          * Starts the executor.
          *
          * @throws IllegalArgumentException      if the limits do not suit the mode (SPEC L20)
-         * @throws UnsupportedOperationException for {@link Mode#PROCESS}, not available yet
          */
         public TaskExecutor init() {
             PoolConfig config = config("tasks-" + EXECUTORS.incrementAndGet());
-            return new TaskExecutor(LocalWorkerPool.start(config, TaskWorker::new));
+            return new TaskExecutor(LocalWorkerPool.start(config, TaskWorker.class, TaskWorker::new));
         }
     }
 }

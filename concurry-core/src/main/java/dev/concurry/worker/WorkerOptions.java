@@ -32,11 +32,12 @@ public final class WorkerOptions<W extends Worker> extends PoolOptions<WorkerOpt
      *
      * @throws IllegalArgumentException      if the limits do not suit the mode (SPEC L20) or options
      *                                       contradict each other
-     * @throws UnsupportedOperationException for {@link Mode#PROCESS}, which is not available yet
+     * @throws IllegalArgumentException      for {@link Mode#PROCESS}, if the factory is not serializable
+     * @throws WorkerDiedException           for {@link Mode#PROCESS}, if a child JVM exits before it is ready
      */
     public WorkerPool<W> init(WorkerFactory<W> factory) {
         Objects.requireNonNull(factory, "factory");
         PoolConfig config = config(type.getSimpleName() + "-" + POOLS.incrementAndGet());
-        return LocalWorkerPool.start(config, factory);
+        return LocalWorkerPool.start(config, type, factory);
     }
 }

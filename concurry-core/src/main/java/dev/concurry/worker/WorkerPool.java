@@ -32,6 +32,8 @@ public interface WorkerPool<W extends Worker> extends AutoCloseable {
      *                                                         fast, or the caller is interrupted while
      *                                                         waiting for room
      * @throws IllegalStateException                           after {@link #close()}
+     * @throws IllegalArgumentException                        in {@link Mode#PROCESS}, if the call (with
+     *                                                         what it captures) is not serializable
      */
     <R> CompletableFuture<R> submit(WorkerCall<W, R> call);
 

@@ -42,7 +42,7 @@ abstract sealed class WorkerSlot<W extends Worker> {
             case SYNC -> new Inline<>(index, worker, config);
             case THREAD -> new OwnThread<>(index, worker, config);
             case VIRTUAL -> new VirtualPerCall<>(index, worker, config);
-            case PROCESS -> throw new UnsupportedOperationException("Mode.PROCESS");
+            case PROCESS -> throw new IllegalArgumentException("process workers are created by InChild.start");
         };
     }
 
@@ -79,7 +79,7 @@ abstract sealed class WorkerSlot<W extends Worker> {
         active.incrementAndGet();
         running.add(call);
         long start = System.nanoTime();
-        boolean threw = call.run(worker);
+        boolean threw = runCall(call);
         callNanos.addAndGet(System.nanoTime() - start);
         running.remove(call);
         completed.incrementAndGet();
@@ -89,6 +89,15 @@ abstract sealed class WorkerSlot<W extends Worker> {
         active.decrementAndGet();
         finished(call);
         call.complete();
+    }
+
+    /** Runs a started call to its outcome on the current thread; returns whether it threw. */
+    boolean runCall(Invocation<W, ?> call) {
+        return call.run(worker);
+    }
+
+    /** Frees what outlives the slot's threads (a child process); called last by close(). */
+    void destroy() {
     }
 
     private void finished(Invocation<W, ?> call) {
@@ -167,9 +176,9 @@ abstract sealed class WorkerSlot<W extends Worker> {
     }
 
     /** THREAD: one platform thread takes calls from a FIFO queue, one at a time (SPEC W2). */
-    static final class OwnThread<W extends Worker> extends WorkerSlot<W> {
-        private final CallQueue queue = new CallQueue();
-        private final Thread thread;
+    static sealed class OwnThread<W extends Worker> extends WorkerSlot<W> permits InChild {
+        final CallQueue queue = new CallQueue();
+        final Thread thread;
 
         OwnThread(int index, W worker, PoolConfig config) {
             super(index, worker, config);
@@ -187,6 +196,11 @@ abstract sealed class WorkerSlot<W extends Worker> {
                 execute((Invocation<W, ?>) call);
                 Thread.interrupted(); // an interrupt meant for that call must not reach the next one
             }
+            loopEnded();
+        }
+
+        /** Called on the worker thread once the queue is closed and empty. */
+        void loopEnded() {
         }
 
         @Override
@@ -291,6 +305,186 @@ abstract sealed class WorkerSlot<W extends Worker> {
                 }
             }
             return true;
+        }
+    }
+
+    /**
+     * PROCESS: the worker lives in a child JVM (SPEC W8). Calls wait in this slot's FIFO queue, as for
+     * {@link OwnThread}; the slot's thread sends the next call to the child and waits for its answer,
+     * so the child runs one call at a time, in order, and a queued call is cancelled here without the
+     * child ever seeing it. Cancelling the running call interrupts this thread, which sends CANCEL:
+     * the child interrupts the call and the worker lives on.
+     *
+     * <p>When the child dies, its running call fails with {@link WorkerDiedException} and so does
+     * every call queued for it (their worker and its state are gone), at once; the next call starts a
+     * new child. Each call is serialized on the submitter's thread, so a call that cannot be sent is
+     * refused by {@code submit} itself.
+     */
+    static final class InChild<W extends Worker> extends OwnThread<W> {
+        private final ChildLauncher launcher;
+        private final java.util.Map<Invocation<?, ?>, byte[]> payloads = new ConcurrentHashMap<>();
+        private final AtomicLong ids = new AtomicLong();
+        private final ReentrantLock childLock = new ReentrantLock();
+        /** Guarded by childLock; replaced after a death. */
+        private ChildProcess child;
+        private boolean destroyed;
+
+        InChild(int index, PoolConfig config, ChildLauncher launcher, ChildProcess child) {
+            super(index, null, config);
+            this.launcher = launcher;
+            watch(child);
+            this.child = child;
+        }
+
+        /** The current child's pid (for tests and diagnostics). */
+        long pid() {
+            childLock.lock();
+            try {
+                return child.pid();
+            } finally {
+                childLock.unlock();
+            }
+        }
+
+        private void watch(ChildProcess watched) {
+            watched.death().thenAccept(death -> {
+                for (Invocation<?, ?> queued : queue.drain()) {
+                    queued.failIfQueued(death.exception("before running this call (it was queued for that worker,"
+                            + " whose state is lost)"));
+                }
+            });
+        }
+
+        @Override
+        void enqueue(Invocation<W, ?> call) {
+            byte[] payload;
+            try {
+                payload = ProcessProtocol.serialize(call.call);
+            } catch (java.io.IOException | RuntimeException e) {
+                throw new IllegalArgumentException("a call to a Mode.PROCESS worker must be serializable with"
+                        + " everything it captures: " + e, e);
+            }
+            payloads.put(call, payload);
+            try {
+                super.enqueue(call);
+            } catch (RuntimeException e) {
+                payloads.remove(call);
+                throw e;
+            }
+        }
+
+        @Override
+        void dequeue(Invocation<W, ?> call) {
+            payloads.remove(call);
+            super.dequeue(call);
+        }
+
+        @Override
+        boolean runCall(Invocation<W, ?> call) {
+            return runRemote(call);
+        }
+
+        @SuppressWarnings("unchecked") // the child ran the call, so the result has its type R
+        private <R> boolean runRemote(Invocation<W, R> call) {
+            byte[] payload = payloads.remove(call);
+            return call.runWith(() -> (R) remote(payload));
+        }
+
+        private Object remote(byte[] payload) throws Throwable {
+            ChildProcess target = liveChild();
+            long id = ids.incrementAndGet();
+            java.util.concurrent.CompletableFuture<ProcessProtocol.Frame> response = target.call(id, payload);
+            boolean cancelSent = false;
+            ProcessProtocol.Frame frame;
+            while (true) {
+                try {
+                    frame = response.get();
+                    break;
+                } catch (InterruptedException e) {
+                    if (!cancelSent) { // the call was cancelled (or the pool is closing): tell the child
+                        target.cancel(id);
+                        cancelSent = true;
+                    }
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw e.getCause(); // WorkerDiedException
+                }
+            }
+            if (frame.type() == ProcessProtocol.RESULT) {
+                try {
+                    return ProcessProtocol.deserialize(frame.payload(), launcher.filter, launcher.loader,
+                            "the result of call #" + id);
+                } catch (java.io.IOException | ClassNotFoundException e) {
+                    throw new SerializationFailedException("cannot read the result of call #" + id
+                            + " from worker process " + target.pid() + ": " + e, e);
+                }
+            }
+            throw ChildProcess.decodeFailure(frame.payload(), launcher.filter, launcher.loader,
+                    "the exception of call #" + id);
+        }
+
+        /** The child to send to: the current one, or a new one if it died. */
+        private ChildProcess liveChild() throws InterruptedException {
+            childLock.lock();
+            try {
+                if (destroyed) {
+                    throw LocalWorkerPool.closedException(poolName);
+                }
+                if (!child.death().isDone()) {
+                    return child;
+                }
+            } finally {
+                childLock.unlock();
+            }
+            ChildProcess fresh = launcher.launch(index); // outside the lock: destroy() must not wait for it
+            childLock.lock();
+            try {
+                if (destroyed) {
+                    fresh.destroy();
+                    throw LocalWorkerPool.closedException(poolName);
+                }
+                watch(fresh);
+                child = fresh;
+                return fresh;
+            } finally {
+                childLock.unlock();
+            }
+        }
+
+        @Override
+        void loopEnded() {
+            current().askToExit();
+        }
+
+        private ChildProcess current() {
+            childLock.lock();
+            try {
+                return child;
+            } finally {
+                childLock.unlock();
+            }
+        }
+
+        @Override
+        boolean awaitTermination(long deadlineNanos) throws InterruptedException {
+            if (!super.awaitTermination(deadlineNanos)) {
+                return false;
+            }
+            ChildProcess last = current();
+            last.askToExit();
+            return last.awaitExit(deadlineNanos);
+        }
+
+        @Override
+        void destroy() {
+            ChildProcess last;
+            childLock.lock();
+            try {
+                destroyed = true;
+                last = child;
+            } finally {
+                childLock.unlock();
+            }
+            last.destroy();
         }
     }
 }

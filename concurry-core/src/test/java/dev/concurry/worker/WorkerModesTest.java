@@ -154,12 +154,6 @@ class WorkerModesTest {
     }
 
     @Test
-    void w1_processModeIsRefusedAtInitForNow() {
-        assertThatThrownBy(() -> Worker.options(Probe.class).mode(Mode.PROCESS).init(Probe::new))
-                .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("not available yet");
-    }
-
-    @Test
     void w1_aFailingConstructorFailsInitAndLeavesNoThread() {
         AtomicInteger made = new AtomicInteger();
         assertThatThrownBy(() -> Worker.options(Probe.class).mode(Mode.THREAD).maxWorkers(3).name("badinit")

@@ -1,0 +1,317 @@
+package dev.concurry.worker;
+
+import dev.concurry.worker.ProcessProtocol.Frame;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.Charset;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The parent's side of one child JVM (SPEC W8): starts it with the parent's {@code java} and class
+ * path, writes requests to its stdin, and reads responses from its stdout on a reader thread that
+ * completes the waiting call by id. Another thread copies the child's stderr (where its
+ * {@code System.out} goes too) to this JVM's {@code System.err}, each line prefixed with the pid.
+ *
+ * <p>When the child's stdout ends (it exited, crashed or was killed), the reader collects its exit
+ * code and completes every waiting call, and {@link #death()}, with the cause; nothing waits forever.
+ */
+final class ChildProcess {
+    private static final Logger LOG = LoggerFactory.getLogger(ChildProcess.class);
+    static final String MAIN_CLASS = "dev.concurry.worker.ProcessWorkerMain";
+
+    private final Process process;
+    private final long pid;
+    private final String label;
+    private final DataOutputStream out;
+    private final DataInputStream in;
+    private final ReentrantLock writeLock = new ReentrantLock();
+    private final Map<Long, CompletableFuture<Frame>> waiting = new ConcurrentHashMap<>();
+    private final CompletableFuture<Frame> ready = new CompletableFuture<>();
+    private final CompletableFuture<Death> death = new CompletableFuture<>();
+    private volatile boolean exitRequested;
+
+    /** How the child ended: its exit code (-1 if unknown) and what was seen. */
+    record Death(long pid, int exitCode, String how) {
+        WorkerDiedException exception(String context) {
+            return new WorkerDiedException(pid, exitCode, "worker process " + pid + " " + how + " " + context);
+        }
+    }
+
+    private ChildProcess(Process process, String label) {
+        this.process = process;
+        this.pid = process.pid();
+        this.label = label;
+        this.out = new DataOutputStream(new BufferedOutputStream(process.getOutputStream(), 1 << 16));
+        this.in = new DataInputStream(new BufferedInputStream(process.getInputStream(), 1 << 16));
+    }
+
+    /** Starts a child JVM (it boots in the background; {@link #init} waits for it). */
+    static ChildProcess start(String poolName, int index, List<String> jvmOptions) throws IOException {
+        List<String> command = new ArrayList<>();
+        command.add(javaCommand());
+        command.addAll(jvmOptions);
+        command.add(MAIN_CLASS);
+        command.add(poolName);
+        command.add(Integer.toString(index));
+        ProcessBuilder builder = new ProcessBuilder(command);
+        // The class path through the environment: no command-line length limit, and `ps` stays readable.
+        builder.environment().put("CLASSPATH", System.getProperty("java.class.path"));
+        builder.redirectInput(ProcessBuilder.Redirect.PIPE).redirectOutput(ProcessBuilder.Redirect.PIPE)
+                .redirectError(ProcessBuilder.Redirect.PIPE);
+        Process process = builder.start();
+        ChildProcess child = new ChildProcess(process, "concurry-" + poolName + "-worker-" + index);
+        child.startThreads();
+        return child;
+    }
+
+    private static String javaCommand() {
+        return ProcessHandle.current().info().command()
+                .orElseGet(() -> Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    }
+
+    private void startThreads() {
+        Thread.ofPlatform().daemon(true).name(label + "-pipe-" + pid).start(this::readResponses);
+        Thread.ofPlatform().daemon(true).name(label + "-stderr-" + pid).start(this::copyStderr);
+    }
+
+    long pid() {
+        return pid;
+    }
+
+    boolean isAlive() {
+        return !death.isDone() && process.isAlive();
+    }
+
+    /** Completes when the child has ended, with how. */
+    CompletableFuture<Death> death() {
+        return death;
+    }
+
+    /**
+     * Sends INIT and waits for READY. A failing factory in the child is rethrown here (unchecked as it
+     * is, checked wrapped in {@link IllegalStateException}).
+     */
+    void init(String workerType, String pattern, byte[] initSpec, Duration timeout, ClassLoader loader,
+            ProcessProtocol.Filter.Config filter) throws InterruptedException {
+        try {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream(initSpec.length + 256);
+            DataOutputStream header = new DataOutputStream(bytes);
+            header.writeUTF(workerType);
+            header.writeUTF(pattern == null ? "" : pattern);
+            header.write(initSpec);
+            header.flush();
+            send(ProcessProtocol.INIT, 0, bytes.toByteArray());
+        } catch (IOException e) {
+            // the child died at once; the reader reports how below
+        }
+        CompletableFuture<Object> outcome = CompletableFuture.anyOf(ready, death);
+        Object done;
+        try {
+            done = outcome.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            destroy();
+            throw new IllegalStateException("worker process " + pid + " did not start within " + timeout);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+        if (done instanceof Death d) {
+            throw d.exception("before it was ready (see its stderr above)");
+        }
+        Frame frame = (Frame) done;
+        if (frame.type() == ProcessProtocol.INIT_FAILED) {
+            Throwable failure = decodeFailure(frame.payload(), filter, loader, "the worker factory's failure");
+            destroy();
+            if (failure instanceof RuntimeException r) {
+                throw r;
+            }
+            if (failure instanceof Error e) {
+                throw e;
+            }
+            throw new IllegalStateException("the worker factory failed in worker process " + pid + ": " + failure,
+                    failure);
+        }
+    }
+
+    static Throwable decodeFailure(byte[] payload, ProcessProtocol.Filter.Config filter, ClassLoader loader,
+            String what) {
+        try {
+            Object value = ProcessProtocol.deserialize(payload, filter, loader, what);
+            return value instanceof Throwable t ? t
+                    : new SerializationFailedException(what + " is not an exception: " + value);
+        } catch (SerializationFailedException e) {
+            return e;
+        } catch (IOException | ClassNotFoundException | RuntimeException e) {
+            return new SerializationFailedException("cannot read " + what + ": " + e, e);
+        }
+    }
+
+    /**
+     * Sends a call; the returned future completes with its RESULT or FAILURE frame, or exceptionally
+     * with {@link WorkerDiedException} if the child ends first.
+     */
+    CompletableFuture<Frame> call(long id, byte[] payload) {
+        CompletableFuture<Frame> response = new CompletableFuture<>();
+        waiting.put(id, response);
+        Death dead = death.getNow(null);
+        if (dead != null) {
+            waiting.remove(id);
+            response.completeExceptionally(dead.exception("before running call #" + id));
+            return response;
+        }
+        try {
+            send(ProcessProtocol.CALL, id, payload);
+        } catch (IOException e) {
+            // the pipe broke: the child is dying; the reader fails the call with how it ended
+            LOG.debug("worker process {}: sending call #{} failed: {}", pid, id, e.toString());
+        }
+        return response;
+    }
+
+    /** Asks the child to interrupt call {@code id} (or drop it if queued); harmless if it already ended. */
+    void cancel(long id) {
+        try {
+            send(ProcessProtocol.CANCEL, id, new byte[0]);
+        } catch (IOException e) {
+            LOG.debug("worker process {}: sending cancel of #{} failed: {}", pid, id, e.toString());
+        }
+    }
+
+    /** Asks the child to finish its queued calls and exit; it closes its stdin. Idempotent. */
+    void askToExit() {
+        if (exitRequested) {
+            return;
+        }
+        exitRequested = true;
+        try {
+            send(ProcessProtocol.EXIT, 0, new byte[0]);
+            writeLock.lock();
+            try {
+                out.close();
+            } finally {
+                writeLock.unlock();
+            }
+        } catch (IOException e) {
+            LOG.debug("worker process {}: sending exit failed: {}", pid, e.toString());
+        }
+    }
+
+    /** Waits until the process has exited or the deadline ({@link System#nanoTime()}). */
+    boolean awaitExit(long deadlineNanos) throws InterruptedException {
+        long left = deadlineNanos - System.nanoTime();
+        return left > 0 ? process.waitFor(left, TimeUnit.NANOSECONDS) : !process.isAlive();
+    }
+
+    /** Kills the process (SIGKILL) and waits for it to be gone. */
+    void destroy() {
+        process.destroyForcibly();
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                LOG.warn("worker process {} still alive 10 s after being killed", pid);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void send(byte type, long id, byte[] payload) throws IOException {
+        writeLock.lock();
+        try {
+            ProcessProtocol.write(out, type, id, payload);
+            out.flush();
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    private void readResponses() {
+        String how;
+        try {
+            while (true) {
+                Frame frame = ProcessProtocol.read(in);
+                switch (frame.type()) {
+                    case ProcessProtocol.READY, ProcessProtocol.INIT_FAILED -> ready.complete(frame);
+                    case ProcessProtocol.RESULT, ProcessProtocol.FAILURE -> {
+                        CompletableFuture<Frame> response = waiting.remove(frame.id());
+                        if (response != null) {
+                            response.complete(frame);
+                        }
+                    }
+                    default -> throw new IOException("unexpected frame type " + frame.type());
+                }
+            }
+        } catch (EOFException e) {
+            how = null;
+        } catch (IOException e) {
+            how = "broke the pipe protocol (" + e.getMessage() + ") and was killed";
+            LOG.error("worker process {}: {}", pid, how);
+            process.destroyForcibly();
+        }
+        int code = -1;
+        try {
+            if (process.waitFor(5, TimeUnit.SECONDS)) {
+                code = process.exitValue();
+            } else {
+                process.destroyForcibly();
+                how = how != null ? how : "closed its pipe and was killed";
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (how == null) {
+            how = "exited with code " + code + describe(code);
+        }
+        Death dead = new Death(pid, code, how);
+        death.complete(dead);
+        for (Long id : List.copyOf(waiting.keySet())) {
+            CompletableFuture<Frame> response = waiting.remove(id);
+            if (response != null) {
+                response.completeExceptionally(dead.exception("while running call #" + id));
+            }
+        }
+        if (!exitRequested) {
+            LOG.warn("{}: worker process {} {}", label, pid, how);
+        }
+    }
+
+    private static String describe(int code) {
+        if (code > 128 && code < 160) {
+            return switch (code - 128) {
+                case 9 -> " (killed by SIGKILL)";
+                case 15 -> " (killed by SIGTERM)";
+                case 6 -> " (aborted by SIGABRT)";
+                case 11 -> " (crashed with SIGSEGV)";
+                default -> " (signal " + (code - 128) + ")";
+            };
+        }
+        return "";
+    }
+
+    private void copyStderr() {
+        try (BufferedReader err = new BufferedReader(new InputStreamReader(process.getErrorStream(),
+                Charset.defaultCharset()))) {
+            String prefix = "[" + label + " pid " + pid + "] ";
+            for (String line; (line = err.readLine()) != null; ) {
+                System.err.println(prefix + line);
+            }
+        } catch (IOException e) {
+            LOG.debug("worker process {}: stderr ended: {}", pid, e.toString());
+        }
+    }
+}
