@@ -28,12 +28,12 @@ final class DbScenario {
     static final int EXITING_SLACK = CONNECTIONS;
 
     /** What one run measured. */
-    record Result(boolean limited, int workers, Duration elapsed, long queries, long ok, long refused,
+    record Result(boolean limited, int workers, Mode mode, Duration elapsed, long queries, long ok, long refused,
                   int maxConcurrent) {
 
         void print(PrintWriter out) {
-            out.printf("%n  Database, %s: %d workers, PostgreSQL max_connections = %d (%d + %d for backends still exiting)%n",
-                    limited ? "with ResourceLimit db_conn = " + CONNECTIONS : "WITHOUT limits", workers,
+            out.printf("%n  Database, %s: %d %s workers, PostgreSQL max_connections = %d (%d + %d for backends still exiting)%n",
+                    limited ? "with ResourceLimit db_conn = " + CONNECTIONS : "WITHOUT limits", workers, mode,
                     CONNECTIONS + EXITING_SLACK, CONNECTIONS, EXITING_SLACK);
             out.printf("  %-34s %10d%n", "queries attempted", queries);
             out.printf("  %-34s %10d%n", "queries answered", ok);
@@ -45,11 +45,13 @@ final class DbScenario {
     }
 
     private final int workers;
+    private final Mode mode;
     private final Duration duration;
     private final boolean limited;
 
-    DbScenario(int workers, Duration duration, boolean limited) {
+    DbScenario(int workers, Mode mode, Duration duration, boolean limited) {
         this.workers = workers;
+        this.mode = mode;
         this.duration = duration;
         this.limited = limited;
     }
@@ -70,16 +72,17 @@ final class DbScenario {
                 queries.add(query);                 // submit blocks while the workers' queues are full
             }
             List<DbWorker.Outcome> outcomes = Futures.gather(queries);
-            return new Result(limited, workers, Duration.ofNanos(System.nanoTime() - start), outcomes.size(),
+            return new Result(limited, workers, mode, Duration.ofNanos(System.nanoTime() - start), outcomes.size(),
                     outcomes.stream().filter(DbWorker.Outcome::ok).count(),
                     outcomes.stream().filter(o -> !o.ok()).count(), mostOpenAtOnce(outcomes));
         }
     }
 
     private WorkerPool<DbWorker> workers(String jdbcUrl) {
-        var options = Worker.options(DbWorker.class).mode(Mode.THREAD).maxWorkers(workers).maxQueuedTasks(2).name("db");
+        var options = Worker.options(DbWorker.class).mode(mode).maxWorkers(workers).maxQueuedTasks(2).name("db");
         if (limited) {
-            options.limits(ResourceLimit.of("db_conn", CONNECTIONS));      // one set shared by the pool
+            // plain specs: one set shared by the pool (in shared memory when the workers are processes)
+            options.limits(ResourceLimit.of("db_conn", CONNECTIONS));
         }
         return options.init(() -> new DbWorker(jdbcUrl));
     }

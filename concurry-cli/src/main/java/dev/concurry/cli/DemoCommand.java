@@ -13,7 +13,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Runs the seed's scenarios against local services that enforce their own limits.",
                 "llm: 500 requests + 10,000 tokens per (scaled) minute against a local LLM-like HTTP API.",
-                "db: 20 workers against a real PostgreSQL that allows 5 connections.",
+                "db: 20 process workers against a real PostgreSQL that allows 5 connections.",
                 "regions: two local API regions with their own quotas behind one LimitPool."})
 final class DemoCommand implements Callable<Integer> {
 
@@ -39,6 +39,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--db-workers", defaultValue = "20", description = "Workers of the database scenario (default: ${DEFAULT-VALUE}).")
     int dbWorkers;
 
+    @Option(names = "--db-mode", defaultValue = "PROCESS",
+            description = "Worker mode of the database scenario: PROCESS (the seed's), THREAD or VIRTUAL (default: ${DEFAULT-VALUE}).")
+    dev.concurry.worker.Mode dbMode;
+
     @Option(names = "--port", defaultValue = "0", description = "Port of the local API server; 0 picks a free one.")
     int port;
 
@@ -54,6 +58,9 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (dbMode == dev.concurry.worker.Mode.SYNC) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--db-mode must be PROCESS, THREAD or VIRTUAL");
+        }
         if (mode != dev.concurry.worker.Mode.THREAD && mode != dev.concurry.worker.Mode.VIRTUAL) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--mode must be THREAD or VIRTUAL, got " + mode);
         }
@@ -73,7 +80,7 @@ final class DemoCommand implements Callable<Integer> {
             out.flush();
         }
         if (scenario == Scenario.db || scenario == Scenario.all) {
-            new DbScenario(dbWorkers, runFor, !noLimits).run().print(out);
+            new DbScenario(dbWorkers, dbMode, runFor, !noLimits).run().print(out);
         }
         if (scenario == Scenario.regions || scenario == Scenario.all) {
             new RegionsScenario(workers, runFor, scaledMinute, !noLimits).run().print(out);
