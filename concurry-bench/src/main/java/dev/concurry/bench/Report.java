@@ -30,7 +30,8 @@ public final class Report {
     public static final List<Class<?>> BENCHMARKS = List.of(N1OneThread.class, N1TwoThreads.class,
             N2OneThread.class, N2TwoThreads.class, N3SingleJvm.class, N3TwoJvms.class, N6Call.class, N6Batch.class);
 
-    private static final String[] N1_CONCURRY = {"concurryTokenBucket", "concurryGcra", "concurrySlidingWindow"};
+    private static final String[] N1_CONCURRY = {"concurryTokenBucket", "concurryTokenBucketWithMetrics", "concurryGcra",
+            "concurrySlidingWindow"};
     private static final String[] N1_PEERS = {"resilience4jAtomic", "bucket4jLocal", "guavaSmoothBursty", "semaphoreFloor"};
     private static final String[] N2_ROWS = {"concurryAtomic", "concurrySeparate", "peersByHand"};
     /** N6: each Concurry row and the bare ExecutorService it is compared with. */

@@ -1,5 +1,8 @@
 package dev.concurry.bench;
 
+import dev.concurry.micrometer.ConcurryMetrics;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+
 import com.google.common.util.concurrent.RateLimiter;
 import dev.concurry.limit.Acquisition;
 import dev.concurry.limit.LimitSet;
@@ -34,6 +37,9 @@ public abstract class SingleLimitBench {
     private static final Duration SECOND = Duration.ofSeconds(1);
 
     private LimitSet tokenBucket;
+    /** The same limit with every Concurry meter bound to a registry (SPEC P2: the cost of metrics). */
+    private LimitSet tokenBucketWithMetrics;
+    private final Request tokenBucketWithMetricsRequest = Request.of("requests", 1);
     private LimitSet gcra;
     private LimitSet slidingWindow;
     // One Request per set: a request caches how the last set it met resolved it.
@@ -48,6 +54,8 @@ public abstract class SingleLimitBench {
     @Setup
     public void setUp() {
         tokenBucket = Limiters.concurry("requests", RateAlgorithm.TOKEN_BUCKET, Limiters.HUGE, SECOND);
+        tokenBucketWithMetrics = Limiters.concurry("requests", RateAlgorithm.TOKEN_BUCKET, Limiters.HUGE, SECOND);
+        ConcurryMetrics.of(tokenBucketWithMetrics).bindTo(new SimpleMeterRegistry());
         gcra = Limiters.concurry("requests", RateAlgorithm.GCRA, Limiters.HUGE, SECOND);
         // A sliding window keeps one entry per grant (SPEC L6) in a ring of at most 1024 entries;
         // at this rate the ring is always full and every grant also merges its two oldest entries.
@@ -61,6 +69,7 @@ public abstract class SingleLimitBench {
     @TearDown
     public void tearDown() {
         tokenBucket.close();
+        tokenBucketWithMetrics.close();
         gcra.close();
         slidingWindow.close();
     }
@@ -68,6 +77,13 @@ public abstract class SingleLimitBench {
     @Benchmark
     public Acquisition concurryTokenBucket() {
         Acquisition acquisition = tokenBucket.tryAcquire(tokenBucketRequest).orElseThrow();
+        acquisition.close();
+        return acquisition;
+    }
+
+    @Benchmark
+    public Acquisition concurryTokenBucketWithMetrics() {
+        Acquisition acquisition = tokenBucketWithMetrics.tryAcquire(tokenBucketWithMetricsRequest).orElseThrow();
         acquisition.close();
         return acquisition;
     }

@@ -21,9 +21,9 @@ class BenchmarkSmokeTest {
         Collection<RunResult> results = new Runner(Report.options("smoke").build()).run();
 
         Map<String, Report.Score> scores = Report.scores(results);
-        assertThat(scores).hasSize(2 * 7 + 2 * 3 + 2 + 2 * 9);
+        assertThat(scores).hasSize(2 * 8 + 2 * 3 + 2 + 2 * 9);
         assertThat(scores.values()).allSatisfy(s -> assertThat(s.ns()).isPositive());
-        assertThat(scores).containsKeys("N1OneThread.concurryTokenBucket", "N1TwoThreads.resilience4jAtomic",
+        assertThat(scores).containsKeys("N1OneThread.concurryTokenBucket", "N1OneThread.concurryTokenBucketWithMetrics", "N1TwoThreads.resilience4jAtomic",
                 "N2OneThread.concurryAtomic", "N2TwoThreads.peersByHand", "N3SingleJvm.concurryTokenBucket",
                 "N3TwoJvms.concurryTokenBucket", "N6Call.thread1", "N6Call.executorVirtual", "N6Batch.virtual2",
                 "N6Batch.executorFixed2");
