@@ -46,7 +46,7 @@ do
   local i = 0
   for kind, cap, win in string.gmatch(ARGV[3], '|(%a):([^:|]+):([^:|]+)') do
     local m = { kind = kind, cap = tonumber(cap), win = tonumber(win), field = 's' .. i }
-    m.tol = 1e-9 * math.max(1.0, m.cap)
+    m.tol = 1e-12 * math.max(1.0, m.cap)   -- LimitMath.TOLERANCE
     m.per = m.win / m.cap
     if kind == 'S' then
       m.ring = math.min(1024, math.max(16, math.ceil(m.cap) + 1))
@@ -267,8 +267,12 @@ local function commit(m, t, n, sq)
   if k == 'T' then
     s[1] = tokens_at(m, t) - n
     s[2] = math.max(s[2], t)
-  elseif k == 'G' or k == 'L' then
+  elseif k == 'G' then
     s[1] = math.max(s[1], t) + n * m.per
+  elseif k == 'L' then
+    -- As LimitMath: a waiter wakes at the first whole nanosecond at or after the drain instant;
+    -- counting from the drain instant itself keeps the grid exact.
+    if s[1] >= t - 1 then s[1] = s[1] + n * m.per else s[1] = t + n * m.per end
   elseif k == 'F' then
     roll_window(m, t)
     s[2] = s[2] + n
