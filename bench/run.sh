@@ -8,6 +8,9 @@
 #   bench/run.sh full         the same benchmarks, 2 forks, 3x2 s warm-up, 5x2 s measurement, -prof gc;
 #                             accuracy 10 s each. About 20 minutes.
 #   bench/run.sh accuracy [seconds] [threads]     N5 only.
+#   bench/run.sh redis [quick|throughput]         N4: Redis on loopback, 8 threads (1 fork, 2x2 s warm-up,
+#                             3x3 s measurement; quick = throughput then latency percentiles, ~4 min).
+#                             Each benchmark starts its own redis-server on a free port (needs redis-server).
 #   bench/run.sh jmh [JMH options...]             the JMH command line, e.g. jmh -l, or
 #                             jmh 'N1OneThread.concurryGcra' -prof gc -f 1 -wi 2 -i 3
 #
@@ -74,6 +77,31 @@ case "$mode" in
     } 2>&1 | tee "$out.txt"
     echo "bench: results in ${out#$root/}.txt and .json" >&2
     ;;
+  redis)
+    mkdir -p "$here/results"
+    # The N4 benchmarks also run concurry-redis: rebuild when it changed (the check above does not look).
+    if [ -n "$(find "$root/concurry-redis/src/main" "$root/concurry-redis/pom.xml" -newer "$jar" -print -quit)" ]; then
+      echo "bench: rebuilding $jar (concurry-redis changed) ..." >&2
+      (cd "$root" && ./mvnw -B -ntp -DskipTests -pl concurry-bench -am package >"$here/results/build.log" 2>&1) || {
+        echo "bench: the build failed; see bench/results/build.log" >&2
+        exit 1
+      }
+    fi
+    profile="${1:-quick}"
+    stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+    out="$here/results/redis-$profile-$stamp"
+    {
+      echo "# concurry N4 (Redis) benchmarks, profile $profile, $(date -u '+%Y-%m-%d %H:%M UTC')"
+      echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+      echo "# JDK: $("$java" -version 2>&1 | head -2 | tr '\n' ' ')"
+      echo "# redis-server: $(redis-server --version 2>/dev/null || echo 'not on the PATH')"
+      echo "# load before the run: $(uptime | sed 's/.*load average/load average/')"
+      echo "# command: bench/run.sh redis $profile"
+      "$java" -cp "$jar" dev.concurry.bench.RedisReport "$profile" "$out"
+      echo "# load after the run: $(uptime | sed 's/.*load average/load average/')"
+    } 2>&1 | tee "$out.txt"
+    echo "bench: results in ${out#$root/}.txt and -*.json" >&2
+    ;;
   accuracy)
     exec "$java" -cp "$jar" dev.concurry.bench.Accuracy "$@"
     ;;
@@ -81,7 +109,7 @@ case "$mode" in
     exec "$java" -jar "$jar" "$@"
     ;;
   *)
-    echo "usage: bench/run.sh [quick|full|accuracy [seconds] [threads]|jmh [JMH options...]]" >&2
+    echo "usage: bench/run.sh [quick|full|redis [quick|throughput]|accuracy [seconds] [threads]|jmh [JMH options...]]" >&2
     exit 2
     ;;
 esac
