@@ -63,6 +63,13 @@ final class DbScenario {
                      .start();
              WorkerPool<DbWorker> pool = workers(postgres.getJdbcUrl("postgres", "postgres"));
              ProgressTracker progress = Progress.bar("db " + (limited ? "with limits" : "without limits")).start(-1)) {
+            // One query per worker first, not counted: a child JVM's first connection loads and compiles
+            // the JDBC driver, which would otherwise fill the measured run.
+            List<CompletableFuture<DbWorker.Outcome>> warmUp = new ArrayList<>();
+            for (int i = 0; i < workers; i++) {
+                warmUp.add(pool.submit(w -> w.query("SELECT 1")));
+            }
+            Futures.gather(warmUp);
             long start = System.nanoTime();
             long end = start + duration.toNanos();
             List<CompletableFuture<DbWorker.Outcome>> queries = new ArrayList<>();
