@@ -181,6 +181,10 @@ abstract class LimitEngine implements LimitSet {
     /** {@link #tryAcquire(Request)} without the {@link Optional}: the grant, or null if refused. */
     final Acquisition tryAcquireOrNull(Request request) {
         Prepared p = prepare(request);
+        Acquisition fast = tryGrantFast(p);
+        if (fast != null) {
+            return fast;
+        }
         lockState();
         try {
             checkOpen();
@@ -231,6 +235,10 @@ abstract class LimitEngine implements LimitSet {
 
     private Acquisition acquireBlocking(Request request, long timeoutNanos) {
         Prepared p = prepare(request);
+        Acquisition fast = tryGrantFast(p);
+        if (fast != null) {
+            return fast;
+        }
         Waiter w;
         Waiter granted;
         lockState();
@@ -272,6 +280,29 @@ abstract class LimitEngine implements LimitSet {
             case TIMED_OUT -> throw timeoutException(request, timeoutNanos);
             default -> throw closedException();
         };
+    }
+
+    /**
+     * A backend's lock-free grant for the common case, tried before taking the state lock; null to
+     * take the locked path (which decides every refusal, so waiters and counters stay exact).
+     */
+    Acquisition tryGrantFast(Prepared p) {
+        return null;
+    }
+
+    /** Grants made by {@link #tryGrantFast}, which are not in the state's counter. */
+    long fastGrants() {
+        return 0;
+    }
+
+    /** A handle for a grant made without the lock (no sequence number: only for limits that need none). */
+    final Acquisition fastGrant(Prepared p, double now) {
+        return new Grant(p, now, 0);
+    }
+
+    /** Whether the lock-free path may grant: open and nobody queued (guarded by the state lock). */
+    final boolean mayGrantWithoutLockLocked() {
+        return head == null && !closed;
     }
 
     /** Grants {@code p} now if no waiter is short of its keys and every limit allows it; else null. */
@@ -600,7 +631,7 @@ abstract class LimitEngine implements LimitSet {
                         math[i].available(state, now), math[i].inUse(state, now), waitingForKey,
                         refundedByKey[i], chargedByKey[i]));
             }
-            return new LimitStats(keys, (long) state[N_GRANTED], state[N_REFUNDED], state[N_CHARGED], (long) state[N_TIMED_OUT],
+            return new LimitStats(keys, (long) state[N_GRANTED] + fastGrants(), state[N_REFUNDED], state[N_CHARGED], (long) state[N_TIMED_OUT],
                     waiting, rejectedCount, waitsCount, waitedNanos);
         } finally {
             unlockState();
@@ -662,7 +693,7 @@ abstract class LimitEngine implements LimitSet {
         return p;
     }
 
-    private double now() {
+    final double now() {
         return clock.nanoTime() - epoch;
     }
 

@@ -131,6 +131,16 @@ final class LimitMath {
         };
     }
 
+    /**
+     * GCRA only, for a lock-free grant: the theoretical arrival time after granting {@code n} units at
+     * {@code now} from {@code tat}, or NaN when {@link #waitTime} would not grant them now. The same
+     * formulas as {@link #waitTime} and {@link #commit}, on the one number GCRA keeps.
+     */
+    double gcraGrant(double tat, double now, double n) {
+        double next = Math.max(tat, now) + n * per;
+        return next - now - window <= tolerance * per ? next : Double.NaN;
+    }
+
     /** Takes {@code n} units at {@code now}; {@code seq} identifies the grant for a later settle. */
     void commit(double[] s, double now, double n, long seq) {
         int o = offset;
