@@ -19,7 +19,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,9 +38,8 @@ final class ChildProcess {
     private final Process process;
     private final long pid;
     private final String label;
-    private final DataOutputStream out;
+    private final ProcessProtocol.FrameWriter out;
     private final DataInputStream in;
-    private final ReentrantLock writeLock = new ReentrantLock();
     private final Map<Long, CompletableFuture<Frame>> waiting = new ConcurrentHashMap<>();
     private final CompletableFuture<Frame> ready = new CompletableFuture<>();
     private final CompletableFuture<Death> death = new CompletableFuture<>();
@@ -58,7 +56,8 @@ final class ChildProcess {
         this.process = process;
         this.pid = process.pid();
         this.label = label;
-        this.out = new DataOutputStream(new BufferedOutputStream(process.getOutputStream(), 1 << 16));
+        this.out = new ProcessProtocol.FrameWriter(
+                new DataOutputStream(new BufferedOutputStream(process.getOutputStream(), 1 << 16)));
         this.in = new DataInputStream(new BufferedInputStream(process.getInputStream(), 1 << 16));
     }
 
@@ -201,12 +200,7 @@ final class ChildProcess {
         exitRequested = true;
         try {
             send(ProcessProtocol.EXIT, 0, new byte[0]);
-            writeLock.lock();
-            try {
-                out.close();
-            } finally {
-                writeLock.unlock();
-            }
+            out.close();
         } catch (IOException e) {
             LOG.debug("worker process {}: sending exit failed: {}", pid, e.toString());
         }
@@ -231,13 +225,7 @@ final class ChildProcess {
     }
 
     private void send(byte type, long id, byte[] payload) throws IOException {
-        writeLock.lock();
-        try {
-            ProcessProtocol.write(out, type, id, payload);
-            out.flush();
-        } finally {
-            writeLock.unlock();
-        }
+        out.send(type, id, payload);
     }
 
     private void readResponses() {

@@ -52,6 +52,36 @@ final class ProcessProtocol {
     record Frame(byte type, long id, byte[] payload) {
     }
 
+    /** One side's end of the pipe: frames written whole and flushed, one writer at a time. */
+    static final class FrameWriter implements AutoCloseable {
+        private final DataOutputStream out;
+        private final java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
+
+        FrameWriter(DataOutputStream out) {
+            this.out = out;
+        }
+
+        void send(byte type, long id, byte[] payload) throws IOException {
+            lock.lock();
+            try {
+                write(out, type, id, payload);
+                out.flush();
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            lock.lock();
+            try {
+                out.close();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
     /** Writes one frame; the caller serializes writers and flushes. */
     static void write(DataOutputStream out, byte type, long id, byte[] payload) throws IOException {
         int length = 9 + payload.length;

@@ -30,8 +30,7 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class ProcessWorkerMain {
     private final DataInputStream in;
-    private final DataOutputStream out;
-    private final ReentrantLock writeLock = new ReentrantLock();
+    private final ProcessProtocol.FrameWriter out;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     /** Guarded by lock. */
@@ -45,7 +44,7 @@ final class ProcessWorkerMain {
 
     private ProcessWorkerMain(DataInputStream in, DataOutputStream out) {
         this.in = in;
-        this.out = out;
+        this.out = new ProcessProtocol.FrameWriter(out);
     }
 
     public static void main(String[] args) {
@@ -123,8 +122,7 @@ final class ProcessWorkerMain {
                         } finally {
                             lock.unlock();
                         }
-                        runner.join();
-                        out.flush();
+                        runner.join();       // every frame is flushed as it is sent
                         return 0;
                     }
                     default -> throw new IOException("unexpected frame type " + frame.type());
@@ -250,13 +248,7 @@ final class ProcessWorkerMain {
     }
 
     private void send(byte type, long id, byte[] payload) throws IOException {
-        writeLock.lock();
-        try {
-            ProcessProtocol.write(out, type, id, payload);
-            out.flush();
-        } finally {
-            writeLock.unlock();
-        }
+        out.send(type, id, payload);
     }
 
 }
