@@ -1,0 +1,24 @@
+package dev.concurry.limit.spi;
+
+/**
+ * Where a store reports what it decided for each attempt of a {@link Batch}; every attempt gets
+ * exactly one call.
+ */
+public interface DecisionSink {
+
+    /**
+     * Attempt {@code i} was granted: every unit is taken.
+     *
+     * @param seq the grant's sequence number in the set, passed back when it is settled
+     */
+    void granted(int i, long seq);
+
+    /**
+     * Attempt {@code i} was not granted. A queued attempt keeps waiting; a try is refused.
+     *
+     * @param shortOf the limits it is short of (bit i for limit i), or those an earlier waiter holds up
+     * @param wait    nanoseconds until it could be granted if nothing else changed; {@code +Infinity}
+     *                when only a release can free it; NaN when it queues behind an earlier waiter
+     */
+    void refused(int i, long shortOf, double wait);
+}
