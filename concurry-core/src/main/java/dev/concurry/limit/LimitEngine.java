@@ -108,6 +108,8 @@ final class LimitEngine implements LimitSet, Headroom {
     private double charged;
     private final double[] refundedByKey;
     private final double[] chargedByKey;
+    /** Remote stores: what each limit had available after the last call that touched it (a pool's hint). */
+    private final double[] knownAvailable;
 
     LimitEngine(LimitSetDefinition definition, LimitBackend backend, LimitStore store) {
         this.definition = definition;
@@ -128,6 +130,10 @@ final class LimitEngine implements LimitSet, Headroom {
         }
         this.refundedByKey = new double[specs.size()];
         this.chargedByKey = new double[specs.size()];
+        this.knownAvailable = new double[specs.size()];
+        for (int i = 0; i < knownAvailable.length; i++) {
+            knownAvailable[i] = specs.get(i).capacity();
+        }
         store.listen(this::redispatch);
     }
 
@@ -239,6 +245,7 @@ final class LimitEngine implements LimitSet, Headroom {
                     return future;
                 }
             }
+            w.refused = local != null;
             enqueueLocked(w);
             signalled = local != null ? dispatchLocked() : null;
         } finally {
@@ -280,6 +287,7 @@ final class LimitEngine implements LimitSet, Headroom {
                     return now;
                 }
             }
+            w.refused = local != null;     // a local store refused it just now; a remote one decides it next
             enqueueLocked(w);
             if (local != null) {
                 signalled = dispatchLocked();
@@ -424,7 +432,7 @@ final class LimitEngine implements LimitSet, Headroom {
         w.result = new Grant(w.request, seq);
         w.state = GRANTED;
         granted++;
-        if (!w.isTry) {
+        if (w.refused) {
             waits++;
             waitedNanos += Math.max(0, now - w.since);
         }
@@ -539,7 +547,7 @@ final class LimitEngine implements LimitSet, Headroom {
             return null;
         }
         inFlight = true;
-        Flight flight = new Flight();
+        Flight flight = new Flight(specs.size());
         for (Waiter w = head; w != null && flight.size < BATCH; w = w.next) {
             flight.add(w);
         }
@@ -621,6 +629,7 @@ final class LimitEngine implements LimitSet, Headroom {
                         w.nextSignal = signalled;
                         signalled = w;
                     } else if (w.state == WAITING && flight.decided[i]) {
+                        w.refused = true;
                         shortOf |= flight.shortOf[i];
                         if (flight.wait[i] < earliest) {
                             earliest = flight.wait[i];
@@ -628,6 +637,11 @@ final class LimitEngine implements LimitSet, Headroom {
                     }
                 }
                 contended = head == null ? 0 : shortOf;
+                for (int i = 0; i < knownAvailable.length; i++) {
+                    if (!Double.isNaN(flight.available[i])) {
+                        knownAvailable[i] = flight.available[i];
+                    }
+                }
                 scheduleLocked(base, earliest);
                 if (wakeupAt <= clock.nanoTime() || anyGranted && flight.size == BATCH) {
                     again = true;
@@ -793,8 +807,9 @@ final class LimitEngine implements LimitSet, Headroom {
 
     /**
      * For a {@link LimitPool}: the smallest fraction of capacity left once {@code request} would be
-     * granted ({@code 1} when unknown, as on a remote store, which is not asked); negative when it
-     * cannot be granted now; {@link Double#NEGATIVE_INFINITY} when a waiter is short of one of its keys.
+     * granted; negative when it cannot be granted now; {@link Double#NEGATIVE_INFINITY} when a waiter is
+     * short of one of its keys. A local store is read now; a remote store is not asked: what its last
+     * call reported stands in (no round trip per pool acquisition).
      */
     @Override
     public double headroom(Request request) {
@@ -804,7 +819,17 @@ final class LimitEngine implements LimitSet, Headroom {
             if ((r.mask() & contended) != 0) {
                 return Double.NEGATIVE_INFINITY;
             }
-            return local != null ? local.headroom(r) : 1;
+            if (local != null) {
+                return local.headroom(r);
+            }
+            double least = 1;
+            for (int j = 0; j < r.size(); j++) {
+                int i = r.limitIndex(j);
+                if (r.amount(j) > 0) {
+                    least = Math.min(least, (knownAvailable[i] - r.amount(j)) / specs.get(i).capacity());
+                }
+            }
+            return least;
         } finally {
             lock.unlock();
         }
@@ -972,6 +997,8 @@ final class LimitEngine implements LimitSet, Headroom {
         Waiter nextSignal;
         /** Clock reading when it was queued, for {@link #waitedNanos}. */
         long since;
+        /** Refused at least once: when granted, it counts as an acquisition that had to wait. */
+        boolean refused;
         volatile int state = WAITING;
         volatile Acquisition result;
         volatile RuntimeException failure;
@@ -1045,10 +1072,21 @@ final class LimitEngine implements LimitSet, Headroom {
         final boolean[] decided = new boolean[BATCH];
         final long[] shortOf = new long[BATCH];
         final double[] wait = new double[BATCH];
+        final double[] available;
         int size;
+
+        Flight(int limits) {
+            available = new double[limits];
+            Arrays.fill(available, Double.NaN);
+        }
 
         void add(Waiter w) {
             items[size++] = w;
+        }
+
+        @Override
+        public void available(int limit, double units) {
+            available[limit] = units;
         }
 
         @Override

@@ -88,4 +88,12 @@ public abstract class LimitSetTck {
             return LimitSetTck.this.backend(clock);
         }
     }
+
+    @Nested
+    class Statistics extends StatisticsTck {
+        @Override
+        protected LimitBackend backend(ManualClock clock) {
+            return LimitSetTck.this.backend(clock);
+        }
+    }
 }

@@ -21,4 +21,13 @@ public interface DecisionSink {
      *                when only a release can free it; NaN when it queues behind an earlier waiter
      */
     void refused(int i, long shortOf, double wait);
+
+    /**
+     * Once the batch is decided, limit {@code limit} has {@code units} available (negative in debt).
+     * Remote stores report it for the limits the batch touched ({@link SetAlgorithms#reportAvailable}),
+     * so that a pool can prefer the set with the most left without asking every set; local stores
+     * need not (the engine reads them directly).
+     */
+    default void available(int limit, double units) {
+    }
 }

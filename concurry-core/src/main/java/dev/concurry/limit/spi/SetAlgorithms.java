@@ -212,6 +212,22 @@ public final class SetAlgorithms {
         }
     }
 
+    /**
+     * Reports to {@code sink} what each limit touched by {@code batch} has available at {@code now}
+     * (see {@link DecisionSink#available}); for remote stores, after {@link #decide}.
+     */
+    public void reportAvailable(double[] s, double now, Batch batch, DecisionSink sink) {
+        long touched = 0;
+        for (int i = 0, n = batch.size(); i < n; i++) {
+            touched |= batch.request(i).touches();
+        }
+        for (int i = 0; i < math.length; i++) {
+            if ((touched & (1L << i)) != 0) {
+                sink.available(i, math[i].available(s, now));
+            }
+        }
+    }
+
     // ---- reading ---------------------------------------------------------------------------------
 
     /** Units of limit {@code i} that could be granted at {@code now} (negative in debt); no side effect. */
