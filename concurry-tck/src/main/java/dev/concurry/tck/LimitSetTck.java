@@ -90,6 +90,14 @@ public abstract class LimitSetTck {
     }
 
     @Nested
+    class Pools extends LimitPoolTck {
+        @Override
+        protected LimitBackend backend(ManualClock clock) {
+            return LimitSetTck.this.backend(clock);
+        }
+    }
+
+    @Nested
     class Statistics extends StatisticsTck {
         @Override
         protected LimitBackend backend(ManualClock clock) {
