@@ -98,7 +98,8 @@ final class LimitEngine implements LimitSet, Headroom {
     private boolean closed;
     private boolean inFlight;
     private boolean again;
-    private final LocalBatch localBatch = new LocalBatch();
+    /** The round local stores decide in, reused (only touched under the lock). */
+    private final Round localRound;
     private long granted;
     private long timedOut;
     private long rejected;
@@ -131,6 +132,7 @@ final class LimitEngine implements LimitSet, Headroom {
         this.refundedByKey = new double[specs.size()];
         this.chargedByKey = new double[specs.size()];
         this.knownAvailable = new double[specs.size()];
+        this.localRound = local != null ? new Round(specs.size(), 16) : null;
         for (int i = 0; i < knownAvailable.length; i++) {
             knownAvailable[i] = specs.get(i).capacity();
         }
@@ -447,21 +449,60 @@ final class LimitEngine implements LimitSet, Headroom {
         if (head == null) {
             return null;
         }
-        LocalBatch batch = localBatch;
-        batch.fill(head);
-        long base = local.decide(batch, batch);
-        contended = batch.shortOf;
+        Round round = localRound;
+        round.clear();
+        for (Waiter w = head; w != null; w = w.next) {
+            round.add(w);
+        }
+        long base = local.decide(round, round);
+        return applyLocked(round, base);
+    }
+
+    /**
+     * Applies a round's decisions to its waiters: grants (a waiter that left meanwhile has its grant
+     * collected in {@link Round#abandoned} to be given back), refuses tries, and for the waiters that
+     * still wait, records the keys they are short of and schedules one wake-up for the earliest
+     * moment one could be granted. Returns the waiters to signal (a chain through
+     * {@link Waiter#nextSignal}, in queue order).
+     */
+    private Waiter applyLocked(Round round, long base) {
+        long shortOf = 0;
+        double earliest = Double.POSITIVE_INFINITY;
         Waiter chain = null;
-        for (int i = batch.size - 1; i >= 0; i--) {
-            Waiter w = batch.items[i];
-            batch.items[i] = null;
-            if (batch.seq[i] > 0) {
-                grantLocked(w, batch.seq[i], base);
+        for (int i = round.size - 1; i >= 0; i--) {
+            Waiter w = round.items[i];
+            round.items[i] = null;
+            if (round.granted[i]) {
+                if (w.state == WAITING) {
+                    grantLocked(w, round.seq[i], base);
+                    w.nextSignal = chain;
+                    chain = w;
+                } else {
+                    // It left (timeout, interrupt, cancel, close) while a remote call ran: give back.
+                    round.abandon(new Grant(w.request, round.seq[i]));
+                }
+            } else if (w.state != WAITING) {
+                continue;
+            } else if (w.isTry) {
+                unlinkLocked(w);
+                w.state = REFUSED;
                 w.nextSignal = chain;
                 chain = w;
+            } else if (round.decided[i]) {
+                w.refused = true;
+                shortOf |= round.shortOf[i];
+                if (round.wait[i] < earliest) {
+                    earliest = round.wait[i];
+                }
             }
         }
-        scheduleLocked(base, batch.earliest);
+        contended = head == null ? 0 : shortOf;
+        for (int i = 0; i < knownAvailable.length; i++) {
+            if (!Double.isNaN(round.available[i])) {
+                knownAvailable[i] = round.available[i];
+            }
+        }
+        scheduleLocked(base, earliest);
         return chain;
     }
 
@@ -523,7 +564,7 @@ final class LimitEngine implements LimitSet, Headroom {
 
     /** Starts a remote call for the queue unless one is in flight (then it is repeated when done). */
     private void kick() {
-        Flight flight;
+        Round flight;
         lock.lock();
         try {
             if (inFlight) {
@@ -540,21 +581,21 @@ final class LimitEngine implements LimitSet, Headroom {
     }
 
     /** The next batch to send, marking a call in flight; null (and nothing in flight) if none is queued. */
-    private Flight nextFlightLocked() {
+    private Round nextFlightLocked() {
         again = false;
         if (head == null || closed) {
             inFlight = false;
             return null;
         }
         inFlight = true;
-        Flight flight = new Flight(specs.size());
+        Round flight = new Round(specs.size(), BATCH);
         for (Waiter w = head; w != null && flight.size < BATCH; w = w.next) {
             flight.add(w);
         }
         return flight;
     }
 
-    private void send(Flight flight) {
+    private void send(Round flight) {
         while (flight != null) {
             CompletableFuture<Long> call;
             try {
@@ -563,9 +604,9 @@ final class LimitEngine implements LimitSet, Headroom {
                 call = CompletableFuture.failedFuture(e);
             }
             if (!awaitRemote && !call.isDone()) {
-                Flight sent = flight;
+                Round sent = flight;
                 call.whenComplete((base, failure) -> {
-                    Flight next = decided(sent, base, failure);
+                    Round next = decided(sent, base, failure);
                     if (next != null) {
                         send(next);
                     }
@@ -584,11 +625,9 @@ final class LimitEngine implements LimitSet, Headroom {
     }
 
     /** Applies a remote call's decisions; returns the next flight to send, if any. */
-    private Flight decided(Flight flight, Long base, Throwable failure) {
+    private Round decided(Round flight, Long base, Throwable failure) {
         Waiter signalled = null;
-        Grant[] abandoned = null;
-        int abandonedCount = 0;
-        Flight next;
+        Round next;
         lock.lock();
         try {
             if (failure != null) {
@@ -604,46 +643,10 @@ final class LimitEngine implements LimitSet, Headroom {
                     }
                 }
             } else {
-                long shortOf = 0;
-                double earliest = Double.POSITIVE_INFINITY;
-                boolean anyGranted = false;
-                for (int i = 0; i < flight.size; i++) {
-                    Waiter w = flight.items[i];
-                    long seq = flight.seq[i];
-                    if (flight.granted[i]) {
-                        anyGranted = true;
-                        if (w.state == WAITING) {
-                            grantLocked(w, seq, base);
-                            w.nextSignal = signalled;
-                            signalled = w;
-                        } else {
-                            // It left (timeout, interrupt, cancel, close) while the call ran: give back.
-                            if (abandoned == null) {
-                                abandoned = new Grant[flight.size];
-                            }
-                            abandoned[abandonedCount++] = new Grant(w.request, seq);
-                        }
-                    } else if (w.state == WAITING && w.isTry) {
-                        unlinkLocked(w);
-                        w.state = REFUSED;
-                        w.nextSignal = signalled;
-                        signalled = w;
-                    } else if (w.state == WAITING && flight.decided[i]) {
-                        w.refused = true;
-                        shortOf |= flight.shortOf[i];
-                        if (flight.wait[i] < earliest) {
-                            earliest = flight.wait[i];
-                        }
-                    }
-                }
-                contended = head == null ? 0 : shortOf;
-                for (int i = 0; i < knownAvailable.length; i++) {
-                    if (!Double.isNaN(flight.available[i])) {
-                        knownAvailable[i] = flight.available[i];
-                    }
-                }
-                scheduleLocked(base, earliest);
-                if (wakeupAt <= clock.nanoTime() || anyGranted && flight.size == BATCH) {
+                boolean full = flight.size == BATCH;
+                boolean anyGranted = flight.anyGranted();
+                signalled = applyLocked(flight, base);
+                if (wakeupAt <= clock.nanoTime() || anyGranted && full) {
                     again = true;
                 }
             }
@@ -655,9 +658,7 @@ final class LimitEngine implements LimitSet, Headroom {
             lock.unlock();
         }
         deliver(signalled);
-        for (int i = 0; i < abandonedCount; i++) {
-            abandoned[i].giveBack();
-        }
+        flight.giveBackAbandoned();
         return next;
     }
 
@@ -1012,81 +1013,74 @@ final class LimitEngine implements LimitSet, Headroom {
         }
     }
 
-    /** The queue as a batch for a local store; reused (only touched under the lock). */
-    private static final class LocalBatch implements Batch, DecisionSink {
-        Waiter[] items = new Waiter[16];
-        long[] seq = new long[16];
-        int size;
-        long shortOf;
-        double earliest;
-
-        void fill(Waiter head) {
-            size = 0;
-            for (Waiter w = head; w != null; w = w.next) {
-                if (size == items.length) {
-                    items = Arrays.copyOf(items, size * 2);
-                    seq = Arrays.copyOf(seq, size * 2);
-                }
-                items[size] = w;
-                seq[size] = 0;
-                size++;
-            }
-            shortOf = 0;
-            earliest = Double.POSITIVE_INFINITY;
-        }
-
-        @Override
-        public int size() {
-            return size;
-        }
-
-        @Override
-        public ResolvedRequest request(int i) {
-            return items[i].request;
-        }
-
-        @Override
-        public boolean isTry(int i) {
-            return false;
-        }
-
-        @Override
-        public void granted(int i, long s) {
-            seq[i] = s;
-        }
-
-        @Override
-        public void refused(int i, long keys, double wait) {
-            shortOf |= keys;
-            if (wait < earliest) {
-                earliest = wait;
-            }
-        }
-    }
-
-    /** One remote call: the attempts sent and what the store decided for each. */
-    private static final class Flight implements Batch, DecisionSink {
-        final Waiter[] items = new Waiter[BATCH];
-        final long[] seq = new long[BATCH];
-        final boolean[] granted = new boolean[BATCH];
-        final boolean[] decided = new boolean[BATCH];
-        final long[] shortOf = new long[BATCH];
-        final double[] wait = new double[BATCH];
+    /**
+     * Waiters decided together in one store call, and what the store decided for each: the whole
+     * queue of a local store (one reused round), or one remote call (at most {@link #BATCH}).
+     */
+    private final class Round implements Batch, DecisionSink {
+        Waiter[] items;
+        long[] seq;
+        boolean[] granted;
+        boolean[] decided;
+        long[] shortOf;
+        double[] wait;
         final double[] available;
         int size;
+        /** Grants whose waiter left before they arrived, to give back once the lock is released. */
+        private Grant[] abandoned;
+        private int abandonedCount;
 
-        Flight(int limits) {
+        Round(int limits, int capacity) {
             available = new double[limits];
             Arrays.fill(available, Double.NaN);
+            items = new Waiter[capacity];
+            seq = new long[capacity];
+            granted = new boolean[capacity];
+            decided = new boolean[capacity];
+            shortOf = new long[capacity];
+            wait = new double[capacity];
+        }
+
+        void clear() {
+            size = 0;
         }
 
         void add(Waiter w) {
-            items[size++] = w;
+            if (size == items.length) {
+                int n = size * 2;
+                items = Arrays.copyOf(items, n);
+                seq = Arrays.copyOf(seq, n);
+                granted = Arrays.copyOf(granted, n);
+                decided = Arrays.copyOf(decided, n);
+                shortOf = Arrays.copyOf(shortOf, n);
+                wait = Arrays.copyOf(wait, n);
+            }
+            items[size] = w;
+            granted[size] = false;
+            decided[size] = false;
+            size++;
         }
 
-        @Override
-        public void available(int limit, double units) {
-            available[limit] = units;
+        boolean anyGranted() {
+            for (int i = 0; i < size; i++) {
+                if (granted[i]) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        void abandon(Grant g) {
+            if (abandoned == null) {
+                abandoned = new Grant[size];
+            }
+            abandoned[abandonedCount++] = g;
+        }
+
+        void giveBackAbandoned() {
+            for (int i = 0; i < abandonedCount; i++) {
+                abandoned[i].giveBack();
+            }
         }
 
         @Override
@@ -1114,8 +1108,13 @@ final class LimitEngine implements LimitSet, Headroom {
         @Override
         public void refused(int i, long keys, double w) {
             shortOf[i] = keys;
-            wait[i] = Double.isNaN(w) ? Double.POSITIVE_INFINITY : w;
+            wait[i] = w;
             decided[i] = true;
+        }
+
+        @Override
+        public void available(int limit, double units) {
+            available[limit] = units;
         }
     }
 
