@@ -62,6 +62,8 @@ import org.slf4j.LoggerFactory;
 final class LimitEngine implements LimitSet, Headroom {
     private static final Logger log = LoggerFactory.getLogger(LimitEngine.class);
     private static final Executor COMPLETIONS = Executors.newVirtualThreadPerTaskExecutor();
+    /** Usage reported for a key may not exceed this many times its capacity (an absurd charge). */
+    static final double MAX_USAGE_FACTOR = 1e6;
     /** Most attempts decided by one remote call. */
     private static final int BATCH = 64;
 
@@ -511,7 +513,9 @@ final class LimitEngine implements LimitSet, Headroom {
         if (head == null || closed || !(wait < Double.POSITIVE_INFINITY)) {
             return;
         }
-        long at = base + Math.max((long) Math.ceil(wait - 1e-6), 1);
+        // Saturating: a huge debt (a charge far above capacity) must not overflow into the past.
+        long delay = Math.max((long) Math.ceil(wait - 1e-6), 1);
+        long at = delay >= Long.MAX_VALUE - base ? Long.MAX_VALUE : base + delay;
         if (at < wakeupAt) {
             if (wakeup != null) {
                 wakeup.cancel();
@@ -1158,6 +1162,12 @@ final class LimitEngine implements LimitSet, Headroom {
                 double value = n == null ? Double.NaN : n.doubleValue();
                 if (Double.isNaN(value) || Double.isInfinite(value) || value < 0) {
                     throw new IllegalArgumentException("usage of '" + key + "' must be a finite number >= 0, got: " + n);
+                }
+                double capacity = specs.get(request.limitIndex(position)).capacity();
+                if (value > MAX_USAGE_FACTOR * capacity) {
+                    throw new IllegalArgumentException("usage of '" + key + "' is " + n + ", more than "
+                            + (long) MAX_USAGE_FACTOR + " times its capacity " + capacity + ": the limit would stay"
+                            + " in debt for over a million windows; report the units really used");
                 }
                 positions[k] = position;
                 values[k] = value;

@@ -420,7 +420,9 @@ local function save()
   redis.call('HSET', H, unpack(fields))
   -- Idle keys expire: after the state has returned to its initial value, plus three leases
   -- (a held permit's lease is renewed every third of it, which also renews these expiries).
-  local ttl = math.ceil((longest + 3 * lease) / 1000000) + 1000
+  -- Formatted as an integer, and capped at 1e13 ms (317 years): a huge debt must not produce a number
+  -- Redis cannot parse (Lua prints large numbers with an exponent).
+  local ttl = string.format('%d', math.min(math.ceil((longest + 3 * lease) / 1000000) + 1000, 1e13))
   redis.call('PEXPIRE', H, ttl)
   if has_resource then redis.call('PEXPIRE', L, ttl) end
   if notify then redis.call('PUBLISH', ARGV[5], '1') end
