@@ -1,0 +1,92 @@
+package dev.concurry.hazelcast;
+
+import dev.concurry.limit.Acquisition;
+import dev.concurry.limit.LimitSet;
+import dev.concurry.limit.Request;
+import dev.concurry.worker.Worker;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/** Workers for the cluster tests; every method works in every mode. */
+final class ClusterWorkers {
+    /** Calls that started, by key, in this JVM (the embedded members'); lets a test wait for a remote call. */
+    static final ConcurrentHashMap<String, CountDownLatch> STARTED = new ConcurrentHashMap<>();
+    /** Calls that saw their interrupt, by key, in this JVM. */
+    static final ConcurrentHashMap<String, Boolean> INTERRUPTED = new ConcurrentHashMap<>();
+
+    private ClusterWorkers() {
+    }
+
+    static CountDownLatch started(String key) {
+        return STARTED.computeIfAbsent(key, k -> new CountDownLatch(1));
+    }
+
+    /** A stateful worker: an actor whose state persists between calls. */
+    public static class Counter extends Worker {
+        private final String name;
+        private long total;
+
+        public Counter(String name) {
+            this.name = name;
+        }
+
+        public long add(long n) {
+            total += n;
+            return total;
+        }
+
+        public String name() {
+            return name;
+        }
+
+        public long pid() {
+            return ProcessHandle.current().pid();
+        }
+
+        public String thread() {
+            return Thread.currentThread().getName();
+        }
+
+        public String fail(String message) {
+            throw new IllegalArgumentException(message);
+        }
+
+        public String failChecked(String message) throws java.io.IOException {
+            throw new java.io.IOException(message);
+        }
+
+        public String limiterKind() {
+            return limits() == LimitSet.empty() ? "empty" : ((LimitSet) limits()).backend().name();
+        }
+
+        /** Takes one unit of {@code key} from the worker's own limits, or reports that none was left. */
+        public boolean tryTake(String key) {
+            return limits().tryAcquire(Request.of(key, 1)).map(Acquisition::config).isPresent();
+        }
+
+        /** Signals {@code key} as started (in this JVM), then sleeps; records an interrupt. */
+        public String sleep(String key, Duration duration) throws InterruptedException {
+            started(key).countDown();
+            try {
+                Thread.sleep(duration);
+            } catch (InterruptedException e) {
+                INTERRUPTED.put(key, true);
+                throw e;
+            }
+            return "slept";
+        }
+
+        /** Sleeps without a latch (in a member JVM, where this JVM's latches are out of reach). */
+        public long sleepThenPid(Duration duration) throws InterruptedException {
+            Thread.sleep(duration);
+            return pid();
+        }
+
+        /** Waits until {@code key} is started elsewhere (orders two workers' calls in a test). */
+        public boolean awaitStarted(String key, Duration timeout) throws InterruptedException {
+            return started(key).await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+}
