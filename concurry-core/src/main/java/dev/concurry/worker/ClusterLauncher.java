@@ -2,22 +2,28 @@ package dev.concurry.worker;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Starts the workers of a {@link Mode#CLUSTER} pool on the members of its {@link WorkerCluster} (SPEC W2).
  * Placement is even: each new worker goes to the member hosting the fewest of this pool's live workers
  * (ties: the cluster's member order), so the first {@code maxWorkers} are dealt round-robin, and a worker
- * lost with its member comes back on the least loaded member left.
+ * lost with its member comes back on the least loaded member left. A member that cannot be reached when a
+ * worker starts (killed, not yet removed from the member list) is skipped for that worker.
  */
 final class ClusterLauncher extends RemoteLauncher {
+    private static final Logger LOG = LoggerFactory.getLogger(ClusterLauncher.class);
     private final WorkerCluster cluster;
     private final String poolId = UUID.randomUUID().toString().substring(0, 8);
     private final ReentrantLock lock = new ReentrantLock();
@@ -37,31 +43,24 @@ final class ClusterLauncher extends RemoteLauncher {
         for (int i = 0; i < count; i++) {
             payloads.add(initPayload(first + i));
         }
+        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
         List<MemberWorker> workers = new ArrayList<>(count);
         List<CompletableFuture<WorkerCluster.Reply>> starts = new ArrayList<>(count);
-        lock.lock();
-        try {
-            List<WorkerCluster.Member> members = cluster.members();
-            if (members.isEmpty()) {
-                throw new IllegalStateException(cluster.name() + " has no member that can host workers of pool '"
-                        + poolName + "'");
-            }
-            for (int i = 0; i < count; i++) {
-                WorkerCluster.Member member = leastLoaded(members);
-                String workerId = poolName + "-" + poolId + "-" + (first + i) + "." + (++generation);
-                MemberWorker worker = new MemberWorker(cluster, member, workerId);
-                placed.put(first + i, worker);
-                workers.add(worker);
-                starts.add(cluster.start(member, workerId, payloads.get(i)));
-            }
-        } finally {
-            lock.unlock();
-        }
         boolean ok = false;
         try {
-            long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
             for (int i = 0; i < count; i++) {
-                awaitStarted(workers.get(i), starts.get(i), deadline);
+                workers.add(place(first + i, payloads.get(i), Set.of(), starts));
+            }
+            for (int i = 0; i < count; i++) {
+                // A member that cannot be reached (it died, and the cluster has not noticed yet) is
+                // skipped: starting again elsewhere is safe, since no call has reached the worker.
+                Set<WorkerCluster.Node> unreachable = new HashSet<>();
+                while (!awaitStarted(workers.get(i), starts.get(i), deadline)) {
+                    unreachable.add(workers.get(i).member);
+                    List<CompletableFuture<WorkerCluster.Reply>> retry = new ArrayList<>(1);
+                    workers.set(i, place(first + i, payloads.get(i), unreachable, retry));
+                    starts.set(i, retry.get(0));
+                }
             }
             ok = true;
             return workers;
@@ -73,16 +72,41 @@ final class ClusterLauncher extends RemoteLauncher {
         }
     }
 
+    /** Starts worker {@code index} on the least loaded member not in {@code excluded}; adds its start to {@code starts}. */
+    private MemberWorker place(int index, byte[] payload, Set<WorkerCluster.Node> excluded,
+            List<CompletableFuture<WorkerCluster.Reply>> starts) {
+        lock.lock();
+        try {
+            List<WorkerCluster.Node> members = new ArrayList<>(cluster.members());
+            members.removeAll(excluded);
+            if (members.isEmpty()) {
+                throw new IllegalStateException(cluster.name() + " has no member that can host workers of pool '"
+                        + poolName + "'" + (excluded.isEmpty() ? "" : " (unreachable: " + excluded + ")"));
+            }
+            WorkerCluster.Node member = leastLoaded(members);
+            String workerId = poolName + "-" + poolId + "-" + index + "." + (++generation);
+            MemberWorker worker = new MemberWorker(cluster, member, workerId);
+            MemberWorker previous = placed.put(index, worker);
+            if (previous != null && !previous.death().isDone()) {
+                previous.lost("was replaced");
+            }
+            starts.add(cluster.start(member, workerId, payload));
+            return worker;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** The member with the fewest live workers of this pool; called under the lock. */
-    private WorkerCluster.Member leastLoaded(List<WorkerCluster.Member> members) {
-        Map<WorkerCluster.Member, Integer> load = new HashMap<>();
+    private WorkerCluster.Node leastLoaded(List<WorkerCluster.Node> members) {
+        Map<WorkerCluster.Node, Integer> load = new HashMap<>();
         for (MemberWorker worker : placed.values()) {
             if (!worker.death().isDone()) {
                 load.merge(worker.member, 1, Integer::sum);
             }
         }
-        WorkerCluster.Member best = members.get(0);
-        for (WorkerCluster.Member member : members) {
+        WorkerCluster.Node best = members.get(0);
+        for (WorkerCluster.Node member : members) {
             if (load.getOrDefault(member, 0) < load.getOrDefault(best, 0)) {
                 best = member;
             }
@@ -90,7 +114,11 @@ final class ClusterLauncher extends RemoteLauncher {
         return best;
     }
 
-    private void awaitStarted(MemberWorker worker, CompletableFuture<WorkerCluster.Reply> start, long deadline)
+    /**
+     * Waits for a start: true when the worker is built; false when its member could not be reached (the
+     * worker is then given up); the factory's own failure is rethrown.
+     */
+    private boolean awaitStarted(MemberWorker worker, CompletableFuture<WorkerCluster.Reply> start, long deadline)
             throws InterruptedException {
         WorkerCluster.Reply reply;
         try {
@@ -98,11 +126,14 @@ final class ClusterLauncher extends RemoteLauncher {
         } catch (TimeoutException e) {
             throw new IllegalStateException(worker.describe() + " did not start within " + START_TIMEOUT);
         } catch (ExecutionException e) {
-            throw new IllegalStateException("cannot start " + worker.describe() + ": " + e.getCause(), e.getCause());
+            LOG.warn("cannot start {}: {}; trying another member", worker.describe(), e.getCause().toString());
+            worker.lost("could not be started (" + e.getCause() + ")");
+            return false;
         }
         if (reply.failed()) {
             rethrowInitFailure(ChildProcess.decodeFailure(reply.payload(), filter, loader, "the worker factory's failure"),
                     worker.describe());
         }
+        return true;
     }
 }

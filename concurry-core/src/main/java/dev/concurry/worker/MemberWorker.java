@@ -24,13 +24,13 @@ final class MemberWorker implements WorkerEndpoint {
     private static final Duration DESTROY_WAIT = Duration.ofSeconds(10);
 
     private final WorkerCluster cluster;
-    final WorkerCluster.Member member;
+    final WorkerCluster.Node member;
     private final String workerId;
     private final Map<Long, CompletableFuture<ProcessProtocol.Frame>> waiting = new ConcurrentHashMap<>();
     private final CompletableFuture<WorkerDeath> death = new CompletableFuture<>();
     private final AtomicReference<CompletableFuture<Void>> stopped = new AtomicReference<>();
 
-    MemberWorker(WorkerCluster cluster, WorkerCluster.Member member, String workerId) {
+    MemberWorker(WorkerCluster cluster, WorkerCluster.Node member, String workerId) {
         this.cluster = cluster;
         this.member = member;
         this.workerId = workerId;

@@ -44,8 +44,8 @@ public abstract class WorkerCluster {
     }
 
     /** A member that can host workers: its id (unique in the cluster) and its address, for messages. */
-    public record Member(String id, String address) {
-        public Member {
+    public record Node(String id, String address) {
+        public Node {
             Objects.requireNonNull(id, "id");
             Objects.requireNonNull(address, "address");
         }
@@ -93,32 +93,32 @@ public abstract class WorkerCluster {
     public abstract String name();
 
     /** The members that can host workers now, in a stable order; empty if none. */
-    protected abstract List<Member> members();
+    protected abstract List<Node> members();
 
     /**
      * Builds worker {@code workerId} on {@code member} from {@code init} (the member calls
      * {@link #host(byte[])}). Completes with {@link Reply#started()}, or with a failed reply carrying the
      * factory's exception ({@link #failure(Throwable)}); exceptionally when the member cannot be reached.
      */
-    protected abstract CompletableFuture<Reply> start(Member member, String workerId, byte[] init);
+    protected abstract CompletableFuture<Reply> start(Node member, String workerId, byte[] init);
 
     /**
      * Sends call {@code callId} to worker {@code workerId}; completes with its reply, or exceptionally if
      * the worker or its member is gone or the outcome is unknown (never by sending the call again).
      */
-    protected abstract CompletableFuture<Reply> call(Member member, String workerId, long callId, byte[] payload);
+    protected abstract CompletableFuture<Reply> call(Node member, String workerId, long callId, byte[] payload);
 
     /** Asks the member to cancel call {@code callId} ({@link Hosted#cancel}); best effort, never blocks. */
-    protected abstract void cancel(Member member, String workerId, long callId);
+    protected abstract void cancel(Node member, String workerId, long callId);
 
     /** Removes worker {@code workerId} from its member ({@link Hosted#close()}); completes when it is gone. */
-    protected abstract CompletableFuture<Void> stop(Member member, String workerId);
+    protected abstract CompletableFuture<Void> stop(Node member, String workerId);
 
     /**
      * Completes, with how (such as "left the cluster"), once {@code member} is no longer in the cluster;
      * already complete if it is not a member now.
      */
-    protected abstract CompletableFuture<String> departure(Member member);
+    protected abstract CompletableFuture<String> departure(Node member);
 
     /**
      * The backend with which each member re-opens {@code set}, a set given to a cluster pool with

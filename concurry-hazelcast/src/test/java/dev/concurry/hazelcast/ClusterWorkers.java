@@ -78,8 +78,14 @@ final class ClusterWorkers {
             return "slept";
         }
 
-        /** Sleeps without a latch (in a member JVM, where this JVM's latches are out of reach). */
-        public long sleepThenPid(Duration duration) throws InterruptedException {
+        /**
+         * Appends "{@code key} pid" to {@code file} (visible from every JVM on the host), then sleeps and
+         * returns the pid: a test sees where and how often a call started.
+         */
+        public long markThenSleep(String file, String key, Duration duration) throws Exception {
+            java.nio.file.Files.writeString(java.nio.file.Path.of(file), key + " " + pid() + "\n",
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND,
+                    java.nio.file.StandardOpenOption.WRITE);
             Thread.sleep(duration);
             return pid();
         }
