@@ -158,7 +158,18 @@ class ClusterWorkerTest {
                     .hasMessageContaining("maxQueuedTasks");
             running.cancel(true);
             assertThatThrownBy(running::join).isInstanceOf(CancellationException.class);
-            assertThat((Long) pool.call(w -> w.add(1))).isEqualTo(1L);
+            // The slot frees once the member confirms the interrupted call ended (a round trip after the cancel).
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            CompletableFuture<Long> next = null;
+            while (next == null) {
+                try {
+                    next = pool.submit(w -> w.add(1));
+                } catch (RejectedExecutionException stillFull) {
+                    assertThat(System.nanoTime()).as("the slot was never freed").isLessThan(deadline);
+                    Thread.sleep(5);
+                }
+            }
+            assertThat(next.get(30, TimeUnit.SECONDS)).isEqualTo(1L);
         }
     }
 
