@@ -14,9 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,9 +37,8 @@ final class ChildProcess implements WorkerEndpoint {
     private final String label;
     private final ProcessProtocol.FrameWriter out;
     private final DataInputStream in;
-    private final Map<Long, CompletableFuture<Frame>> waiting = new ConcurrentHashMap<>();
+    private final PendingCalls pending = new PendingCalls();
     private final CompletableFuture<Frame> ready = new CompletableFuture<>();
-    private final CompletableFuture<WorkerDeath> death = new CompletableFuture<>();
     private volatile boolean exitRequested;
 
     private ChildProcess(Process process, String label) {
@@ -87,12 +84,12 @@ final class ChildProcess implements WorkerEndpoint {
     }
 
     boolean isAlive() {
-        return !death.isDone() && process.isAlive();
+        return !pending.death().isDone() && process.isAlive();
     }
 
     @Override
     public CompletableFuture<WorkerDeath> death() {
-        return death;
+        return pending.death();
     }
 
     @Override
@@ -111,7 +108,7 @@ final class ChildProcess implements WorkerEndpoint {
         } catch (IOException e) {
             // the child died at once; the reader reports how below
         }
-        CompletableFuture<Object> outcome = CompletableFuture.anyOf(ready, death);
+        CompletableFuture<Object> outcome = CompletableFuture.anyOf(ready, pending.death());
         Object done;
         try {
             done = outcome.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
@@ -151,12 +148,8 @@ final class ChildProcess implements WorkerEndpoint {
      */
     @Override
     public CompletableFuture<Frame> call(long id, byte[] payload) {
-        CompletableFuture<Frame> response = new CompletableFuture<>();
-        waiting.put(id, response);
-        WorkerDeath dead = death.getNow(null);
-        if (dead != null) {
-            waiting.remove(id);
-            response.completeExceptionally(dead.exception("before running call #" + id));
+        CompletableFuture<Frame> response = pending.open(id);
+        if (response.isDone()) {
             return response;
         }
         try {
@@ -223,10 +216,7 @@ final class ChildProcess implements WorkerEndpoint {
                 switch (frame.type()) {
                     case ProcessProtocol.READY, ProcessProtocol.INIT_FAILED -> ready.complete(frame);
                     case ProcessProtocol.RESULT, ProcessProtocol.FAILURE -> {
-                        CompletableFuture<Frame> response = waiting.remove(frame.id());
-                        if (response != null) {
-                            response.complete(frame);
-                        }
+                        pending.answer(frame.id(), frame);
                     }
                     default -> throw new IOException("unexpected frame type " + frame.type());
                 }
@@ -253,13 +243,7 @@ final class ChildProcess implements WorkerEndpoint {
             how = "exited with code " + code + describe(code);
         }
         WorkerDeath dead = new WorkerDeath(pid, code, describe() + " " + how);
-        death.complete(dead);
-        for (Long id : List.copyOf(waiting.keySet())) {
-            CompletableFuture<Frame> response = waiting.remove(id);
-            if (response != null) {
-                response.completeExceptionally(dead.exception("while running call #" + id));
-            }
-        }
+        pending.die(dead);
         if (!exitRequested) {
             LOG.warn("{}: worker process {} {}", label, pid, how);
         }

@@ -1,10 +1,7 @@
 package dev.concurry.worker;
 
 import java.time.Duration;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -26,8 +23,7 @@ final class MemberWorker implements WorkerEndpoint {
     private final WorkerCluster cluster;
     final WorkerCluster.Node member;
     private final String workerId;
-    private final Map<Long, CompletableFuture<ProcessProtocol.Frame>> waiting = new ConcurrentHashMap<>();
-    private final CompletableFuture<WorkerDeath> death = new CompletableFuture<>();
+    private final PendingCalls pending = new PendingCalls();
     private final AtomicReference<CompletableFuture<Void>> stopped = new AtomicReference<>();
 
     MemberWorker(WorkerCluster cluster, WorkerCluster.Node member, String workerId) {
@@ -39,7 +35,7 @@ final class MemberWorker implements WorkerEndpoint {
 
     @Override
     public CompletableFuture<WorkerDeath> death() {
-        return death;
+        return pending.death();
     }
 
     @Override
@@ -49,12 +45,8 @@ final class MemberWorker implements WorkerEndpoint {
 
     @Override
     public CompletableFuture<ProcessProtocol.Frame> call(long id, byte[] payload) {
-        CompletableFuture<ProcessProtocol.Frame> response = new CompletableFuture<>();
-        waiting.put(id, response);
-        WorkerDeath dead = death.getNow(null);
-        if (dead != null) {
-            waiting.remove(id);
-            response.completeExceptionally(dead.exception("before running call #" + id));
+        CompletableFuture<ProcessProtocol.Frame> response = pending.open(id);
+        if (response.isDone()) {
             return response;
         }
         cluster.call(member, workerId, id, payload).whenComplete((reply, failure) -> {
@@ -62,8 +54,8 @@ final class MemberWorker implements WorkerEndpoint {
                 // Delivery failed or the answer was lost: the call may or may not have run, and the
                 // worker's state is unknown. Never re-send; give the worker up and start afresh.
                 lost("was lost during call #" + id + " (" + unwrap(failure) + ")");
-            } else if (waiting.remove(id) != null) {
-                response.complete(reply.frame(id));
+            } else {
+                pending.answer(id, reply.frame(id));
             }
         });
         return response;
@@ -72,18 +64,11 @@ final class MemberWorker implements WorkerEndpoint {
     /** Records the death once, fails every waiting call, and removes the worker if its member is still there. */
     void lost(String how) {
         WorkerDeath dead = new WorkerDeath(-1, -1, describe() + " " + how);
-        if (!death.complete(dead)) {
+        int failed = pending.die(dead);
+        if (failed < 0) {
             return;
         }
-        boolean calls = false;
-        for (Long id : List.copyOf(waiting.keySet())) {
-            CompletableFuture<ProcessProtocol.Frame> response = waiting.remove(id);
-            if (response != null) {
-                response.completeExceptionally(dead.exception("while running call #" + id));
-                calls = true;
-            }
-        }
-        if (calls) {
+        if (failed > 0) {
             LOG.warn("{}", dead.description());
         }
         askToExit(); // harmless if the member is gone; otherwise no orphan worker stays behind

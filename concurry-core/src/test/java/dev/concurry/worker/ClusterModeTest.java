@@ -183,7 +183,7 @@ class ClusterModeTest {
     }
 
     @Test
-    void l20_theClusterDecidesHowMembersShareLimits() {
+    void l20_theClusterDecidesHowMembersShareLimits() throws Exception {
         InJvmCluster refusing = new InJvmCluster("a");
         try (LimitSet inMemory = LimitSet.builder().name("local").add(ResourceLimit.of("db_conn", 2)).build()) {
             assertThatThrownBy(() -> options(refusing).limits(inMemory).init(Calc::new))
@@ -203,28 +203,7 @@ class ClusterModeTest {
             List<CompletableFuture<String>> holds = IntStream.range(0, 4).mapToObj(i -> pool.submit(w -> w.hold(log, 30)))
                     .toList();
             assertThat(Futures.gather(holds)).containsOnly("held");
-            assertThat(maxHeldAtOnce(Path.of(log))).as("one db_conn across both members").isEqualTo(1);
-        }
-    }
-
-    /** The most enter lines without their exit, over the log's order of events. */
-    private static int maxHeldAtOnce(Path log) throws java.io.UncheckedIOException {
-        try {
-            List<long[]> events = new ArrayList<>();
-            for (String line : java.nio.file.Files.readAllLines(log)) {
-                String[] parts = line.split(" ");
-                events.add(new long[] {Long.parseLong(parts[2]), parts[0].equals("enter") ? 1 : -1});
-            }
-            events.sort((x, y) -> x[0] != y[0] ? Long.compare(x[0], y[0]) : Long.compare(x[1], y[1]));
-            int held = 0;
-            int most = 0;
-            for (long[] event : events) {
-                held += (int) event[1];
-                most = Math.max(most, held);
-            }
-            return most;
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            assertThat(ProcessWorkerTest.maxConcurrent(Path.of(log))).as("one db_conn across both members").isEqualTo(1);
         }
     }
 }
