@@ -115,6 +115,43 @@ class ClusterWorkerTest {
     }
 
     @Test
+    void w2_stress_manySubmittersNeverRunTwoCallsOfOneWorkerAtOnceAndEveryCallRunsOnce() throws Exception {
+        int threads = 8;
+        int perThread = 60;
+        try (WorkerPool<Counter> pool = options().maxWorkers(6).loadBalancing(LoadBalancing.LEAST_ACTIVE)
+                .init(() -> new Counter("stress"))) {
+            java.util.concurrent.ExecutorService submitters = java.util.concurrent.Executors.newFixedThreadPool(threads);
+            List<java.util.concurrent.Future<List<String>>> batches = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                batches.add(submitters.submit(() -> {
+                    List<CompletableFuture<String>> mine = new ArrayList<>();
+                    for (int i = 0; i < perThread; i++) {
+                        mine.add(pool.submit(w -> w.exclusive(w.thread())));
+                    }
+                    return Futures.gather(mine);
+                }));
+            }
+            List<String> results = new ArrayList<>();
+            for (java.util.concurrent.Future<List<String>> batch : batches) {
+                results.addAll(batch.get(60, TimeUnit.SECONDS));
+            }
+            submitters.shutdown();
+            assertThat(results).hasSize(threads * perThread).doesNotContain("OVERLAP");
+            // Independent check, by the worker's own thread name (one per worker): its call counts are
+            // exactly 1..n, each once, so no call was lost or run twice.
+            Map<String, List<Long>> byWorker = new java.util.HashMap<>();
+            for (String r : results) {
+                String[] parts = r.split(":");
+                byWorker.computeIfAbsent(parts[0], k -> new ArrayList<>()).add(Long.parseLong(parts[1]));
+            }
+            assertThat(byWorker).hasSize(6);
+            byWorker.forEach((worker, counts) -> assertThat(counts.stream().sorted().toList()).as(worker)
+                    .isEqualTo(java.util.stream.LongStream.rangeClosed(1, counts.size()).boxed().toList()));
+            assertThat(pool.stats().completed()).isEqualTo(threads * perThread);
+        }
+    }
+
+    @Test
     void w6_exceptionsReachTheCallerWithTheirOriginalTypeAndTheWorkerLivesOn() {
         try (WorkerPool<Counter> pool = options().init(() -> new Counter("errors"))) {
             pool.call(w -> w.add(1));

@@ -32,6 +32,22 @@ final class ClusterWorkers {
             this.name = name;
         }
 
+        private final java.util.concurrent.atomic.AtomicInteger inCall = new java.util.concurrent.atomic.AtomicInteger();
+        private long calls;
+
+        /**
+         * Counts this call and says whether another call of this instance ran at the same moment (it
+         * never should: calls on one worker run one at a time). Returns "instance:count" or "OVERLAP".
+         */
+        public String exclusive(String instance) throws InterruptedException {
+            boolean alone = inCall.incrementAndGet() == 1;
+            calls++;
+            Thread.sleep(0, 200_000);
+            long seen = calls;
+            alone &= inCall.decrementAndGet() == 0;
+            return alone ? instance + ":" + seen : "OVERLAP";
+        }
+
         public long add(long n) {
             total += n;
             return total;
