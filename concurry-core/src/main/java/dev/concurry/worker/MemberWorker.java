@@ -17,7 +17,7 @@ import org.slf4j.LoggerFactory;
  */
 final class MemberWorker implements WorkerEndpoint {
     private static final Logger LOG = LoggerFactory.getLogger(MemberWorker.class);
-    /** How long {@link #destroy()} waits for the member to confirm the worker is gone. */
+    /** How long {@link #destroy()} waits, from the request, for the member to confirm the worker is gone. */
     private static final Duration DESTROY_WAIT = Duration.ofSeconds(10);
 
     private final WorkerCluster cluster;
@@ -25,6 +25,8 @@ final class MemberWorker implements WorkerEndpoint {
     private final String workerId;
     private final PendingCalls pending = new PendingCalls();
     private final AtomicReference<CompletableFuture<Void>> stopped = new AtomicReference<>();
+    /** When the removal was first requested ({@link System#nanoTime()}); the waits of a pool's workers overlap. */
+    private volatile long stopRequestedAt;
 
     MemberWorker(WorkerCluster cluster, WorkerCluster.Node member, String workerId) {
         this.cluster = cluster;
@@ -89,6 +91,7 @@ final class MemberWorker implements WorkerEndpoint {
         if (stopped.get() != null) {
             return;
         }
+        stopRequestedAt = System.nanoTime();
         CompletableFuture<Void> stop;
         try {
             stop = cluster.stop(member, workerId);
@@ -118,7 +121,7 @@ final class MemberWorker implements WorkerEndpoint {
     public void destroy() {
         askToExit();
         try {
-            if (!awaitExit(System.nanoTime() + DESTROY_WAIT.toNanos())) {
+            if (!awaitExit(stopRequestedAt + DESTROY_WAIT.toNanos())) {
                 LOG.warn("{}: its member did not confirm the worker's removal within {}", describe(), DESTROY_WAIT);
             }
         } catch (InterruptedException e) {

@@ -186,13 +186,13 @@ public final class HazelcastCluster extends WorkerCluster {
 
     @Override
     protected void cancel(WorkerCluster.Node member, String workerId, long callId) {
-        Member target = find(member);
-        if (target != null) {
-            try {
+        try {
+            Member target = find(member);
+            if (target != null) {
                 control.executeOnMember(new MemberTasks.Cancel(workerId, callId), target);
-            } catch (RuntimeException e) {
-                LOG.debug("cancel of call #{} on {} not sent: {}", callId, member.address(), e.toString());
             }
+        } catch (RuntimeException e) {
+            LOG.debug("cancel of call #{} on {} not sent: {}", callId, member.address(), e.toString());
         }
     }
 
@@ -218,12 +218,13 @@ public final class HazelcastCluster extends WorkerCluster {
     private <T> CompletableFuture<T> submit(IExecutorService executor, WorkerCluster.Node member,
             java.util.concurrent.Callable<T> task) {
         CompletableFuture<T> outcome = new CompletableFuture<>();
-        Member target = find(member);
-        if (target == null) {
-            outcome.completeExceptionally(new IllegalStateException("member " + member.address() + " is not in " + name));
-            return outcome;
-        }
         try {
+            Member target = find(member); // throws when this instance itself is shut down
+            if (target == null) {
+                outcome.completeExceptionally(new IllegalStateException("member " + member.address() + " is not in "
+                        + name));
+                return outcome;
+            }
             executor.submitToMember(task, target, new ExecutionCallback<T>() {
                 @Override
                 public void onResponse(T response) {

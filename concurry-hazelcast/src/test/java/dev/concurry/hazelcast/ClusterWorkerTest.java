@@ -88,6 +88,19 @@ class ClusterWorkerTest {
     }
 
     @Test
+    void w2_theWorkersOfAMemberRunTheirCallsInParallelBeyondHazelcastsDefaultExecutorSize() {
+        // 17 workers per member, one more than the 16 threads of a Hazelcast executor by default: every
+        // call waits until all 51 are running at once, so this passes only if they truly run in parallel.
+        int workers = 51;
+        String key = "parallel-" + System.nanoTime();
+        try (WorkerPool<Counter> pool = options().maxWorkers(workers).init(() -> new Counter("parallel"))) {
+            List<CompletableFuture<Boolean>> met = IntStream.range(0, workers)
+                    .mapToObj(i -> pool.submit(w -> w.meet(key, workers, Duration.ofSeconds(30)))).toList();
+            assertThat(Futures.gather(met)).hasSize(workers).containsOnly(true);
+        }
+    }
+
+    @Test
     void w2_aClusterWorkerIsAnActorWhoseStateLastsBetweenCalls() {
         try (WorkerPool<Counter> pool = options().init(() -> new Counter("actor"))) {
             assertThat((String) pool.call(Counter::name)).isEqualTo("actor");

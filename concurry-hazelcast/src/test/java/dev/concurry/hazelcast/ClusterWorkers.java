@@ -19,6 +19,9 @@ final class ClusterWorkers {
     private ClusterWorkers() {
     }
 
+    /** Barriers by key, for calls that must all be running at once. */
+    static final ConcurrentHashMap<String, CountDownLatch> BARRIERS = new ConcurrentHashMap<>();
+
     static CountDownLatch started(String key) {
         return STARTED.computeIfAbsent(key, k -> new CountDownLatch(1));
     }
@@ -104,6 +107,13 @@ final class ClusterWorkers {
                     java.nio.file.StandardOpenOption.WRITE);
             Thread.sleep(duration);
             return pid();
+        }
+
+        /** Arrives at barrier {@code key} of {@code parties} and waits for all of them; false on timeout. */
+        public boolean meet(String key, int parties, Duration timeout) throws InterruptedException {
+            CountDownLatch barrier = BARRIERS.computeIfAbsent(key, k -> new CountDownLatch(parties));
+            barrier.countDown();
+            return barrier.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
         }
 
         /** Waits until {@code key} is started elsewhere (orders two workers' calls in a test). */
