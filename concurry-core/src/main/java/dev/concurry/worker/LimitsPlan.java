@@ -3,7 +3,7 @@ package dev.concurry.worker;
 import dev.concurry.limit.Backends;
 import dev.concurry.limit.LimitBackend;
 import dev.concurry.limit.LimitSet;
-import dev.concurry.limit.LimitSetDefinition;
+import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.Limiter;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,4 +1,10 @@
-package dev.concurry.limit;
+package dev.concurry.limit.spi;
+
+import dev.concurry.limit.CallLimit;
+import dev.concurry.limit.Limit;
+import dev.concurry.limit.RateAlgorithm;
+import dev.concurry.limit.RateLimit;
+import dev.concurry.limit.ResourceLimit;
 
 /**
  * The algorithms of SPEC L5 as pure math over a few doubles (SPEC "central idea"): given the state,
@@ -15,7 +21,8 @@ package dev.concurry.limit;
  * <ul>
  *   <li>TOKEN_BUCKET: tokens, time of last refill.</li>
  *   <li>GCRA, LEAKY_BUCKET: theoretical arrival time (TAT): when everything granted has drained.</li>
- *   <li>FIXED_WINDOW: index of the current window, units counted in it.</li>
+ *   <li>FIXED_WINDOW: index of the current window, units counted in it, sequence number of the first
+ *       grant counted in it (a refund applies only to a grant of the current window).</li>
  *   <li>SLIDING_WINDOW: a bounded ring of grants (time, units, sequence number). At most one entry per
  *       acquisition (SPEC L6); when the ring is full, the two oldest entries merge into the later one,
  *       which only delays their expiry: conservative, never over-admits. Header: head, size, units in
@@ -46,11 +53,11 @@ final class LimitMath {
         this.tolerance = TOLERANCE * Math.max(1.0, capacity);
         switch (limit) {
             case RateLimit rate -> {
-                this.kind = Kind.valueOf(rate.algorithm().name());
+                this.kind = kindOf(rate.algorithm());
                 this.window = rate.window().toNanos();
             }
             case CallLimit call -> {
-                this.kind = Kind.valueOf(call.algorithm().name());
+                this.kind = kindOf(call.algorithm());
                 this.window = call.window().toNanos();
             }
             case ResourceLimit ignored -> {
@@ -62,10 +69,21 @@ final class LimitMath {
         this.ring = kind == Kind.SLIDING_WINDOW ? (int) Math.min(1024, Math.max(16, Math.ceil(capacity) + 1)) : 0;
     }
 
+    private static Kind kindOf(RateAlgorithm algorithm) {
+        return switch (algorithm) {
+            case TOKEN_BUCKET -> Kind.TOKEN_BUCKET;
+            case LEAKY_BUCKET -> Kind.LEAKY_BUCKET;
+            case SLIDING_WINDOW -> Kind.SLIDING_WINDOW;
+            case FIXED_WINDOW -> Kind.FIXED_WINDOW;
+            case GCRA -> Kind.GCRA;
+        };
+    }
+
     /** How many doubles of state this limit needs. */
     int stateSize() {
         return switch (kind) {
-            case TOKEN_BUCKET, FIXED_WINDOW -> 2;
+            case TOKEN_BUCKET -> 2;
+            case FIXED_WINDOW -> 3;
             case LEAKY_BUCKET, GCRA, RESOURCE -> 1;
             case SLIDING_WINDOW -> SW_HEADER + SW_ENTRY * ring;
         };
@@ -87,6 +105,7 @@ final class LimitMath {
             case FIXED_WINDOW -> {
                 s[o] = Math.floor(now / window);
                 s[o + 1] = 0;
+                s[o + 2] = 0;
             }
             case SLIDING_WINDOW -> {
                 s[o] = 0;
@@ -154,7 +173,7 @@ final class LimitMath {
             // the drain instant itself keeps the grid exact, so fractional progress is never lost.
             case LEAKY_BUCKET -> s[o] = (s[o] >= now - 1 ? s[o] : now) + n * per;
             case FIXED_WINDOW -> {
-                rollWindow(s, now);
+                rollWindow(s, now, seq);
                 s[o + 1] += n;
             }
             case SLIDING_WINDOW -> {
@@ -167,11 +186,11 @@ final class LimitMath {
     }
 
     /**
-     * Settles a grant of {@code granted} units made at {@code grantTime} (sequence {@code seq}) to the
-     * {@code used} units really used: refunds the difference or charges the overuse. {@code lastSeq}
-     * is the newest sequence number issued (for an overuse entry in a sliding window).
+     * Settles grant {@code seq} of {@code granted} units to the {@code used} units really used: refunds
+     * the difference or charges the overuse. {@code lastSeq} is the newest sequence number issued (an
+     * overuse is counted as if granted now).
      */
-    void settle(double[] s, double now, double grantTime, long seq, long lastSeq, double granted, double used) {
+    void settle(double[] s, double now, long seq, long lastSeq, double granted, double used) {
         double refund = granted - used;
         if (refund == 0) {
             return;
@@ -194,11 +213,11 @@ final class LimitMath {
             case FIXED_WINDOW -> {
                 if (refund > 0) {
                     // Only a grant of the current window can be refunded: a past window is gone.
-                    if (Math.floor(grantTime / window) == Math.floor(now / window) && s[o] == Math.floor(now / window)) {
+                    if (s[o] == Math.floor(now / window) && seq >= s[o + 2]) {
                         s[o + 1] = Math.max(0, s[o + 1] - refund);
                     }
                 } else {
-                    rollWindow(s, now);
+                    rollWindow(s, now, lastSeq + 1);
                     s[o + 1] -= refund;
                 }
             }
@@ -246,11 +265,13 @@ final class LimitMath {
         return elapsed > 0 ? Math.min(capacity, s[o] + elapsed / per) : s[o];
     }
 
-    private void rollWindow(double[] s, double now) {
+    /** Moves to the window of {@code now}; {@code firstSeq} is the first grant counted in a new one. */
+    private void rollWindow(double[] s, double now, long firstSeq) {
         double index = Math.floor(now / window);
         if (s[offset] != index) {
             s[offset] = index;
             s[offset + 1] = 0;
+            s[offset + 2] = firstSeq;
         }
     }
 

@@ -1,4 +1,7 @@
-package dev.concurry.limit;
+package dev.concurry.limit.spi;
+
+import dev.concurry.limit.RateAlgorithm;
+import dev.concurry.limit.RateLimit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -18,7 +21,7 @@ class LimitMathTest {
             leaky.commit(state, now, 1, k);
             double wait;
             while ((wait = leaky.waitTime(state, now, 1)) > 0) {         // how a waiter is woken
-                now = InMemoryLimitSet.wakeInstant(now, now + wait);
+                now += Math.max(Math.ceil(wait - 1e-6), 1);             // the engine's wake-up instant
             }
             // On the exact grid k/3 s give or take the nanosecond of float noise: no drift builds up.
             assertThat(now).as("grant %d", k + 1).isCloseTo(Math.ceil(k * 1e9 / 3), org.assertj.core.data.Offset.offset(1.0));
