@@ -54,7 +54,8 @@ import org.slf4j.LoggerFactory;
  * ({@code HazelcastCluster.of(HazelcastClient.newHazelcastClient(clientConfig))}), but the members then
  * need the worker classes, the classes of everything the calls capture and return, and concurry-core and
  * concurry-hazelcast on their class paths (Hazelcast's user code deployment is deprecated and not in the
- * open edition).
+ * open edition). A member learns that a client left from its own connection to it, so clients should keep
+ * the default smart routing (a connection to every member) for their workers to be removed everywhere.
  *
  * <p>Give members {@link #configure(Config)}: it sizes the two executors (a call executor must have a
  * thread for every worker its member hosts). Without it, this class adds the same executor configuration
@@ -100,6 +101,10 @@ public final class HazelcastCluster extends WorkerCluster {
     /**
      * The cluster reached through {@code hz}, a member or a client. One per instance: calling this again
      * with the same instance returns the same object.
+     *
+     * <pre>{@code
+     * Worker.options(AiWorker.class).mode(Mode.CLUSTER).cluster(HazelcastCluster.of(hz)).maxWorkers(30)
+     * }</pre>
      */
     public static HazelcastCluster of(HazelcastInstance hz) {
         Objects.requireNonNull(hz, "hz");
@@ -109,6 +114,11 @@ public final class HazelcastCluster extends WorkerCluster {
     /**
      * Adds to a member's {@code config} the executors that host cluster workers ({@value #CALLS_EXECUTOR},
      * {@value #CONTROL_EXECUTOR}), unless it configures them already. Returns {@code config}.
+     *
+     * <pre>{@code
+     * Config config = new Config().setClusterName("prod");
+     * HazelcastInstance member = Hazelcast.newHazelcastInstance(HazelcastCluster.configure(config));
+     * }</pre>
      */
     public static Config configure(Config config) {
         for (ExecutorConfig executor : executorConfigs()) {

@@ -77,7 +77,13 @@ public final class LoopbackCluster implements AutoCloseable {
         this.formationTime = formationTime;
     }
 
-    /** Starts configuring a cluster: one embedded member and no member JVM by default. */
+    /**
+     * Starts configuring a cluster: one embedded member and no member JVM by default.
+     *
+     * <pre>{@code
+     * LoopbackCluster cluster = LoopbackCluster.builder().embeddedMembers(0).memberProcesses(3).start();
+     * }</pre>
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -86,6 +92,12 @@ public final class LoopbackCluster implements AutoCloseable {
      * The configuration of one member on 127.0.0.1:{@code port} in cluster {@code clusterName}, joining
      * the members at {@code memberPorts} over TCP-IP. Reusable outside this harness, for members started
      * another way.
+     *
+     * <pre>{@code
+     * Config config = LoopbackCluster.memberConfig("test", 5701, List.of(5701, 5702));
+     * config.addMapConfig(new MapConfig("limits").setBackupCount(1));
+     * HazelcastInstance member = Hazelcast.newHazelcastInstance(config);
+     * }</pre>
      */
     public static Config memberConfig(String clusterName, int port, List<Integer> memberPorts) {
         Config config = new Config();
