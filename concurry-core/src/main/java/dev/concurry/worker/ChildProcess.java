@@ -4,7 +4,6 @@ import dev.concurry.worker.ProcessProtocol.Frame;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.BufferedReader;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
@@ -15,9 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * <p>When the child's stdout ends (it exited, crashed or was killed), the reader collects its exit
  * code and completes every waiting call, and {@link #death()}, with the cause; nothing waits forever.
  */
-final class ChildProcess {
+final class ChildProcess implements WorkerEndpoint {
     private static final Logger LOG = LoggerFactory.getLogger(ChildProcess.class);
     static final String MAIN_CLASS = "dev.concurry.worker.ProcessWorkerMain";
 
@@ -40,17 +37,9 @@ final class ChildProcess {
     private final String label;
     private final ProcessProtocol.FrameWriter out;
     private final DataInputStream in;
-    private final Map<Long, CompletableFuture<Frame>> waiting = new ConcurrentHashMap<>();
+    private final PendingCalls pending = new PendingCalls();
     private final CompletableFuture<Frame> ready = new CompletableFuture<>();
-    private final CompletableFuture<Death> death = new CompletableFuture<>();
     private volatile boolean exitRequested;
-
-    /** How the child ended: its exit code (-1 if unknown) and what was seen. */
-    record Death(long pid, int exitCode, String how) {
-        WorkerDiedException exception(String context) {
-            return new WorkerDiedException(pid, exitCode, "worker process " + pid + " " + how + " " + context);
-        }
-    }
 
     private ChildProcess(Process process, String label) {
         this.process = process;
@@ -95,32 +84,31 @@ final class ChildProcess {
     }
 
     boolean isAlive() {
-        return !death.isDone() && process.isAlive();
+        return !pending.death().isDone() && process.isAlive();
     }
 
-    /** Completes when the child has ended, with how. */
-    CompletableFuture<Death> death() {
-        return death;
+    @Override
+    public CompletableFuture<WorkerDeath> death() {
+        return pending.death();
+    }
+
+    @Override
+    public String describe() {
+        return "worker process " + pid;
     }
 
     /**
-     * Sends INIT and waits for READY. A failing factory in the child is rethrown here (unchecked as it
-     * is, checked wrapped in {@link IllegalStateException}).
+     * Sends INIT ({@link RemoteLauncher#initPayload}) and waits for READY. A failing factory in the child
+     * is rethrown here (see {@link RemoteLauncher#rethrowInitFailure}).
      */
-    void init(String workerType, String pattern, byte[] initSpec, Duration timeout, ClassLoader loader,
-            ProcessProtocol.Filter.Config filter) throws InterruptedException {
+    void init(byte[] initPayload, Duration timeout, ClassLoader loader, ProcessProtocol.Filter.Config filter)
+            throws InterruptedException {
         try {
-            ByteArrayOutputStream bytes = new ByteArrayOutputStream(initSpec.length + 256);
-            DataOutputStream header = new DataOutputStream(bytes);
-            header.writeUTF(workerType);
-            header.writeUTF(pattern == null ? "" : pattern);
-            header.write(initSpec);
-            header.flush();
-            send(ProcessProtocol.INIT, 0, bytes.toByteArray());
+            send(ProcessProtocol.INIT, 0, initPayload);
         } catch (IOException e) {
             // the child died at once; the reader reports how below
         }
-        CompletableFuture<Object> outcome = CompletableFuture.anyOf(ready, death);
+        CompletableFuture<Object> outcome = CompletableFuture.anyOf(ready, pending.death());
         Object done;
         try {
             done = outcome.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
@@ -130,21 +118,14 @@ final class ChildProcess {
         } catch (java.util.concurrent.ExecutionException e) {
             throw new IllegalStateException(e.getCause());
         }
-        if (done instanceof Death d) {
+        if (done instanceof WorkerDeath d) {
             throw d.exception("before it was ready (see its stderr above)");
         }
         Frame frame = (Frame) done;
         if (frame.type() == ProcessProtocol.INIT_FAILED) {
             Throwable failure = decodeFailure(frame.payload(), filter, loader, "the worker factory's failure");
             destroy();
-            if (failure instanceof RuntimeException r) {
-                throw r;
-            }
-            if (failure instanceof Error e) {
-                throw e;
-            }
-            throw new IllegalStateException("the worker factory failed in worker process " + pid + ": " + failure,
-                    failure);
+            RemoteLauncher.rethrowInitFailure(failure, describe());
         }
     }
 
@@ -165,13 +146,10 @@ final class ChildProcess {
      * Sends a call; the returned future completes with its RESULT or FAILURE frame, or exceptionally
      * with {@link WorkerDiedException} if the child ends first.
      */
-    CompletableFuture<Frame> call(long id, byte[] payload) {
-        CompletableFuture<Frame> response = new CompletableFuture<>();
-        waiting.put(id, response);
-        Death dead = death.getNow(null);
-        if (dead != null) {
-            waiting.remove(id);
-            response.completeExceptionally(dead.exception("before running call #" + id));
+    @Override
+    public CompletableFuture<Frame> call(long id, byte[] payload) {
+        CompletableFuture<Frame> response = pending.open(id);
+        if (response.isDone()) {
             return response;
         }
         try {
@@ -183,8 +161,8 @@ final class ChildProcess {
         return response;
     }
 
-    /** Asks the child to interrupt call {@code id} (or drop it if queued); harmless if it already ended. */
-    void cancel(long id) {
+    @Override
+    public void cancel(long id) {
         try {
             send(ProcessProtocol.CANCEL, id, new byte[0]);
         } catch (IOException e) {
@@ -193,7 +171,8 @@ final class ChildProcess {
     }
 
     /** Asks the child to finish its queued calls and exit; it closes its stdin. Idempotent. */
-    void askToExit() {
+    @Override
+    public void askToExit() {
         if (exitRequested) {
             return;
         }
@@ -206,14 +185,15 @@ final class ChildProcess {
         }
     }
 
-    /** Waits until the process has exited or the deadline ({@link System#nanoTime()}). */
-    boolean awaitExit(long deadlineNanos) throws InterruptedException {
+    @Override
+    public boolean awaitExit(long deadlineNanos) throws InterruptedException {
         long left = deadlineNanos - System.nanoTime();
         return left > 0 ? process.waitFor(left, TimeUnit.NANOSECONDS) : !process.isAlive();
     }
 
     /** Kills the process (SIGKILL) and waits for it to be gone. */
-    void destroy() {
+    @Override
+    public void destroy() {
         process.destroyForcibly();
         try {
             if (!process.waitFor(10, TimeUnit.SECONDS)) {
@@ -236,10 +216,7 @@ final class ChildProcess {
                 switch (frame.type()) {
                     case ProcessProtocol.READY, ProcessProtocol.INIT_FAILED -> ready.complete(frame);
                     case ProcessProtocol.RESULT, ProcessProtocol.FAILURE -> {
-                        CompletableFuture<Frame> response = waiting.remove(frame.id());
-                        if (response != null) {
-                            response.complete(frame);
-                        }
+                        pending.answer(frame.id(), frame);
                     }
                     default -> throw new IOException("unexpected frame type " + frame.type());
                 }
@@ -265,14 +242,8 @@ final class ChildProcess {
         if (how == null) {
             how = "exited with code " + code + describe(code);
         }
-        Death dead = new Death(pid, code, how);
-        death.complete(dead);
-        for (Long id : List.copyOf(waiting.keySet())) {
-            CompletableFuture<Frame> response = waiting.remove(id);
-            if (response != null) {
-                response.completeExceptionally(dead.exception("while running call #" + id));
-            }
-        }
+        WorkerDeath dead = new WorkerDeath(pid, code, describe() + " " + how);
+        pending.die(dead);
         if (!exitRequested) {
             LOG.warn("{}: worker process {} {}", label, pid, how);
         }

@@ -44,6 +44,7 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
     private MonotonicClock clock = MonotonicClock.system();
     private List<String> jvmOptions = List.of();
     private String serializationFilter;
+    private WorkerCluster cluster;
 
     PoolOptions() {
     }
@@ -244,8 +245,8 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
     }
 
     /**
-     * {@link Mode#PROCESS} only: extends or narrows what Java serialization may create on either side
-     * of the pipe to the worker processes (SPEC W8), in the JDK's
+     * {@link Mode#PROCESS} and {@link Mode#CLUSTER}: extends or narrows what Java serialization may create
+     * on either side of the pipe to the worker processes, or of the messages to the cluster's members (SPEC W8), in the JDK's
      * {@link java.io.ObjectInputFilter.Config#createFilter(String) filter syntax}. The pattern is
      * consulted first; where it neither allows nor refuses, the built-in rules decide: allowed are
      * primitives and arrays, the {@code dev.concurry} classes, the worker type's package, serializable
@@ -270,6 +271,20 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
         return self();
     }
 
+    /**
+     * {@link Mode#CLUSTER} only, and required there: the cluster whose members host the workers, from a
+     * cluster module, such as {@code HazelcastCluster.of(hazelcastInstance)} ({@code concurry-hazelcast}).
+     * The members' class paths must hold the worker classes.
+     *
+     * <pre>{@code
+     * Worker.options(AiWorker.class).mode(Mode.CLUSTER).cluster(HazelcastCluster.of(hz)).maxWorkers(30)
+     * }</pre>
+     */
+    public B cluster(WorkerCluster cluster) {
+        this.cluster = Objects.requireNonNull(cluster, "cluster");
+        return self();
+    }
+
     /** The options as an immutable value, checked for contradictions. */
     final PoolConfig config(String defaultName) {
         if (!sharedLimits && limiter != null) {
@@ -280,8 +295,16 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
             throw new IllegalArgumentException("sharedLimits(false) gives each worker its own quota, which an"
                     + " on-demand pool cannot keep (it creates a worker per call); use shared limits");
         }
+        if (mode == Mode.CLUSTER && cluster == null) {
+            throw new IllegalArgumentException("Mode.CLUSTER needs the cluster that hosts the workers:"
+                    + " .cluster(HazelcastCluster.of(hazelcastInstance)) from concurry-hazelcast");
+        }
+        if (mode != Mode.CLUSTER && cluster != null) {
+            throw new IllegalArgumentException("cluster(" + cluster.name() + ") is only for Mode.CLUSTER, but the mode"
+                    + " is " + mode + ": add .mode(Mode.CLUSTER) or drop the cluster");
+        }
         return new PoolConfig(name != null ? name : defaultName, mode, maxWorkers, loadBalancing, onDemand,
                 maxQueuedTasks, blockWhenFull, limiter, specs, sharedLimits, closeTimeout, cancelQueuedOnClose, retry, clock,
-                jvmOptions, serializationFilter);
+                jvmOptions, serializationFilter, cluster);
     }
 }

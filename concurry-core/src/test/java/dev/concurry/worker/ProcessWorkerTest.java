@@ -35,7 +35,8 @@ class ProcessWorkerTest {
     }
 
     static List<Long> pids(WorkerPool<?> pool) {
-        return ((SlotDispatcher<?>) ((LocalWorkerPool<?>) pool).dispatcher()).childPids();
+        return ((SlotDispatcher<?>) ((LocalWorkerPool<?>) pool).dispatcher()).endpoints().stream()
+                .map(e -> ((ChildProcess) e).pid()).toList();
     }
 
     static void assertAllDead(List<Long> pids) {
