@@ -33,7 +33,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * on the host opens by path; there is no server. Each JVM runs the same {@link LimitEngine} and the same
  * {@link LimitMath} as the in-memory backend on a local copy of the state, under a lock word in the file.
  *
- * <h2>File format (version 1, native byte order, every long 8-byte aligned)</h2>
+ * <h2>File format (version 2, native byte order, every long 8-byte aligned)</h2>
  * <pre>
  *   0  magic "CONCURRY"            48  lock word: owner pid | (token &lt;&lt; 32); 0 = free
  *   8  format version (int)        56  generation: bumped by every release, refund or reclaim
@@ -100,7 +100,7 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class SharedMemoryLimitSet extends LimitEngine {
     static final long MAGIC = 0x5952525543_4E4F43L;     // "CONCURRY" read as a little-endian long
-    static final int FORMAT = 1;
+    static final int FORMAT = 2;     // 2: sliding windows in a fixed ring of 512 entries
     static final int SLOTS = 128;
     static final int RECLAIM_MILLIS = 50;
     static final int PERIODIC_MILLIS = 100;

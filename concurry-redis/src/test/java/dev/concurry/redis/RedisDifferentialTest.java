@@ -21,6 +21,7 @@ import java.util.Optional;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -57,11 +58,24 @@ class RedisDifferentialTest {
 
     @Test
     void scriptDecidesExactlyAsTheJavaAlgorithms() {
+        runs(40, 300, false);
+    }
+
+    @Test
+    @DisplayName("A1 L6/L18 sliding windows holding thousands of grants: the script compacts its ring as Java does")
+    void scriptCompactsFullSlidingWindowsExactlyAsJava() {
+        // Each run asks a sliding window twice as fast as it allows for about 1.5 windows: ~1,500 grants
+        // per window in a 512-entry ring, compacted every few hundred grants, with refunds and overuse
+        // settled by sequence number in between and merged entries expiring.
+        runs(3, 12_000, true);
+    }
+
+    private void runs(int count, int operations, boolean manyGrants) {
         long base = Long.getLong("concurry.seed", System.nanoTime());
-        for (int run = 0; run < 40; run++) {
+        for (int run = 0; run < count; run++) {
             long seed = base + run;
             try {
-                runSequence(seed, 300);
+                runSequence(seed, operations, manyGrants);
             } catch (AssertionError | RuntimeException e) {
                 throw new AssertionError("differential run failed; reproduce with -Dconcurry.seed=" + seed
                         + " (first run): " + e.getMessage(), e);
@@ -72,9 +86,19 @@ class RedisDifferentialTest {
     private record Open(long seq, double grantTime, int[] limits, double[] amounts, String member, Acquisition memory) {
     }
 
-    private void runSequence(long seed, int operations) {
+    /**
+     * One random sequence. {@code manyGrants}: the first limit is a sliding window that every
+     * acquisition asks for about 1/1,500 of its capacity, twice as fast as it allows, and settles to
+     * between none and twice that.
+     */
+    private void runSequence(long seed, int operations, boolean manyGrants) {
         SplittableRandom random = new SplittableRandom(seed);
         List<Limit> specs = randomSpecs(random);
+        if (manyGrants) {
+            double[] capacities = {5, 100, 10_000};
+            specs.set(0, RateLimit.of("k0", capacities[random.nextInt(capacities.length)],
+                    Duration.ofSeconds(random.nextBoolean() ? 1 : 60), RateAlgorithm.SLIDING_WINDOW));
+        }
         ManualClock clock = new ManualClock();
         LimitSet memory = LimitSet.builder().name("diff").addAll(specs).backend(Backends.inMemory(clock)).build();
         ReferenceLimits reference = new ReferenceLimits(specs);
@@ -89,16 +113,18 @@ class RedisDifferentialTest {
             int choice = random.nextInt(100);
             long now = clock.nanoTime();
             if (choice < 35) {
-                clock.advanceNanos(randomAdvance(random, specs));
+                clock.advanceNanos(manyGrants ? random.nextLong(1 + ((RateLimit) specs.get(0)).window().toNanos() / 1_500)
+                        : randomAdvance(random, specs));
             } else if (choice < 75) {
-                int[] limits = randomSubset(random, specs.size());
+                int[] limits = randomSubset(random, specs.size(), manyGrants);
                 double[] amounts = new double[limits.length];
                 Request request = null;
                 StringBuilder encoded = new StringBuilder();
                 StringBuilder member = new StringBuilder();
                 for (int j = 0; j < limits.length; j++) {
                     Limit limit = specs.get(limits[j]);
-                    amounts[j] = randomAmount(random, limit);
+                    amounts[j] = !manyGrants || limits[j] != 0 ? randomAmount(random, limit)
+                            : random.nextInt(50) == 0 ? 0 : limit.capacity() * random.nextDouble() / 750;
                     request = request == null ? Request.of(limit.key(), amounts[j]) : request.and(limit.key(), amounts[j]);
                     encoded.append(limits[j]).append('=').append(amounts[j]).append(';');
                     if (limit instanceof ResourceLimit && amounts[j] > 0) {
@@ -137,7 +163,8 @@ class RedisDifferentialTest {
                         reference.release(grant.limits[j], grant.amounts[j]);
                         continue;
                     }
-                    double used = randomUsage(random, grant.amounts[j], limit.capacity());
+                    double used = manyGrants && grant.limits[j] == 0 ? grant.amounts[j] * random.nextDouble(2)
+                            : randomUsage(random, grant.amounts[j], limit.capacity());
                     if (random.nextInt(4) == 0) {
                         continue;   // never updated: the requested amount stands
                     }
@@ -214,10 +241,10 @@ class RedisDifferentialTest {
         };
     }
 
-    private static int[] randomSubset(SplittableRandom random, int size) {
+    private static int[] randomSubset(SplittableRandom random, int size, boolean withFirst) {
         List<Integer> chosen = new ArrayList<>();
         for (int i = 0; i < size; i++) {
-            if (random.nextBoolean()) {
+            if (i == 0 && withFirst || random.nextBoolean()) {
                 chosen.add(i);
             }
         }
