@@ -24,7 +24,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * first, so user prints never corrupt the pipe (the parent copies the child's stderr to its own).
  *
  * <p>The main thread reads requests; one runner thread runs calls one at a time, in arrival order,
- * like a {@link Mode#THREAD} worker, so worker state needs no locks. A CANCEL removes a queued call
+ * like a {@link Mode#THREAD} worker, so worker state needs no locks. Every call is answered, even one
+ * whose failure cannot be serialized or described ({@link #failurePayload} never throws), so the runner
+ * never dies with a call unanswered. A CANCEL removes a queued call
  * or interrupts the running one. EXIT lets queued calls finish, then exits; the end of stdin (the
  * parent died or destroyed the pipe) exits at once, so a child never outlives its parent for long.
  */
@@ -186,7 +188,7 @@ final class ProcessWorkerMain {
                 try {
                     payload = ProcessProtocol.serialize(value);
                     type = ProcessProtocol.RESULT;
-                } catch (IOException | RuntimeException e) {
+                } catch (Throwable e) {
                     type = ProcessProtocol.FAILURE;
                     payload = failurePayload(new SerializationFailedException("the result of class " + className(value)
                             + " cannot be sent back from the worker process (" + e + "): " + describe(value)));
@@ -217,19 +219,31 @@ final class ProcessWorkerMain {
         return call.call(worker);
     }
 
-    /** The exception itself if it can be serialized, else a {@link SerializationFailedException} describing it. */
+    /**
+     * The exception itself if it can be serialized, else a {@link SerializationFailedException} describing
+     * it. Never throws, so that every call is answered and the runner lives on (issue 17 E2): the
+     * failure's own code ({@code toString}, {@code getMessage}, {@code writeObject}) may throw anything,
+     * even a {@link StackOverflowError} from a cyclic message; then the substitute names only classes.
+     * As a last resort (out of memory) the payload is empty, which the parent reports as unreadable.
+     */
     static byte[] failurePayload(Throwable failure) {
         try {
             return ProcessProtocol.serialize(failure);
-        } catch (IOException | RuntimeException e) {
-            SerializationFailedException substitute = new SerializationFailedException("the call failed with "
-                    + className(failure) + ", which cannot be sent back from the worker process (" + e + "): "
-                    + describe(failure));
-            substitute.setStackTrace(failure.getStackTrace());
+        } catch (Throwable e) {
             try {
+                SerializationFailedException substitute = new SerializationFailedException("the call failed with "
+                        + className(failure) + ", which cannot be sent back from the worker process (" + e + "): "
+                        + describe(failure));
+                substitute.setStackTrace(failure.getStackTrace());
                 return ProcessProtocol.serialize(substitute);
-            } catch (IOException impossible) {
-                throw new IllegalStateException(impossible);
+            } catch (Throwable again) {
+                try {
+                    return ProcessProtocol.serialize(new SerializationFailedException("the call failed with "
+                            + className(failure) + ", which the worker process could neither send back nor"
+                            + " describe (" + className(e) + ", then " + className(again) + ")"));
+                } catch (Throwable last) {
+                    return new byte[0];
+                }
             }
         }
     }
@@ -242,8 +256,8 @@ final class ProcessWorkerMain {
         try {
             String s = String.valueOf(value);
             return s.length() > 1000 ? s.substring(0, 1000) + "..." : s;
-        } catch (RuntimeException e) {
-            return "(toString failed: " + e + ")";
+        } catch (RuntimeException | StackOverflowError e) {
+            return "(toString failed: " + className(e) + ")";
         }
     }
 

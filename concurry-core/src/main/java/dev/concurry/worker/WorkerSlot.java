@@ -318,10 +318,12 @@ abstract sealed class WorkerSlot<W extends Worker> {
      * <p>When the child dies, its running call fails with {@link WorkerDiedException} and so does
      * every call queued for it (their worker and its state are gone), at once; the next call starts a
      * new child. Each call is serialized on the submitter's thread, so a call that cannot be sent is
-     * refused by {@code submit} itself.
+     * refused by {@code submit} itself. With a call timeout, a call still unanswered when it passes
+     * fails with {@link CallTimeoutException} and its child is killed (a death like any other).
      */
     static final class InChild<W extends Worker> extends OwnThread<W> {
         private final ChildLauncher launcher;
+        private final java.time.Duration callTimeout;
         private final java.util.Map<Invocation<?, ?>, byte[]> payloads = new ConcurrentHashMap<>();
         private final AtomicLong ids = new AtomicLong();
         private final ReentrantLock childLock = new ReentrantLock();
@@ -332,6 +334,7 @@ abstract sealed class WorkerSlot<W extends Worker> {
         InChild(int index, PoolConfig config, ChildLauncher launcher, ChildProcess child) {
             super(index, null, config);
             this.launcher = launcher;
+            this.callTimeout = config.callTimeout();
             watch(child);
             this.child = child;
         }
@@ -394,11 +397,13 @@ abstract sealed class WorkerSlot<W extends Worker> {
             ChildProcess target = liveChild();
             long id = ids.incrementAndGet();
             java.util.concurrent.CompletableFuture<ProcessProtocol.Frame> response = target.call(id, payload);
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.NANOSECONDS.convert(callTimeout);
             boolean cancelSent = false;
             ProcessProtocol.Frame frame;
             while (true) {
                 try {
-                    frame = response.get();
+                    frame = callTimeout.isZero() ? response.get()
+                            : response.get(deadline - System.nanoTime(), java.util.concurrent.TimeUnit.NANOSECONDS);
                     break;
                 } catch (InterruptedException e) {
                     if (!cancelSent) { // the call was cancelled (or the pool is closing): tell the child
@@ -407,6 +412,8 @@ abstract sealed class WorkerSlot<W extends Worker> {
                     }
                 } catch (java.util.concurrent.ExecutionException e) {
                     throw e.getCause(); // WorkerDiedException
+                } catch (java.util.concurrent.TimeoutException e) {
+                    throw timedOut(target, id);
                 }
             }
             if (frame.type() == ProcessProtocol.RESULT) {
@@ -420,6 +427,23 @@ abstract sealed class WorkerSlot<W extends Worker> {
             }
             throw ChildProcess.decodeFailure(frame.payload(), launcher.filter, launcher.loader,
                     "the exception of call #" + id);
+        }
+
+        /** Kills the child whose call {@code id} outlived the call timeout; the next call starts a new one. */
+        private CallTimeoutException timedOut(ChildProcess target, long id) {
+            target.kill("call #" + id + " ran longer than the call timeout of " + callTimeout);
+            int exitCode = -1;
+            try {
+                exitCode = target.death().get(5, java.util.concurrent.TimeUnit.SECONDS).exitCode();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                // the exit code stays unknown
+            }
+            return new CallTimeoutException(target.pid(), exitCode, callTimeout, "call #" + id + " on worker process "
+                    + target.pid() + " of pool '" + poolName + "' did not finish within the call timeout of "
+                    + callTimeout + ": the process was killed (the worker's state is lost) and the next call starts"
+                    + " a new one");
         }
 
         /** The child to send to: the current one, or a new one if it died. */
