@@ -92,6 +92,15 @@ class HugeDurationsTest {
     }
 
     @Test
+    @DisplayName("E4 W8 a process pool's call timeout of centuries never fires")
+    void W8_call_timeout_of_centuries() {
+        try (WorkerPool<Echo> pool = Worker.options(Echo.class).mode(Mode.PROCESS).callTimeout(HUGE)
+                .jvmOptions("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx64m").init(Echo::new)) {
+            assertThat(pool.<String>call(e -> e.echo("y"))).isEqualTo("y");
+        }
+    }
+
+    @Test
     @DisplayName("E4 R1 retry waits of centuries are capped, not overflowed, and never fire early")
     void R1_retry_waits_of_centuries() {
         RetryPolicy<String> policy = RetryPolicy.<String>builder().maxAttempts(3).backoff(Backoff.EXPONENTIAL, HUGE)
