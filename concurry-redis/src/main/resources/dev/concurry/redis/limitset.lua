@@ -447,11 +447,19 @@ local function save()
       local s = m.s
       fields[#fields + 1] = m.field
       fields[#fields + 1] = struct.pack('<dddd', s[1], s[2], s[3], s[4])
+      -- Only live entries keep a field: an expired or merged-away slot is deleted (a never-touched
+      -- slot reads as empty), so the hash holds as many entries as the window, not the whole ring.
+      local gone = {}
       for slot in pairs(m.slots) do
         local base = 5 + 3 * slot
-        fields[#fields + 1] = m.field .. '.' .. slot
-        fields[#fields + 1] = struct.pack('<ddd', rawget(s, base), rawget(s, base + 1), rawget(s, base + 2))
+        if (slot - s[1]) % m.ring < s[2] then
+          fields[#fields + 1] = m.field .. '.' .. slot
+          fields[#fields + 1] = struct.pack('<ddd', rawget(s, base), rawget(s, base + 1), rawget(s, base + 2))
+        else
+          gone[#gone + 1] = m.field .. '.' .. slot
+        end
       end
+      if #gone > 0 then redis.call('HDEL', H, unpack(gone)) end
     elseif m.dirty then
       fields[#fields + 1] = m.field
       fields[#fields + 1] = struct.pack('<' .. string.rep('d', #m.s), unpack(m.s))

@@ -85,6 +85,24 @@ class RedisBackendTest {
     }
 
     @Test
+    @DisplayName("A1 L6 a sliding window in Redis keeps a field per live entry only, not one per ring slot")
+    void L6_sliding_window_hash_holds_only_live_entries() {
+        ManualClock clock = new ManualClock();
+        try (RedisBackend backend = RedisBackend.builder(client).clock(clock).build();
+             var connection = client.connect()) {
+            LimitSet set = set(backend, "few-live", RateLimit.of("requests", 10, Duration.ofSeconds(1)));
+            // 2,000 grants, one every 200 ms: 5 live at a time, while the ring's 512 slots are all used in turn.
+            for (int i = 0; i < 2_000; i++) {
+                set.tryAcquire(Request.of("requests", 1)).orElseThrow().close();
+                clock.advance(Duration.ofMillis(200));
+            }
+            long entryFields = connection.sync().hkeys("concurry:{few-live}").stream()
+                    .filter(field -> field.startsWith("s0.")).count();
+            assertThat(entryFields).isBetween(1L, 5L);
+        }
+    }
+
+    @Test
     void L18_a_set_declared_with_other_limits_under_the_same_name_is_refused() {
         try (RedisBackend backend = RedisBackend.of(client)) {
             set(backend, "mismatch", RateLimit.of("requests", 500, Duration.ofMinutes(1)));
