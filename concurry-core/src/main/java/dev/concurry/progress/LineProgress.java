@@ -4,6 +4,7 @@ import dev.concurry.time.MonotonicClock;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -24,7 +25,7 @@ final class LineProgress implements ProgressTracker {
         this.description = description;
         this.total = total;
         this.out = out;
-        this.everyNanos = every.toNanos();
+        this.everyNanos = TimeUnit.NANOSECONDS.convert(every);     // saturates: centuries mean never
         this.clock = clock;
         this.start = clock.nanoTime();
         this.lastPrinted = new AtomicLong(start);

@@ -23,14 +23,21 @@ import org.slf4j.LoggerFactory;
  * The parent's side of one child JVM (SPEC W8): starts it with the parent's {@code java} and class
  * path, writes requests to its stdin, and reads responses from its stdout on a reader thread that
  * completes the waiting call by id. Another thread copies the child's stderr (where its
- * {@code System.out} goes too) to this JVM's {@code System.err}, each line prefixed with the pid.
+ * {@code System.out} goes too) to this JVM's {@code System.err}, each line prefixed with the pid, and
+ * keeps its last lines.
  *
  * <p>When the child's stdout ends (it exited, crashed or was killed), the reader collects its exit
  * code and completes every waiting call, and {@link #death()}, with the cause; nothing waits forever.
+ * A child that cannot start says why in its own words (issue 17 E3): the JVM prints start-up errors
+ * such as "Too small maximum heap" on stdout, which the reader then shows as text, and others on
+ * stderr, whose last lines {@link #init} quotes.
  */
 final class ChildProcess implements WorkerEndpoint {
     private static final Logger LOG = LoggerFactory.getLogger(ChildProcess.class);
     static final String MAIN_CLASS = "dev.concurry.worker.ProcessWorkerMain";
+    /** How much of the child's last output a message quotes: lines, and characters per line or text. */
+    private static final int TAIL_LINES = 10;
+    private static final int TAIL_CHARS = 1000;
 
     private final Process process;
     private final long pid;
@@ -39,7 +46,12 @@ final class ChildProcess implements WorkerEndpoint {
     private final DataInputStream in;
     private final PendingCalls pending = new PendingCalls();
     private final CompletableFuture<Frame> ready = new CompletableFuture<>();
+    private final CompletableFuture<Void> stderrEnded = new CompletableFuture<>();
+    /** The child's last stderr lines; guarded by itself. */
+    private final java.util.ArrayDeque<String> stderrTail = new java.util.ArrayDeque<>();
     private volatile boolean exitRequested;
+    /** Why this side killed the child, for the death's message; null if it did not. */
+    private volatile String killedBecause;
 
     private ChildProcess(Process process, String label) {
         this.process = process;
@@ -119,7 +131,7 @@ final class ChildProcess implements WorkerEndpoint {
             throw new IllegalStateException(e.getCause());
         }
         if (done instanceof WorkerDeath d) {
-            throw d.exception("before it was ready (see its stderr above)");
+            throw d.exception("before it was ready" + lastOutput());
         }
         Frame frame = (Frame) done;
         if (frame.type() == ProcessProtocol.INIT_FAILED) {
@@ -131,6 +143,10 @@ final class ChildProcess implements WorkerEndpoint {
 
     static Throwable decodeFailure(byte[] payload, ProcessProtocol.Filter.Config filter, ClassLoader loader,
             String what) {
+        if (payload.length == 0) {
+            return new SerializationFailedException("the worker process could not send " + what
+                    + " (it failed even to describe it; it may be out of memory)");
+        }
         try {
             Object value = ProcessProtocol.deserialize(payload, filter, loader, what);
             return value instanceof Throwable t ? t
@@ -191,6 +207,12 @@ final class ChildProcess implements WorkerEndpoint {
         return left > 0 ? process.waitFor(left, TimeUnit.NANOSECONDS) : !process.isAlive();
     }
 
+    /** Kills the process (SIGKILL) for {@code reason}, which its death's message gives, and waits for it to be gone. */
+    void kill(String reason) {
+        killedBecause = reason;
+        destroy();
+    }
+
     /** Kills the process (SIGKILL) and waits for it to be gone. */
     @Override
     public void destroy() {
@@ -223,6 +245,13 @@ final class ChildProcess implements WorkerEndpoint {
             }
         } catch (EOFException e) {
             how = null;
+        } catch (ProcessProtocol.NotAFrameException e) {
+            // Text where a frame should be: most likely the JVM's own start-up error, after which it exits.
+            String text = textFrom(e.start);
+            how = "wrote \"" + text + "\" to its stdout instead of the pipe protocol and "
+                    + (process.isAlive() ? "was killed" : "exited with code " + process.exitValue());
+            LOG.error("worker process {}: {}", pid, how);
+            process.destroyForcibly();
         } catch (IOException e) {
             how = "broke the pipe protocol (" + e.getMessage() + ") and was killed";
             LOG.error("worker process {}: {}", pid, how);
@@ -240,7 +269,8 @@ final class ChildProcess implements WorkerEndpoint {
             Thread.currentThread().interrupt();
         }
         if (how == null) {
-            how = "exited with code " + code + describe(code);
+            String reason = killedBecause;
+            how = reason != null ? "was killed (" + reason + ")" : "exited with code " + code + describe(code);
         }
         WorkerDeath dead = new WorkerDeath(pid, code, describe() + " " + how);
         pending.die(dead);
@@ -268,9 +298,58 @@ final class ChildProcess implements WorkerEndpoint {
             String prefix = "[" + label + " pid " + pid + "] ";
             for (String line; (line = err.readLine()) != null; ) {
                 System.err.println(prefix + line);
+                synchronized (stderrTail) {
+                    if (stderrTail.size() == TAIL_LINES) {
+                        stderrTail.removeFirst();
+                    }
+                    stderrTail.addLast(line.length() > TAIL_CHARS ? line.substring(0, TAIL_CHARS) + "..." : line);
+                }
             }
         } catch (IOException e) {
             LOG.debug("worker process {}: stderr ended: {}", pid, e.toString());
+        } finally {
+            stderrEnded.complete(null);
         }
+    }
+
+    /**
+     * What a child that never got ready last printed on stderr, for the exception's message: the JVM
+     * reports bad options there. Waits a little for the copier to reach the end of the stream.
+     */
+    private String lastOutput() {
+        try {
+            stderrEnded.get(2, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+            // quote what arrived so far
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        synchronized (stderrTail) {
+            return stderrTail.isEmpty() ? "" : "; its stderr ended with: " + String.join(" | ", stderrTail);
+        }
+    }
+
+    /**
+     * The text the child wrote where a frame should be: the four bytes read, then what follows, read
+     * before the process is destroyed (which discards it). A child that exits (as the JVM does after a
+     * start-up error) is read to the end; one that lives on, only for what it already wrote.
+     */
+    private String textFrom(int start) {
+        byte[] first = {(byte) (start >>> 24), (byte) (start >>> 16), (byte) (start >>> 8), (byte) start};
+        byte[] rest;
+        try {
+            boolean exited = process.waitFor(2, TimeUnit.SECONDS);
+            rest = in.readNBytes(exited ? TAIL_CHARS : Math.min(TAIL_CHARS, in.available()));
+        } catch (IOException e) {
+            rest = new byte[0];
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            rest = new byte[0];
+        }
+        byte[] all = new byte[first.length + rest.length];
+        System.arraycopy(first, 0, all, 0, first.length);
+        System.arraycopy(rest, 0, all, first.length, rest.length);
+        String text = new String(all, Charset.defaultCharset()).strip().replaceAll("\\s*\\R\\s*", " | ");
+        return rest.length == TAIL_CHARS ? text + "..." : text;
     }
 }

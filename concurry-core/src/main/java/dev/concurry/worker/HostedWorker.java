@@ -192,7 +192,7 @@ final class HostedWorker implements AutoCloseable {
                 try {
                     payload = ProcessProtocol.serialize(value);
                     type = ProcessProtocol.RESULT;
-                } catch (IOException | RuntimeException e) {
+                } catch (Throwable e) {
                     type = ProcessProtocol.FAILURE;
                     payload = failurePayload(new SerializationFailedException("the result of class " + className(value)
                             + " cannot be sent back from the worker (" + e + "): " + describe(value)));
@@ -219,19 +219,31 @@ final class HostedWorker implements AutoCloseable {
         return decoded.call(worker);
     }
 
-    /** The exception itself if it can be serialized, else a {@link SerializationFailedException} describing it. */
+    /**
+     * The exception itself if it can be serialized, else a {@link SerializationFailedException} describing
+     * it. Never throws, so that every call is answered and the runner lives on (issue 17 E2): the
+     * failure's own code ({@code toString}, {@code getMessage}, {@code writeObject}) may throw anything,
+     * even a {@link StackOverflowError} from a cyclic message; then the substitute names only classes.
+     * As a last resort (out of memory) the payload is empty, which the parent reports as unreadable.
+     */
     static byte[] failurePayload(Throwable failure) {
         try {
             return ProcessProtocol.serialize(failure);
-        } catch (IOException | RuntimeException e) {
-            SerializationFailedException substitute = new SerializationFailedException("the call failed with "
-                    + className(failure) + ", which cannot be sent back from the worker (" + e + "): "
-                    + describe(failure));
-            substitute.setStackTrace(failure.getStackTrace());
+        } catch (Throwable e) {
             try {
+                SerializationFailedException substitute = new SerializationFailedException("the call failed with "
+                        + className(failure) + ", which cannot be sent back from the worker (" + e + "): "
+                        + describe(failure));
+                substitute.setStackTrace(failure.getStackTrace());
                 return ProcessProtocol.serialize(substitute);
-            } catch (IOException impossible) {
-                throw new IllegalStateException(impossible);
+            } catch (Throwable again) {
+                try {
+                    return ProcessProtocol.serialize(new SerializationFailedException("the call failed with "
+                            + className(failure) + ", which the worker could neither send back nor describe ("
+                            + className(e) + ", then " + className(again) + ")"));
+                } catch (Throwable last) {
+                    return new byte[0];
+                }
             }
         }
     }
@@ -244,8 +256,8 @@ final class HostedWorker implements AutoCloseable {
         try {
             String s = String.valueOf(value);
             return s.length() > 1000 ? s.substring(0, 1000) + "..." : s;
-        } catch (RuntimeException e) {
-            return "(toString failed: " + e + ")";
+        } catch (RuntimeException | StackOverflowError e) {
+            return "(toString failed: " + className(e) + ")";
         }
     }
 }

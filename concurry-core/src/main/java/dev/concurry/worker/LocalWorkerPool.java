@@ -4,6 +4,7 @@ import dev.concurry.retry.RetryPolicy;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -137,7 +138,8 @@ final class LocalWorkerPool<W extends Worker> implements WorkerPool<W> {
             }
             boolean done;
             try {
-                done = dispatcher.awaitTermination(System.nanoTime() + config.closeTimeout().toNanos());
+                // Saturated, then compared by difference: a timeout of centuries waits, never overflows.
+                done = dispatcher.awaitTermination(System.nanoTime() + TimeUnit.NANOSECONDS.convert(config.closeTimeout()));
             } catch (InterruptedException e) {
                 interrupted = true;
                 done = false;

@@ -45,6 +45,7 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
     private List<String> jvmOptions = List.of();
     private String serializationFilter;
     private WorkerCluster cluster;
+    private Duration callTimeout = Duration.ZERO;
 
     PoolOptions() {
     }
@@ -285,6 +286,28 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
         return self();
     }
 
+    /**
+     * {@link Mode#PROCESS} only: the longest a call may run in its worker's child JVM (counted from when
+     * it is sent to the child: time queued in the pool does not count); none by default. A call still running then fails
+     * with {@link CallTimeoutException}, and its child is killed: a hung or stuck child is replaced by a
+     * fresh one for the next call. The worker's state is lost with the child, so the calls queued for
+     * that worker fail with {@link WorkerDiedException}, as when a child dies. Cancelling a call only
+     * interrupts it; this is the way to stop a call that ignores interrupts. Other modes refuse it at
+     * {@code init()}: a thread cannot be killed safely.
+     *
+     * <pre>{@code
+     * Worker.options(Parser.class).mode(Mode.PROCESS).callTimeout(Duration.ofMinutes(5)).init(Parser::new)
+     * }</pre>
+     */
+    public B callTimeout(Duration callTimeout) {
+        Objects.requireNonNull(callTimeout, "callTimeout");
+        if (callTimeout.isNegative() || callTimeout.isZero()) {
+            throw new IllegalArgumentException("callTimeout must be positive, got: " + callTimeout);
+        }
+        this.callTimeout = callTimeout;
+        return self();
+    }
+
     /** The options as an immutable value, checked for contradictions. */
     final PoolConfig config(String defaultName) {
         if (!sharedLimits && limiter != null) {
@@ -303,8 +326,12 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
             throw new IllegalArgumentException("cluster(" + cluster.name() + ") is only for Mode.CLUSTER, but the mode"
                     + " is " + mode + ": add .mode(Mode.CLUSTER) or drop the cluster");
         }
+        if (!callTimeout.isZero() && mode != Mode.PROCESS) {
+            throw new IllegalArgumentException("callTimeout(" + callTimeout + ") needs Mode.PROCESS, whose stuck"
+                    + " calls are stopped by killing their child JVM; a " + mode + " worker's thread cannot be killed");
+        }
         return new PoolConfig(name != null ? name : defaultName, mode, maxWorkers, loadBalancing, onDemand,
                 maxQueuedTasks, blockWhenFull, limiter, specs, sharedLimits, closeTimeout, cancelQueuedOnClose, retry, clock,
-                jvmOptions, serializationFilter, cluster);
+                jvmOptions, serializationFilter, cluster, callTimeout);
     }
 }

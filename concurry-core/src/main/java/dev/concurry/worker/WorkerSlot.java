@@ -319,10 +319,13 @@ abstract sealed class WorkerSlot<W extends Worker> {
      * <p>When the worker is lost (its process died, its member left), its running call fails with
      * {@link WorkerDiedException} and so does every call queued for it (their worker and its state are
      * gone), at once; the next call starts a new worker. Each call is serialized on the submitter's
-     * thread, so a call that cannot be sent is refused by {@code submit} itself.
+     * thread, so a call that cannot be sent is refused by {@code submit} itself. With a call timeout
+     * (PROCESS only), a call still unanswered when it passes fails with {@link CallTimeoutException} and
+     * its child is killed (a death like any other).
      */
     static final class Remote<W extends Worker> extends OwnThread<W> {
         private final RemoteLauncher launcher;
+        private final java.time.Duration callTimeout;
         private final java.util.Map<Invocation<?, ?>, byte[]> payloads = new ConcurrentHashMap<>();
         private final AtomicLong ids = new AtomicLong();
         private final ReentrantLock endpointLock = new ReentrantLock();
@@ -335,6 +338,7 @@ abstract sealed class WorkerSlot<W extends Worker> {
             super(index, null, config);
             this.launcher = launcher;
             this.modeName = "Mode." + config.mode();
+            this.callTimeout = config.callTimeout();
             watch(endpoint);
             this.endpoint = endpoint;
         }
@@ -397,11 +401,13 @@ abstract sealed class WorkerSlot<W extends Worker> {
             WorkerEndpoint target = liveEndpoint();
             long id = ids.incrementAndGet();
             java.util.concurrent.CompletableFuture<ProcessProtocol.Frame> response = target.call(id, payload);
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.NANOSECONDS.convert(callTimeout);
             boolean cancelSent = false;
             ProcessProtocol.Frame frame;
             while (true) {
                 try {
-                    frame = response.get();
+                    frame = callTimeout.isZero() ? response.get()
+                            : response.get(deadline - System.nanoTime(), java.util.concurrent.TimeUnit.NANOSECONDS);
                     break;
                 } catch (InterruptedException e) {
                     if (!cancelSent) { // the call was cancelled (or the pool is closing): tell the worker
@@ -410,6 +416,8 @@ abstract sealed class WorkerSlot<W extends Worker> {
                     }
                 } catch (java.util.concurrent.ExecutionException e) {
                     throw e.getCause(); // WorkerDiedException
+                } catch (java.util.concurrent.TimeoutException e) {
+                    throw timedOut(target, id);
                 }
             }
             if (frame.type() == ProcessProtocol.RESULT) {
@@ -423,6 +431,24 @@ abstract sealed class WorkerSlot<W extends Worker> {
             }
             throw ChildProcess.decodeFailure(frame.payload(), launcher.filter, launcher.loader,
                     "the exception of call #" + id);
+        }
+
+        /** Kills the child whose call {@code id} outlived the call timeout; the next call starts a new one. */
+        private CallTimeoutException timedOut(WorkerEndpoint endpoint, long id) {
+            ChildProcess target = (ChildProcess) endpoint;      // a call timeout needs Mode.PROCESS
+            target.kill("call #" + id + " ran longer than the call timeout of " + callTimeout);
+            int exitCode = -1;
+            try {
+                exitCode = target.death().get(5, java.util.concurrent.TimeUnit.SECONDS).exitCode();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                // the exit code stays unknown
+            }
+            return new CallTimeoutException(target.pid(), exitCode, callTimeout, "call #" + id + " on worker process "
+                    + target.pid() + " of pool '" + poolName + "' did not finish within the call timeout of "
+                    + callTimeout + ": the process was killed (the worker's state is lost) and the next call starts"
+                    + " a new one");
         }
 
         /** The endpoint to send to: the current one, or a new one if the worker was lost. */

@@ -247,7 +247,10 @@ final class LimitScript {
     /**
      * The limits as the script reads them, also stored with the set to refuse a JVM that declares the
      * same name with other limits: {@code concurry2#<sha1 of the keys>|<kind>:<capacity>:<window ns>|...}.
-     * Capacities use {@link Double#toString}, which Lua parses back to the same double.
+     * Capacities use {@link Double#toString}, which Lua parses back to the same double. The number is the
+     * version of the stored state's layout (2: sliding windows in a ring of 512 entries compacted by grid
+     * cells, fixed windows that remember their first grant), so that a set stored by another version is
+     * refused rather than misread.
      */
     static String signature(List<Limit> limits) {
         StringBuilder keys = new StringBuilder();

@@ -251,7 +251,11 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
      */
     <T> CompletableFuture<T> evalAsync(String setName, ScriptOutputType type, String[] keys, String... args) {
         ScriptCall<T> call = new ScriptCall<>(commands(setName), type, keys, args);
-        return call.result.orTimeout(commandTimeout.toNanos(), TimeUnit.NANOSECONDS)
+        long timeout = TimeUnit.NANOSECONDS.convert(commandTimeout);       // saturates: a timeout of centuries
+        if (timeout == Long.MAX_VALUE) {
+            return call.result;
+        }
+        return call.result.orTimeout(timeout, TimeUnit.NANOSECONDS)
                 .exceptionallyCompose(failure -> {
                     if (failure instanceof TimeoutException) {
                         call.cancel();
@@ -273,7 +277,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
      */
     <T> T eval(String setName, ScriptOutputType type, String[] keys, String... args) {
         ScriptCall<T> call = new ScriptCall<>(commands(setName), type, keys, args);
-        long deadline = System.nanoTime() + commandTimeout.toNanos();
+        long deadline = System.nanoTime() + TimeUnit.NANOSECONDS.convert(commandTimeout);   // wraps: compared by difference
         boolean interrupted = false;
         try {
             while (true) {
@@ -501,11 +505,14 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
 
         /**
          * How long a resource permit outlives its holder if the holder stops renewing it (crash, long
-         * pause): 30 s by default, at least 100 ms. Held permits are renewed every third of it.
+         * pause): 30 s by default, at least 100 ms, at most {@code Long.MAX_VALUE} nanoseconds (about 292
+         * years). Held permits are renewed every third of it.
          */
         public Builder leaseDuration(Duration lease) {
-            if (lease == null || lease.compareTo(Duration.ofMillis(100)) < 0) {
-                throw new IllegalArgumentException("leaseDuration must be at least 100 ms, got: " + lease);
+            if (lease == null || lease.compareTo(Duration.ofMillis(100)) < 0
+                    || lease.compareTo(Duration.ofNanos(Long.MAX_VALUE)) > 0) {
+                throw new IllegalArgumentException("leaseDuration must be between 100 ms and " + Duration.ofNanos(Long.MAX_VALUE)
+                        + " (about 292 years, the most nanoseconds a long holds), got: " + lease);
             }
             this.lease = lease;
             return this;
@@ -529,7 +536,10 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
             return this;
         }
 
-        /** How long to wait for Redis to answer before {@link RedisUnavailableException}; 5 s by default. */
+        /**
+         * How long to wait for Redis to answer before {@link RedisUnavailableException}; 5 s by default.
+         * Longer than about 292 years counts as forever.
+         */
         public Builder commandTimeout(Duration timeout) {
             if (timeout == null || timeout.isNegative() || timeout.isZero()) {
                 throw new IllegalArgumentException("commandTimeout must be positive, got: " + timeout);

@@ -8,7 +8,7 @@
 -- KEYS[2]  sorted set of resource leases: member "<owner>|<i>=<n>;...", score = expiry (set time, ns)
 -- ARGV[1]  op: init | acquire | settle | renew | stats
 -- ARGV[2]  time: '' for the server clock (TIME), else the test clock in ns
--- ARGV[3]  the set's spec signature: "concurry2#<keys hash>|<kind>:<capacity>:<window ns>|..."
+-- ARGV[3]  the set's spec signature: "concurry2#<sha1 of the keys>|<kind>:<capacity>:<window ns>|..."
 -- ARGV[4]  lease duration, ns
 -- ARGV[5]  channel to publish on when units come back (release, refund, reclaimed lease)
 -- ARGV[6+] arguments of the op (see each op below)
@@ -53,9 +53,11 @@ do
     m.tol = 1e-12 * math.max(1.0, m.cap)
     m.per = m.win / m.cap
     if kind == 'S' then
-      m.ring = math.min(1024, math.max(16, math.ceil(m.cap) + 1))
+      m.ring = 512            -- LimitMath.SW_RING
+      m.cell = 2 * m.win / m.ring
     else
       m.ring = 0
+      m.cell = 0
     end
     limits[i] = m
     if kind == 'R' then has_resource = true end
@@ -183,6 +185,52 @@ local function sliding_wait(m, t, n)
   return m.win
 end
 
+-- Reads every slot of a full ring in one HMGET (compaction visits them all).
+local function load_ring(m)
+  local s = m.s
+  local fields, wanted = {}, {}
+  for slot = 0, m.ring - 1 do
+    if rawget(s, 5 + 3 * slot) == nil then
+      fields[#fields + 1] = m.field .. '.' .. slot
+      wanted[#wanted + 1] = slot
+    end
+  end
+  if #fields == 0 then return end
+  local values = redis.call('HMGET', H, unpack(fields))
+  for j, slot in ipairs(wanted) do
+    local a, b, c = 0, 0, 0
+    if values[j] then a, b, c = struct.unpack('<ddd', values[j]) end
+    local base = 5 + 3 * slot
+    rawset(s, base, a); rawset(s, base + 1, b); rawset(s, base + 2, c)
+    m.slots[slot] = true
+  end
+end
+
+-- Merges each run of neighbours in one cell of the grid into its last entry (LimitMath.compact).
+local function compact(m, hd, size)
+  load_ring(m)
+  local s = m.s
+  local kept = 0
+  local kept_cell = nil
+  for i = 0, size - 1 do
+    local from = entry(m, hd, i)
+    local time, units, sq = s[from], s[from + 1], s[from + 2]
+    local cell_index = math.floor(time / m.cell)
+    if cell_index == kept_cell then
+      units = units + s[entry(m, hd, kept - 1) + 1]
+    else
+      kept = kept + 1
+      kept_cell = cell_index
+    end
+    local to = entry(m, hd, kept - 1)
+    s[to] = time
+    s[to + 1] = units
+    s[to + 2] = sq
+  end
+  s[2] = kept
+  return kept
+end
+
 local function sliding_append(m, t, n, sq)
   expire(m, t)
   local s = m.s
@@ -197,12 +245,16 @@ local function sliding_append(m, t, n, sq)
     end
   end
   if size == m.ring then
-    local first = entry(m, hd, 0)
-    local second = entry(m, hd, 1)
-    s[second + 1] = s[second + 1] + s[first + 1]
-    hd = (hd + 1) % m.ring
-    size = size - 1
-    s[1] = hd
+    size = compact(m, hd, size)
+    if size == m.ring then
+      -- only if time went back (entries from the future): fold the oldest into the next one
+      local first = entry(m, hd, 0)
+      local second = entry(m, hd, 1)
+      s[second + 1] = s[second + 1] + s[first + 1]
+      hd = (hd + 1) % m.ring
+      size = size - 1
+      s[1] = hd
+    end
   end
   local e = entry(m, hd, size)
   s[e] = t
@@ -400,11 +452,19 @@ local function save()
       local s = m.s
       fields[#fields + 1] = m.field
       fields[#fields + 1] = struct.pack('<dddd', s[1], s[2], s[3], s[4])
+      -- Only live entries keep a field: an expired or merged-away slot is deleted (a never-touched
+      -- slot reads as empty), so the hash holds as many entries as the window, not the whole ring.
+      local gone = {}
       for slot in pairs(m.slots) do
         local base = 5 + 3 * slot
-        fields[#fields + 1] = m.field .. '.' .. slot
-        fields[#fields + 1] = struct.pack('<ddd', rawget(s, base), rawget(s, base + 1), rawget(s, base + 2))
+        if (slot - s[1]) % m.ring < s[2] then
+          fields[#fields + 1] = m.field .. '.' .. slot
+          fields[#fields + 1] = struct.pack('<ddd', rawget(s, base), rawget(s, base + 1), rawget(s, base + 2))
+        else
+          gone[#gone + 1] = m.field .. '.' .. slot
+        end
       end
+      if #gone > 0 then redis.call('HDEL', H, unpack(gone)) end
     elseif m.dirty then
       fields[#fields + 1] = m.field
       fields[#fields + 1] = struct.pack('<' .. string.rep('d', #m.s), unpack(m.s))

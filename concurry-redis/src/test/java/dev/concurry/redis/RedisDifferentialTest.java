@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -59,11 +60,24 @@ class RedisDifferentialTest {
 
     @Test
     void scriptDecidesExactlyAsTheJavaAlgorithms() {
+        runs(40, 300, false);
+    }
+
+    @Test
+    @DisplayName("A1 L6/L18 sliding windows holding thousands of grants: the script compacts its ring as Java does")
+    void scriptCompactsFullSlidingWindowsExactlyAsJava() {
+        // Each run asks a sliding window twice as fast as it allows for about 1.5 windows: ~1,500 grants
+        // per window in a 512-entry ring, compacted every few hundred grants, with refunds and overuse
+        // settled by sequence number in between and merged entries expiring.
+        runs(3, 12_000, true);
+    }
+
+    private void runs(int count, int operations, boolean manyGrants) {
         long base = Long.getLong("concurry.seed", System.nanoTime());
-        for (int run = 0; run < 40; run++) {
+        for (int run = 0; run < count; run++) {
             long seed = base + run;
             try {
-                runSequence(seed, 300);
+                runSequence(seed, operations, manyGrants);
             } catch (AssertionError | RuntimeException e) {
                 throw new AssertionError("differential run failed; reproduce with -Dconcurry.seed=" + seed
                         + " (first run): " + e.getMessage(), e);
@@ -78,9 +92,19 @@ class RedisDifferentialTest {
     private record Reported(long seq, long shortOf, double waitNanos) {
     }
 
-    private void runSequence(long seed, int operations) {
+    /**
+     * One random sequence. {@code manyGrants}: the first limit is a sliding window that every attempt
+     * asks for about 1/1,500 of its capacity, twice as fast as it allows, settled to between none and
+     * twice that.
+     */
+    private void runSequence(long seed, int operations, boolean manyGrants) {
         SplittableRandom random = new SplittableRandom(seed);
         List<Limit> specs = randomSpecs(random);
+        if (manyGrants) {
+            double[] capacities = {5, 100, 10_000};
+            specs.set(0, RateLimit.of("k0", capacities[random.nextInt(capacities.length)],
+                    Duration.ofSeconds(random.nextBoolean() ? 1 : 60), RateAlgorithm.SLIDING_WINDOW));
+        }
         LimitSetDefinition definition = new LimitSetDefinition("diff", specs, Map.of());
         SetAlgorithms algorithms = new SetAlgorithms(specs);
         double[] state = algorithms.newState(0);
@@ -93,12 +117,13 @@ class RedisDifferentialTest {
         for (int op = 0; op < operations; op++) {
             int choice = random.nextInt(100);
             if (choice < 35) {
-                now += randomAdvance(random, specs);
+                now += manyGrants ? random.nextLong(1 + ((RateLimit) specs.get(0)).window().toNanos() / 1_500)
+                        : randomAdvance(random, specs);
             } else if (choice < 75) {
                 int count = 1 + random.nextInt(4);
                 List<LimitScript.Attempt> attempts = new ArrayList<>();
                 for (int a = 0; a < count; a++) {
-                    ResolvedRequest r = ResolvedRequest.resolve(definition, randomRequest(random, specs));
+                    ResolvedRequest r = ResolvedRequest.resolve(definition, randomRequest(random, specs, manyGrants));
                     String member = r.holdsResource() ? "lease" + (++leaseIds) + "|" + resources(r, specs) : "";
                     attempts.add(new LimitScript.Attempt(r, member, random.nextBoolean()));
                 }
@@ -183,6 +208,7 @@ class RedisDifferentialTest {
                     for (int j = 0; j < r.size(); j++) {
                         Limit limit = specs.get(r.limitIndex(j));
                         used[j] = limit instanceof ResourceLimit || random.nextInt(4) == 0 ? Double.NaN
+                                : manyGrants && r.limitIndex(j) == 0 ? r.amount(j) * random.nextDouble(2)
                                 : randomUsage(random, r.amount(j), limit.capacity());
                     }
                 }
@@ -221,12 +247,13 @@ class RedisDifferentialTest {
         return member.toString();
     }
 
-    private static Request randomRequest(SplittableRandom random, List<Limit> specs) {
-        int[] limits = randomSubset(random, specs.size());
+    private static Request randomRequest(SplittableRandom random, List<Limit> specs, boolean manyGrants) {
+        int[] limits = randomSubset(random, specs.size(), manyGrants);
         Request request = null;
         for (int i : limits) {
             Limit limit = specs.get(i);
-            double amount = randomAmount(random, limit);
+            double amount = !manyGrants || i != 0 ? randomAmount(random, limit)
+                    : random.nextInt(50) == 0 ? 0 : limit.capacity() * random.nextDouble() / 750;
             request = request == null ? Request.of(limit.key(), amount) : request.and(limit.key(), amount);
         }
         return request;
@@ -261,10 +288,10 @@ class RedisDifferentialTest {
         };
     }
 
-    private static int[] randomSubset(SplittableRandom random, int size) {
+    private static int[] randomSubset(SplittableRandom random, int size, boolean withFirst) {
         List<Integer> chosen = new ArrayList<>();
         for (int i = 0; i < size; i++) {
-            if (random.nextBoolean()) {
+            if (i == 0 && withFirst || random.nextBoolean()) {
                 chosen.add(i);
             }
         }
