@@ -87,6 +87,8 @@ final class LimitEngine implements LimitSet, Headroom {
     private final boolean[] resource;
     private final ReentrantLock lock = new ReentrantLock();
     private final LongAdder fastGranted = new LongAdder();
+    /** Ids of this set's waiters ({@link Batch#id}). */
+    private final java.util.concurrent.atomic.AtomicLong waiterIds = new java.util.concurrent.atomic.AtomicLong();
     /** No waiter is queued and the set is open: the store's lock-free path may grant. */
     private volatile boolean idle = true;
 
@@ -390,6 +392,7 @@ final class LimitEngine implements LimitSet, Headroom {
 
     private void enqueueLocked(Waiter w) {
         w.since = clock.nanoTime();
+        w.id = waiterIds.incrementAndGet();
         boolean wasEmpty = head == null;
         if (tail == null) {
             head = w;
@@ -733,6 +736,9 @@ final class LimitEngine implements LimitSet, Headroom {
             if (countTimeout) {
                 timedOut++;
             }
+            if (remote != null) {
+                remote.left(w.id);
+            }
             if (local != null) {
                 signalled = dispatchLocked();
             }
@@ -1004,6 +1010,8 @@ final class LimitEngine implements LimitSet, Headroom {
         long since;
         /** Refused at least once: when granted, it counts as an acquisition that had to wait. */
         boolean refused;
+        /** Unique among this set's waiters; set when queued. */
+        long id;
         volatile int state = WAITING;
         volatile Acquisition result;
         volatile RuntimeException failure;
@@ -1100,6 +1108,11 @@ final class LimitEngine implements LimitSet, Headroom {
         @Override
         public boolean isTry(int i) {
             return items[i].isTry;
+        }
+
+        @Override
+        public long id(int i) {
+            return items[i].id;
         }
 
         @Override

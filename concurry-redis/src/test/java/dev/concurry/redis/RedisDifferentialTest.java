@@ -143,6 +143,11 @@ class RedisDifferentialTest {
                     public boolean isTry(int i) {
                         return attempts.get(i).isTry();
                     }
+
+                    @Override
+                    public long id(int i) {
+                        return i;
+                    }
                 };
                 double[] expectedAvailable = new double[specs.size()];
                 java.util.Arrays.fill(expectedAvailable, Double.NaN);

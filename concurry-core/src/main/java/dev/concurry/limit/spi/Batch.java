@@ -14,6 +14,13 @@ public interface Batch {
     ResolvedRequest request(int i);
 
     /**
+     * An id of attempt {@code i}, unique among this set's attempts in this JVM and the same every time
+     * the same waiter is decided again: a store that orders waiters across JVMs (tickets) or
+     * deduplicates a call it had to repeat combines it with an id of its own for this JVM.
+     */
+    long id(int i);
+
+    /**
      * Whether attempt {@code i} is a {@code tryAcquire}: granted now or refused, never queued, so it
      * never blocks a later attempt.
      */
