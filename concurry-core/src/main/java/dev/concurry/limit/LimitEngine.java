@@ -736,9 +736,7 @@ final class LimitEngine implements LimitSet, Headroom {
             if (countTimeout) {
                 timedOut++;
             }
-            if (remote != null) {
-                remote.left(w.id);
-            }
+            store.left(w.id);
             if (local != null) {
                 signalled = dispatchLocked();
             }

@@ -49,6 +49,14 @@ public interface LimitStore extends AutoCloseable {
     default void waiters(boolean present) {
     }
 
+    /**
+     * Waiter {@code id} ({@link Batch#id}) left the queue without a grant (timed out, interrupted,
+     * cancelled): a store that keeps something for it elsewhere (a place in a cross-JVM queue) may drop
+     * it now rather than let it expire. Called under the engine's lock; must not block.
+     */
+    default void left(long id) {
+    }
+
     /** Frees what the store holds (files, subscriptions); called once, after the set's waiters failed. */
     @Override
     void close();

@@ -30,12 +30,4 @@ public interface RemoteStore extends LimitStore {
 
     /** What every limit has available and in use now. */
     CompletableFuture<StoreSnapshot> snapshot();
-
-    /**
-     * Waiter {@code id} ({@link Batch#id}) left the queue without a grant (timed out, interrupted,
-     * cancelled, closed): a store that keeps something for it elsewhere (a place in a cross-JVM queue)
-     * may drop it now rather than let it expire. Must not block.
-     */
-    default void left(long id) {
-    }
 }
