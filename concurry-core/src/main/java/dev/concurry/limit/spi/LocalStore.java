@@ -30,6 +30,9 @@ public interface LocalStore extends LimitStore {
      */
     boolean settle(ResolvedRequest r, long seq, double[] used);
 
+    /** Why {@code r} would be refused now, or that it would not be ({@code shortOf} 0); takes nothing. */
+    Shortfall explain(ResolvedRequest r);
+
     /** See {@link SetAlgorithms#headroom}: a hint for pools, read now. */
     double headroom(ResolvedRequest r);
 
