@@ -18,7 +18,9 @@ import java.util.concurrent.locks.LockSupport;
  * locked path and the lock-free one never work on the number at the same time: the locked path swaps
  * {@link #LOCKED} into the cell while it works on the array and writes the result back before the
  * engine unlocks; a lock-free grant that sees {@code LOCKED}, or that the limit would refuse, takes the
- * locked path, which decides every refusal (waiters, fairness and counters stay exact).
+ * locked path, which decides every refusal (waiters, fairness and counters stay exact). While what a
+ * provider reported acts on the limit (a budget, a pause, an adopted limit: words the one number does
+ * not hold), every grant takes the locked path.
  */
 final class InMemoryStore extends ArrayStore {
     /** In {@link #fastTat} while the locked path owns the number (a NaN no arithmetic produces). */
@@ -28,6 +30,8 @@ final class InMemoryStore extends ArrayStore {
     /** The GCRA number of a single-GCRA set, or null for every other shape. */
     private final AtomicLong fastTat;
     private final int fastOffset;
+    /** Clock reading until which provider feedback acts on the single GCRA limit (no lock-free grant). */
+    private volatile long feedbackUntil = Long.MIN_VALUE;
 
     InMemoryStore(LimitSetDefinition definition, MonotonicClock clock) {
         super(new SetAlgorithms(definition.limits()), clock);
@@ -62,6 +66,9 @@ final class InMemoryStore extends ArrayStore {
         if (fastTat == null || r.size() != 1) {
             return 0;
         }
+        if (clock().nanoTime() < feedbackUntil) {
+            return 0;
+        }
         double n = r.amount(0);
         for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
             long bits = fastTat.get();
@@ -74,13 +81,23 @@ final class InMemoryStore extends ArrayStore {
                 return 0;
             }
             if (fastTat.compareAndSet(bits, Double.doubleToRawLongBits(next))) {
-                // Grants of a GCRA limit are never looked up by sequence number: any positive one will do.
-                return Long.MAX_VALUE;
+                // GCRA grants are never looked up by sequence number, but a provider's budget counts
+                // only grants after its report's mark (>= 1): this one came before any such report.
+                return 1;
             }
             // Another thread won: step aside briefly instead of spinning against it on the same line.
             LockSupport.parkNanos(1);
         }
         return 0;
+    }
+
+    @Override
+    protected void observed() {
+        if (fastTat != null) {
+            double end = algorithms.scaled(state, 0) ? Double.POSITIVE_INFINITY : algorithms.feedbackEnd(state, 0);
+            feedbackUntil = end == Double.NEGATIVE_INFINITY ? Long.MIN_VALUE
+                    : end >= (double) Long.MAX_VALUE - epoch ? Long.MAX_VALUE : epoch + (long) Math.ceil(end);
+        }
     }
 
     @Override

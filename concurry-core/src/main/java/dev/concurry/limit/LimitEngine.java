@@ -2,6 +2,7 @@ package dev.concurry.limit;
 
 import dev.concurry.limit.spi.Batch;
 import dev.concurry.limit.spi.DecisionSink;
+import dev.concurry.limit.spi.Feedback;
 import dev.concurry.limit.spi.Probe;
 import dev.concurry.limit.spi.Shortfall;
 import dev.concurry.limit.spi.LimitSetDefinition;
@@ -20,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
@@ -54,6 +56,13 @@ import org.slf4j.LoggerFactory;
  * earliest; releases and refunds dispatch again at once. Threads are unparked and futures completed
  * after the lock is released; futures complete on a virtual thread, so user callbacks never run under
  * the lock or on the timer thread.
+ *
+ * <h2>Listening to the provider</h2>
+ * {@link #observe} turns a {@link ProviderReport} into a {@link Feedback} per limit (durations from now,
+ * the scale of an adopted limit) for the store, which records it in the shared state where the
+ * algorithms honour it ({@code SetAlgorithms#observe}); then the queue is decided again, since a
+ * budget may have grown. What this JVM heard (the last limit and remaining per key, pauses) is kept
+ * here for statistics.
  *
  * <h2>Counters</h2>
  * Every counter (grants, refunds, charges, timeouts, rejections, waits) is this JVM's count for this
@@ -116,8 +125,17 @@ final class LimitEngine implements LimitSet, Probe {
     private final double[] chargedByKey;
     /** Remote stores: what each limit had available after the last call that touched it (a pool's hint). */
     private final double[] knownAvailable;
+    /** Whether reported provider limits replace the configured capacities (SPEC F4). */
+    private final boolean adoptProviderLimits;
+    /** Per limit, what the provider last said, as this JVM heard it (under the lock). */
+    private final Heard[] heard;
+    private long reports;
+    private long refusals;
+    private long pauses;
+    private long unparsed;
+    private volatile long lastObserveWarning = Long.MIN_VALUE;
 
-    LimitEngine(LimitSetDefinition definition, LimitBackend backend, LimitStore store) {
+    LimitEngine(LimitSetDefinition definition, LimitBackend backend, LimitStore store, boolean adoptProviderLimits) {
         this.definition = definition;
         this.specs = definition.limits();
         this.backend = backend;
@@ -140,6 +158,11 @@ final class LimitEngine implements LimitSet, Probe {
         this.localRound = local != null ? new Round(specs.size(), 16) : null;
         for (int i = 0; i < knownAvailable.length; i++) {
             knownAvailable[i] = specs.get(i).capacity();
+        }
+        this.adoptProviderLimits = adoptProviderLimits;
+        this.heard = new Heard[specs.size()];
+        for (int i = 0; i < heard.length; i++) {
+            heard[i] = new Heard();
         }
         store.listen(this::redispatch);
     }
@@ -930,6 +953,181 @@ final class LimitEngine implements LimitSet, Probe {
         }
     }
 
+    // ---- listening to the provider ---------------------------------------------------------------
+
+    @Override
+    public void observe(ProviderReport report) {
+        observe(report, null);
+    }
+
+    /**
+     * SPEC F2–F4 (see {@link LimitSet#observe}): records what this JVM heard, hands the store a
+     * {@link Feedback} for the shared state, decides the queue again and, for a refused call made under
+     * {@code grant}, stops counting its reservation. Never throws for what the report says; a store
+     * that fails is logged.
+     */
+    private void observe(ProviderReport report, Grant grant) {
+        Objects.requireNonNull(report, "report");
+        int n = specs.size();
+        double[] remaining = new double[n];
+        double[] reset = new double[n];
+        double[] pause = new double[n];
+        double[] scale = new double[n];
+        Arrays.fill(remaining, Double.NaN);
+        Arrays.fill(reset, Double.NaN);
+        Arrays.fill(pause, Double.NaN);
+        Arrays.fill(scale, Double.NaN);
+        boolean paused = false;
+        long refusedKeys = 0;
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            long now = clock.nanoTime();
+            reports++;
+            unparsed += report.unparsed();
+            if (report.refused()) {
+                refusals++;
+            }
+            for (int i = 0; i < n; i++) {
+                if (resource[i]) {
+                    continue;
+                }
+                Limit limit = specs.get(i);
+                Heard h = heard[i];
+                ProviderReport.Quota q = report.quotas().get(limit.key());
+                if (q != null) {
+                    if (q.remaining().isPresent()) {
+                        remaining[i] = q.remaining().getAsDouble();
+                        reset[i] = nanos(q.resetIn().orElse(windowOf(limit)));
+                        h.remaining = remaining[i];
+                        h.resetAt = saturatedAdd(now, reset[i]);
+                    }
+                    if (q.limit().isPresent()) {
+                        scale[i] = heardLimit(i, q.limit().getAsDouble(), q.window());
+                    }
+                }
+                if (report.pauses(limit.key())) {
+                    pause[i] = nanos(report.retryAfter().orElseThrow());
+                    h.pausedUntil = Math.max(h.pausedUntil, saturatedAdd(now, pause[i]));
+                    paused |= pause[i] > 0;
+                }
+                if (report.refused() && (report.pauseKeys().isEmpty() || report.pauseKeys().contains(limit.key()))) {
+                    refusedKeys |= 1L << i;
+                }
+            }
+            if (paused) {
+                pauses++;
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (grant != null && refusedKeys != 0) {
+            grant.notUsed(refusedKeys);
+        }
+        Feedback feedback = new Feedback(remaining, reset, pause, scale);
+        if (feedback.touches() != 0) {
+            record(feedback);
+        }
+    }
+
+    /** Hands {@code feedback} to the store and decides the waiters again; a failure is logged, not thrown. */
+    private void record(Feedback feedback) {
+        try {
+            if (local != null) {
+                Waiter signalled;
+                lock.lock();
+                try {
+                    if (closed) {
+                        return;
+                    }
+                    local.observe(feedback);
+                    signalled = dispatchLocked();
+                } finally {
+                    lock.unlock();
+                }
+                deliver(signalled);
+            } else {
+                await(remote.observe(feedback));
+                kick();
+            }
+        } catch (RuntimeException e) {
+            long t = System.nanoTime();
+            if (lastObserveWarning == Long.MIN_VALUE || t - lastObserveWarning > 10_000_000_000L) {
+                lastObserveWarning = t;
+                log.warn("limit set '{}' on {} could not record what the provider reported: {}", name(),
+                        store.describe(), e.toString());
+            }
+        }
+    }
+
+    /**
+     * Notes a reported limit {@code reported} (per {@code window}, when given) for limit {@code i}
+     * (under the lock): compared with the capacity when the windows agree, logged once per key if it
+     * differs; returns the scale to record (NaN: none).
+     */
+    private double heardLimit(int i, double reported, Optional<Duration> window) {
+        Limit limit = specs.get(i);
+        Heard h = heard[i];
+        h.limit = reported;
+        boolean comparable = window.isEmpty() || window.get().equals(windowOf(limit));
+        h.limitDiffers = comparable && reported != limit.capacity();
+        if (h.limitDiffers && !h.logged) {
+            h.logged = true;
+            log.info("the provider reports a limit of {} for '{}' of limit set '{}', configured with {} per {}; {}",
+                    reported, limit.key(), name(), limit.capacity(), windowOf(limit),
+                    adoptProviderLimits ? "adopting it" : "keeping the configured one (adoptProviderLimits(true) adopts"
+                            + " reported limits)");
+        }
+        if (!adoptProviderLimits || !comparable || !(reported > 0)) {
+            return Double.NaN;
+        }
+        h.adopted = h.limitDiffers;
+        return limit.capacity() / reported;
+    }
+
+    private static Duration windowOf(Limit limit) {
+        return switch (limit) {
+            case RateLimit rate -> rate.window();
+            case CallLimit call -> call.window();
+            case ResourceLimit resource -> Duration.ZERO;
+        };
+    }
+
+    /** {@code d} in nanoseconds as a double (no overflow for any duration). */
+    private static double nanos(Duration d) {
+        return d.getSeconds() * 1e9 + d.getNano();
+    }
+
+    private static long saturatedAdd(long now, double nanos) {
+        return nanos >= (double) (Long.MAX_VALUE - now) ? Long.MAX_VALUE : now + (long) Math.ceil(nanos);
+    }
+
+    private ProviderFeedback heardLocked(int i, long now) {
+        Heard h = heard[i];
+        if (Double.isNaN(h.limit) && Double.isNaN(h.remaining) && h.pausedUntil == Long.MIN_VALUE) {
+            return ProviderFeedback.NONE;
+        }
+        Optional<Duration> resetIn = Double.isNaN(h.remaining) ? Optional.empty()
+                : Optional.of(Duration.ofNanos(Math.max(0, h.resetAt - now)));
+        Duration pausedFor = Duration.ofNanos(h.pausedUntil > now ? h.pausedUntil - now : 0);
+        return new ProviderFeedback(Double.isNaN(h.limit) ? OptionalDouble.empty()
+                : OptionalDouble.of(h.limit), Double.isNaN(h.remaining) ? OptionalDouble.empty()
+                : OptionalDouble.of(h.remaining), resetIn, pausedFor, h.limitDiffers, h.adopted);
+    }
+
+    /** What the provider last said about one limit, as this JVM heard it (guarded by the engine's lock). */
+    private static final class Heard {
+        double limit = Double.NaN;
+        double remaining = Double.NaN;
+        long resetAt;
+        long pausedUntil = Long.MIN_VALUE;
+        boolean limitDiffers;
+        boolean adopted;
+        boolean logged;
+    }
+
     // ---- stats and lifecycle ---------------------------------------------------------------------
 
     /**
@@ -1034,6 +1232,7 @@ final class LimitEngine implements LimitSet, Probe {
             if (snapshot == null) {
                 snapshot = local.snapshot();
             }
+            long now = clock.nanoTime();
             Map<String, LimitStats.KeyStats> keys = new LinkedHashMap<>();
             for (int i = 0; i < specs.size(); i++) {
                 int waitingForKey = 0;
@@ -1044,10 +1243,11 @@ final class LimitEngine implements LimitSet, Probe {
                 }
                 Limit limit = specs.get(i);
                 keys.put(limit.key(), new LimitStats.KeyStats(limit.key(), limit, limit.capacity(),
-                        snapshot.available(i), snapshot.inUse(i), waitingForKey, refundedByKey[i], chargedByKey[i]));
+                        snapshot.available(i), snapshot.inUse(i), waitingForKey, refundedByKey[i], chargedByKey[i],
+                        heardLocked(i, now)));
             }
             return new LimitStats(keys, granted + fastGranted.sum(), refunded, charged, timedOut, waiting, rejected,
-                    waits, waitedNanos);
+                    waits, waitedNanos, new LimitStats.ProviderCounts(reports, refusals, pauses, unparsed));
         } finally {
             lock.unlock();
         }
@@ -1410,6 +1610,31 @@ final class LimitEngine implements LimitSet, Probe {
         void giveBack() {
             used = new double[request.size()];
             close();
+        }
+
+        @Override
+        public Acquisition observe(ProviderReport report) {
+            LimitEngine.this.observe(report, this);
+            return this;
+        }
+
+        /**
+         * The provider refused the call: the rate limits in {@code limits} (bit i for limit i) are settled
+         * to zero use, as a later {@link #update} may still change (SPEC F3). Nothing once closed.
+         */
+        void notUsed(long limits) {
+            if (released != 0) {
+                return;
+            }
+            double[] current = used;
+            double[] next = current == null ? newUsage() : current.clone();
+            for (int j = 0; j < request.size(); j++) {
+                int i = request.limitIndex(j);
+                if (!resource[i] && (limits & (1L << i)) != 0) {
+                    next[j] = 0;
+                }
+            }
+            used = next;
         }
 
         @Override

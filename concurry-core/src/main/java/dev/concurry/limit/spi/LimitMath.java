@@ -36,6 +36,26 @@ import dev.concurry.limit.ResourceLimit;
  *       however many grants a window holds.</li>
  *   <li>Resource limits: permits held.</li>
  * </ul>
+ *
+ * <h2>What the provider said (SPEC F2–F4)</h2>
+ * After its own words, every rate limit has {@value #FEEDBACK_WORDS} words of provider feedback, changed
+ * only by {@link #observe} and neutral until then (so that without feedback every result is the
+ * algorithm's alone):
+ * <ul>
+ *   <li><b>budget</b> and <b>budget end</b> (the clamp, F2): while {@code now < budget end}, a grant of
+ *       n units needs {@code n <= budget}; each grant takes n from it, and settling a grant made after
+ *       the report gives back what it refunds (or takes what it overuses). A grant made before the
+ *       report is not in the budget: the provider counted it already. Outside the clamp, the budget is
+ *       not touched.</li>
+ *   <li><b>mark</b>: the grant sequence number of the report; grants with a larger one count against
+ *       the budget.</li>
+ *   <li><b>pause end</b> (F3): no grant before it.</li>
+ *   <li><b>scale</b> (F4, an adopted limit): the algorithm counts {@code n × scale} units for n, so a
+ *       limit of capacity C behaves as a limit of C / scale (every algorithm is linear in its amounts).
+ *       1 until a limit is adopted.</li>
+ * </ul>
+ * A waiter held by the clamp waits until the budget ends (or a refund), one held by a pause until the
+ * pause ends: {@link #waitTime} reports both, so waking is exact.
  */
 final class LimitMath {
     /** Relative rounding tolerance: 1e-12 of capacity (a waiter woken at its computed instant is granted). */
@@ -44,6 +64,13 @@ final class LimitMath {
     private static final int SW_ENTRY = 3;
     /** Entries in a sliding window's ring: 4 + 3 × 512 doubles = 12,320 bytes of state per limit. */
     static final int SW_RING = 512;
+    /** Words of provider feedback after a rate limit's own state: budget, budget end, mark, pause end, scale. */
+    static final int FEEDBACK_WORDS = 5;
+    private static final int FB_BUDGET = 0;
+    private static final int FB_UNTIL = 1;
+    private static final int FB_MARK = 2;
+    private static final int FB_PAUSE = 3;
+    private static final int FB_SCALE = 4;
 
     enum Kind { TOKEN_BUCKET, LEAKY_BUCKET, SLIDING_WINDOW, FIXED_WINDOW, GCRA, RESOURCE }
 
@@ -57,6 +84,8 @@ final class LimitMath {
     /** A sliding window's merge grid: entries in one cell of this many nanoseconds may merge. */
     final double cell;
     final int offset;
+    /** Where the feedback words start ({@code offset} + the algorithm's words); -1 for a resource limit. */
+    final int feedback;
 
     LimitMath(Limit limit, int offset) {
         this.offset = offset;
@@ -79,6 +108,7 @@ final class LimitMath {
         this.per = window / capacity;
         this.ring = kind == Kind.SLIDING_WINDOW ? SW_RING : 0;
         this.cell = kind == Kind.SLIDING_WINDOW ? 2 * window / SW_RING : 0;
+        this.feedback = kind == Kind.RESOURCE ? -1 : offset + ownSize();
     }
 
     private static Kind kindOf(RateAlgorithm algorithm) {
@@ -91,8 +121,13 @@ final class LimitMath {
         };
     }
 
-    /** How many doubles of state this limit needs. */
+    /** How many doubles of state this limit needs (its algorithm's and the feedback words). */
     int stateSize() {
+        return ownSize() + (kind == Kind.RESOURCE ? 0 : FEEDBACK_WORDS);
+    }
+
+    /** How many doubles the algorithm itself needs. */
+    private int ownSize() {
         return switch (kind) {
             case TOKEN_BUCKET -> 2;
             case FIXED_WINDOW -> 3;
@@ -127,6 +162,14 @@ final class LimitMath {
             }
             case RESOURCE -> s[o] = 0;
         }
+        if (feedback >= 0) {
+            int f = feedback;
+            s[f + FB_BUDGET] = 0;
+            s[f + FB_UNTIL] = Double.NEGATIVE_INFINITY;
+            s[f + FB_MARK] = 0;
+            s[f + FB_PAUSE] = Double.NEGATIVE_INFINITY;
+            s[f + FB_SCALE] = 1;
+        }
     }
 
     /**
@@ -138,6 +181,26 @@ final class LimitMath {
         if (n == 0) {
             return 0;
         }
+        if (feedback < 0) {
+            return ownWait(s, now, n);
+        }
+        int f = feedback;
+        double scale = s[f + FB_SCALE];
+        // Scaled above capacity (an adopted limit below the amount): it needs the whole capacity.
+        double wait = ownWait(s, now, scale == 1 ? n : Math.min(capacity, n * scale));
+        double pause = s[f + FB_PAUSE] - now;
+        if (pause > 0) {
+            wait = Math.max(wait, pause);
+        }
+        double clamp = s[f + FB_UNTIL] - now;
+        if (clamp > 0 && n > s[f + FB_BUDGET] + tolerance) {
+            wait = Math.max(wait, clamp);
+        }
+        return wait;
+    }
+
+    /** {@link #waitTime} of the algorithm alone, for {@code n} > 0 units (scaled). */
+    private double ownWait(double[] s, double now, double n) {
         int o = offset;
         return switch (kind) {
             case TOKEN_BUCKET -> {
@@ -174,6 +237,15 @@ final class LimitMath {
 
     /** Takes {@code n} units at {@code now}; {@code seq} identifies the grant for a later settle. */
     void commit(double[] s, double now, double n, long seq) {
+        if (feedback >= 0) {
+            int f = feedback;
+            if (now < s[f + FB_UNTIL]) {
+                s[f + FB_BUDGET] -= n;
+            }
+            if (s[f + FB_SCALE] != 1) {
+                n *= s[f + FB_SCALE];
+            }
+        }
         int o = offset;
         switch (kind) {
             case TOKEN_BUCKET -> {
@@ -206,6 +278,15 @@ final class LimitMath {
         double refund = granted - used;
         if (refund == 0) {
             return;
+        }
+        if (feedback >= 0) {
+            int f = feedback;
+            if (now < s[f + FB_UNTIL] && seq > s[f + FB_MARK]) {
+                s[f + FB_BUDGET] += refund;
+            }
+            if (s[f + FB_SCALE] != 1) {
+                refund *= s[f + FB_SCALE];
+            }
         }
         int o = offset;
         switch (kind) {
@@ -243,13 +324,31 @@ final class LimitMath {
         s[offset] = Math.max(0, s[offset] - n);
     }
 
-    /** Units that could be granted at {@code now}, without changing the state (negative in debt). */
+    /**
+     * Units that could be granted at {@code now}, without changing the state (negative in debt): at
+     * most the provider's budget while it lasts, none (or the debt) while paused.
+     */
     double available(double[] s, double now) {
-        return capacity - inUse(s, now);
+        if (feedback < 0) {
+            return capacity - inUse(s, now);
+        }
+        int f = feedback;
+        double scale = s[f + FB_SCALE];
+        double available = (capacity - ownInUse(s, now)) / scale;
+        if (now < s[f + FB_UNTIL]) {
+            available = Math.min(available, s[f + FB_BUDGET]);
+        }
+        return now < s[f + FB_PAUSE] ? Math.min(available, 0) : available;
     }
 
     /** Units counted against the limit at {@code now} (permits held, for a resource); no side effect. */
     double inUse(double[] s, double now) {
+        double units = ownInUse(s, now);
+        return feedback < 0 ? units : units / s[feedback + FB_SCALE];
+    }
+
+    /** {@link #inUse} of the algorithm, in its own (scaled) units. */
+    private double ownInUse(double[] s, double now) {
         int o = offset;
         return switch (kind) {
             case TOKEN_BUCKET -> capacity - tokensAt(s, now);
@@ -269,6 +368,62 @@ final class LimitMath {
             }
             case RESOURCE -> s[o];
         };
+    }
+
+    /**
+     * Records what the provider reported for this limit at {@code now} (SPEC F2–F4); each argument NaN
+     * when not reported. A resource limit ignores it.
+     *
+     * @param mark       the grant sequence number of the report: later grants count against the budget
+     * @param remaining  units the provider still grants until {@code resetNanos} from now (the clamp)
+     * @param resetNanos when the clamp ends; a clamp ending no later than an active one can only
+     *                   tighten it (an older answer read late must not loosen a newer one), one ending
+     *                   later replaces it (the provider's window moved on)
+     * @param pauseNanos no grant before this (Retry-After); a pause is only ever extended
+     * @param scale      units counted for each unit granted (an adopted limit: capacity / reported)
+     */
+    void observe(double[] s, double now, double mark, double remaining, double resetNanos, double pauseNanos,
+                 double scale) {
+        if (feedback < 0) {
+            return;
+        }
+        int f = feedback;
+        if (pauseNanos > 0) {
+            s[f + FB_PAUSE] = Math.max(s[f + FB_PAUSE], now + pauseNanos);
+        }
+        if (remaining >= 0 && resetNanos > 0) {
+            double until = now + resetNanos;
+            if (now >= s[f + FB_UNTIL] || until > s[f + FB_UNTIL]) {
+                s[f + FB_BUDGET] = remaining;
+                s[f + FB_UNTIL] = until;
+            } else {
+                s[f + FB_BUDGET] = Math.min(s[f + FB_BUDGET], remaining);
+            }
+            s[f + FB_MARK] = mark;
+        }
+        if (scale > 0 && scale < Double.POSITIVE_INFINITY) {
+            s[f + FB_SCALE] = scale;
+        }
+    }
+
+    /** The latest instant a clamp or pause of this limit still acts, or -Infinity (none, or a resource). */
+    double feedbackEnd(double[] s) {
+        return feedback < 0 ? Double.NEGATIVE_INFINITY : Math.max(s[feedback + FB_UNTIL], s[feedback + FB_PAUSE]);
+    }
+
+    /** Whether an adopted limit scales this limit's amounts. */
+    boolean scaled(double[] s) {
+        return feedback >= 0 && s[feedback + FB_SCALE] != 1;
+    }
+
+    /** Nanoseconds from {@code now} until a pause of this limit ends, 0 if none. */
+    double pausedFor(double[] s, double now) {
+        return feedback < 0 ? 0 : Math.max(0, s[feedback + FB_PAUSE] - now);
+    }
+
+    /** The provider's budget left while its clamp lasts, else NaN. */
+    double budget(double[] s, double now) {
+        return feedback >= 0 && now < s[feedback + FB_UNTIL] ? s[feedback + FB_BUDGET] : Double.NaN;
     }
 
     private double tokensAt(double[] s, double now) {
