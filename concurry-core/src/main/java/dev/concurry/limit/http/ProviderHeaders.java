@@ -79,6 +79,7 @@ public final class ProviderHeaders {
 
     private static final Pattern OPENAI = Pattern.compile("x-ratelimit-(limit|remaining|reset)-(.+)");
     private static final Pattern ANTHROPIC = Pattern.compile("anthropic-ratelimit-(.+)-(limit|remaining|reset)");
+    private static final Pattern NUMBER = Pattern.compile("[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?");
     private static final Pattern GO_DURATION = Pattern.compile("((?:\\d+\\.?\\d*|\\.\\d+))(ns|us|µs|μs|ms|s|m|h)");
 
     private final Dialect dialect;
@@ -558,13 +559,9 @@ public final class ProviderHeaders {
         return values.isEmpty() ? "" : values.getFirst();
     }
 
+    /** Whether {@code text} is meant as a plain number (possibly negative or malformed), not a date or duration. */
     private static boolean looksNumeric(String text) {
-        String t = text.trim();
-        if (t.isEmpty()) {
-            return false;
-        }
-        char c = t.charAt(0);
-        return (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '+';
+        return NUMBER.matcher(text.trim()).matches();
     }
 
     /** An HTTP date (RFC 1123, e.g. {@code Wed, 21 Oct 2015 07:28:00 GMT}), or null. */
