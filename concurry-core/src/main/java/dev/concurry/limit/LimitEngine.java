@@ -1026,7 +1026,7 @@ final class LimitEngine implements LimitSet, Probe {
         if (grant != null && refusedKeys != 0) {
             grant.notUsed(refusedKeys);
         }
-        Feedback feedback = new Feedback(remaining, reset, pause, scale);
+        Feedback feedback = new Feedback(remaining, reset, pause, scale, grant != null ? grant.seq : -1);
         if (feedback.touches() != 0) {
             record(feedback);
         }

@@ -73,8 +73,9 @@ public interface LimitSet extends Limiter, AutoCloseable {
      *       stricter (its own limit still applies). Units of grants made after the report that are
      *       refunded come back to that budget; grants made before it are not counted in it (the provider
      *       counted them). After T, only the configured limit applies. A report without a reset time
-     *       lasts one window of the key. A later report replaces the budget if it resets later;
-     *       otherwise (an older answer read late) it can only lower it.</li>
+     *       lasts one window of the key. A report about a call granted after the one whose report set
+     *       the budget (or observed on the set itself) replaces it; a report about an earlier call (an
+     *       older answer read late) can only lower it.</li>
      *   <li><b>a refused call with a retry time</b> (429 or 503 with {@code Retry-After}, F3): no
      *       acquisition of the paused keys is granted before that time, in any worker or process;
      *       waiters wake exactly when it ends. A pause is only ever extended.</li>

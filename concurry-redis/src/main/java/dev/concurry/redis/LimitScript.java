@@ -124,7 +124,7 @@ final class LimitScript {
                         .append(',').append(value(feedback.scale(i))).append(';');
             }
         }
-        return args("observe", time, entries.toString());
+        return args("observe", time, entries.toString(), Long.toString(feedback.source()));
     }
 
     /** A number as Lua reads it back exactly ({@link Double#toString}), {@code x} for NaN (not reported). */

@@ -137,15 +137,15 @@ end
 local function dirty(m) m.dirty = true end
 
 -- What the provider reported for rate limit m (LimitMath's feedback words, SPEC F2-F4): budget, budget
--- end, mark, pause end, scale. Neutral until a report arrives.
+-- end, mark, pause end, scale, source (the grant whose report set the budget). Neutral until a report.
 local function fb(m)
   if m.f then return m.f end
   local f
   if m.fblob then
-    f = { struct.unpack('<ddddd', m.fblob) }
-    f[6] = nil
+    f = { struct.unpack('<dddddd', m.fblob) }
+    f[7] = nil
   else
-    f = { 0, -INF, 0, -INF, 1 }
+    f = { 0, -INF, 0, -INF, 1, 0 }
   end
   m.f = f
   return f
@@ -447,16 +447,16 @@ local function available(m, t)
 end
 
 -- Records a provider's report for rate limit m at t (LimitMath.observe); nil where not reported.
-local function observe(m, t, mark, remaining, reset, pause, scale)
+local function observe(m, t, mark, source, remaining, reset, pause, scale)
   if m.kind == 'R' then return end
   local f = fb(m)
   m.fdirty = true
   if pause and pause > 0 then f[4] = math.max(f[4], t + pause) end
   if remaining and reset and remaining >= 0 and reset > 0 then
-    local untl = t + reset
-    if t >= f[2] or untl > f[2] then
+    if t >= f[2] or source > f[6] then
       f[1] = remaining
-      f[2] = untl
+      f[2] = t + reset
+      f[6] = source
     else
       f[1] = math.min(f[1], remaining)
     end
@@ -560,7 +560,7 @@ local function save()
     end
     if m.fdirty then
       fields[#fields + 1] = 'f' .. i
-      fields[#fields + 1] = struct.pack('<ddddd', unpack(m.f))
+      fields[#fields + 1] = struct.pack('<dddddd', unpack(m.f))
     end
     if m.kind ~= 'R' then
       longest = math.max(longest, m.win + math.max(0, horizon(m, now)))
@@ -722,9 +722,9 @@ elseif op == 'stats' then
   return out
 
 elseif op == 'observe' then
-  -- ARGV[6] "<i>=<remaining>,<reset ns>,<pause ns>,<scale>;..." with 'x' where not reported
-  -- (SetAlgorithms.observe): a report that sets a budget takes the next sequence number as its mark.
-  -- Reply: OK.
+  -- ARGV[6] "<i>=<remaining>,<reset ns>,<pause ns>,<scale>;..." with 'x' where not reported, ARGV[7]
+  -- the grant the report answers (-1: none) (SetAlgorithms.observe): a report that sets a budget takes
+  -- the next sequence number as its mark. Reply: OK.
   local entries = {}
   local sets_budget = false
   for i, r, rs, p, sc in string.gmatch(ARGV[6], '(%d+)=([^,]+),([^,]+),([^,]+),([^;]+);') do
@@ -737,7 +737,9 @@ elseif op == 'observe' then
     seq = seq + 1
     mark = seq
   end
-  for _, e in ipairs(entries) do observe(e[1], now, mark, e[2], e[3], e[4], e[5]) end
+  local source = tonumber(ARGV[7])
+  if source < 0 then source = mark end
+  for _, e in ipairs(entries) do observe(e[1], now, mark, source, e[2], e[3], e[4], e[5]) end
   notify = true   -- a budget may have grown: waiters in other JVMs look again
   save()
   return 'OK'

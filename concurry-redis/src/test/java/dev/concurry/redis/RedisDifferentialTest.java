@@ -208,7 +208,7 @@ class RedisDifferentialTest {
                     }
                 }
             } else if (!manyGrants && choice >= 93) {
-                Feedback feedback = randomFeedback(random, specs);
+                Feedback feedback = randomFeedback(random, specs, open);
                 algorithms.observe(state, now, feedback);
                 String reply = backend.eval("diff", ScriptOutputType.STATUS, script.keys(),
                         script.observe(Long.toString(now), feedback));
@@ -253,10 +253,10 @@ class RedisDifferentialTest {
 
     /**
      * A provider report as the engine builds one: per rate limit, sometimes a remaining count with a
-     * reset (now and then without one, or negative, or zero), a pause, an adopted scale; nothing for
-     * resource limits.
+     * reset (now and then zero), a pause, an adopted scale; nothing for resource limits; answering one
+     * of the open grants, or none.
      */
-    private static Feedback randomFeedback(SplittableRandom random, List<Limit> specs) {
+    private static Feedback randomFeedback(SplittableRandom random, List<Limit> specs, List<Open> open) {
         int n = specs.size();
         double[] remaining = new double[n];
         double[] reset = new double[n];
@@ -285,7 +285,9 @@ class RedisDifferentialTest {
                 scale[i] = random.nextInt(3) == 0 ? 1 : 0.25 + random.nextDouble(2);
             }
         }
-        return new Feedback(remaining, reset, pause, scale);
+        // The response to an open grant (newer or older than the report in force), or to none.
+        long source = open.isEmpty() || random.nextInt(3) == 0 ? -1 : open.get(random.nextInt(open.size())).seq();
+        return new Feedback(remaining, reset, pause, scale, source);
     }
 
     private static String resources(ResolvedRequest r, List<Limit> specs) {

@@ -137,18 +137,26 @@ public abstract class FeedbackTck extends BackendTck {
     }
 
     @Test
-    @DisplayName("F2 a report that resets later replaces the budget; an older one read late can only lower it")
-    void F2_later_reset_replaces_earlier_only_lowers() {
+    @DisplayName("F2 a report about a later call replaces the budget; one about an earlier call can only lower it")
+    void F2_newer_call_replaces_older_only_lowers() {
         LimitSet set = set();
-        set.observe(remaining("tokens", 10, Duration.ofMillis(500)));
-        set.observe(remaining("tokens", 50, Duration.ofMillis(400)));          // older answer: ignored (higher)
+        Acquisition first = granted(set, ONE);
+        Acquisition second = granted(set, ONE);
+        second.observe(remaining("tokens", 10, Duration.ofMillis(500)));
+        first.observe(remaining("tokens", 50, Duration.ofMillis(900)));        // older answer read late: ignored
         assertThat(set.stats().key("tokens").available()).isEqualTo(10);
-        set.observe(remaining("tokens", 5, Duration.ofMillis(400)));           // lower: applies, until 500 ms
+        first.observe(remaining("tokens", 5, Duration.ofMillis(900)));         // lower: applies, until 500 ms
         assertThat(set.stats().key("tokens").available()).isEqualTo(5);
-        set.observe(remaining("tokens", 40, Duration.ofMillis(800)));          // resets later: replaces
+        assertThat(refusal(set.attempt(Request.of("tokens", 6))).grantableIn()).contains(Duration.ofMillis(500));
+        Acquisition third = granted(set, ONE);
+        third.observe(remaining("tokens", 40, Duration.ofMillis(800)));        // a later call: replaces
         assertThat(set.stats().key("tokens").available()).isEqualTo(40);
-        assertThat(grantsNow(set, Request.of("tokens", 10), 10)).isEqualTo(4);
-        assertThat(refusal(set.attempt(ONE)).grantableIn()).contains(Duration.ofMillis(800));
+        set.observe(remaining("tokens", 30, Duration.ofMillis(700)));          // on the set: the newest
+        assertThat(grantsNow(set, Request.of("tokens", 10), 10)).isEqualTo(3);
+        assertThat(refusal(set.attempt(ONE)).grantableIn()).contains(Duration.ofMillis(700));
+        first.close();
+        second.close();
+        third.close();
     }
 
     @Test

@@ -45,7 +45,8 @@ import org.slf4j.LoggerFactory;
  *       seconds</td><td>{@code requests}</td></tr>
  *   <tr><td>{@link #retryAfter()}</td><td>{@code Retry-After} alone</td><td>none</td></tr>
  * </table>
- * Every dialect also reads {@code Retry-After} (seconds or an HTTP date). A provider name is the set's
+ * Every dialect also reads {@code Retry-After} (seconds or an HTTP date), or {@code retry-after-ms}
+ * (milliseconds, as OpenAI and Azure send it) when present. A provider name is the set's
  * key of the same name unless {@link #mapKey mapped} to another.
  *
  * <pre>{@code
@@ -437,6 +438,13 @@ public final class ProviderHeaders {
         }
 
         Optional<Duration> retryAfter() {
+            String millis = firstOf("retry-after-ms");
+            if (millis != null) {
+                Double ms = number("retry-after-ms", millis);
+                if (ms != null) {
+                    return Optional.of(cap(ms * 1e6));
+                }
+            }
             String value = firstOf("Retry-After");
             if (value == null) {
                 return Optional.empty();

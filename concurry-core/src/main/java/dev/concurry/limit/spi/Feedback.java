@@ -16,6 +16,7 @@ public final class Feedback {
     private final double[] resetNanos;
     private final double[] pauseNanos;
     private final double[] scale;
+    private final long source;
 
     /**
      * @param remaining  units the provider still grants until the reset (≥ 0), NaN if not reported
@@ -23,9 +24,11 @@ public final class Feedback {
      * @param pauseNanos no grant of the limit before this, from now (Retry-After), NaN if none
      * @param scale      units the limit counts per unit granted from now on (an adopted provider
      *                   limit: capacity / reported limit; 1 to stop adopting), NaN to leave it
+     * @param source     the sequence number of the grant whose response this is, or -1 when it answers
+     *                   no grant (observed on the set: it counts as the newest report)
      * @throws IllegalArgumentException if the arrays differ in length
      */
-    public Feedback(double[] remaining, double[] resetNanos, double[] pauseNanos, double[] scale) {
+    public Feedback(double[] remaining, double[] resetNanos, double[] pauseNanos, double[] scale, long source) {
         int n = remaining.length;
         if (resetNanos.length != n || pauseNanos.length != n || scale.length != n) {
             throw new IllegalArgumentException("feedback needs one value per limit in every array, got "
@@ -35,6 +38,12 @@ public final class Feedback {
         this.resetNanos = resetNanos.clone();
         this.pauseNanos = pauseNanos.clone();
         this.scale = scale.clone();
+        this.source = source;
+    }
+
+    /** The grant sequence number the report answers, or -1 (the newest report: it answers no grant). */
+    public long source() {
+        return source;
     }
 
     /** How many limits (the set's). */
@@ -86,6 +95,7 @@ public final class Feedback {
     @Override
     public String toString() {
         return "Feedback[remaining=" + Arrays.toString(remaining) + ", resetNanos=" + Arrays.toString(resetNanos)
-                + ", pauseNanos=" + Arrays.toString(pauseNanos) + ", scale=" + Arrays.toString(scale) + "]";
+                + ", pauseNanos=" + Arrays.toString(pauseNanos) + ", scale=" + Arrays.toString(scale) + ", source="
+                + source + "]";
     }
 }

@@ -53,6 +53,9 @@ import dev.concurry.limit.ResourceLimit;
  *   <li><b>scale</b> (F4, an adopted limit): the algorithm counts {@code n × scale} units for n, so a
  *       limit of capacity C behaves as a limit of C / scale (every algorithm is linear in its amounts).
  *       1 until a limit is adopted.</li>
+ *   <li><b>source</b>: the sequence number of the grant whose response set the budget in force: a
+ *       report about a later grant is newer and replaces it; one about an earlier grant (an older answer
+ *       read late) can only lower it.</li>
  * </ul>
  * A waiter held by the clamp waits until the budget ends (or a refund), one held by a pause until the
  * pause ends: {@link #waitTime} reports both, so waking is exact.
@@ -64,13 +67,14 @@ final class LimitMath {
     private static final int SW_ENTRY = 3;
     /** Entries in a sliding window's ring: 4 + 3 × 512 doubles = 12,320 bytes of state per limit. */
     static final int SW_RING = 512;
-    /** Words of provider feedback after a rate limit's own state: budget, budget end, mark, pause end, scale. */
-    static final int FEEDBACK_WORDS = 5;
+    /** Words of provider feedback after a rate limit's own state: budget, its end, mark, pause end, scale, source. */
+    static final int FEEDBACK_WORDS = 6;
     private static final int FB_BUDGET = 0;
     private static final int FB_UNTIL = 1;
     private static final int FB_MARK = 2;
     private static final int FB_PAUSE = 3;
     private static final int FB_SCALE = 4;
+    private static final int FB_SOURCE = 5;
 
     enum Kind { TOKEN_BUCKET, LEAKY_BUCKET, SLIDING_WINDOW, FIXED_WINDOW, GCRA, RESOURCE }
 
@@ -169,6 +173,7 @@ final class LimitMath {
             s[f + FB_MARK] = 0;
             s[f + FB_PAUSE] = Double.NEGATIVE_INFINITY;
             s[f + FB_SCALE] = 1;
+            s[f + FB_SOURCE] = 0;
         }
     }
 
@@ -375,15 +380,16 @@ final class LimitMath {
      * when not reported. A resource limit ignores it.
      *
      * @param mark       the grant sequence number of the report: later grants count against the budget
+     * @param source     the sequence number of the grant the report answers: a report about a grant
+     *                   later than the one that set an active budget replaces it; one about an earlier
+     *                   grant (an older answer read late) can only lower it
      * @param remaining  units the provider still grants until {@code resetNanos} from now (the clamp)
-     * @param resetNanos when the clamp ends; a clamp ending no later than an active one can only
-     *                   tighten it (an older answer read late must not loosen a newer one), one ending
-     *                   later replaces it (the provider's window moved on)
+     * @param resetNanos when the clamp ends
      * @param pauseNanos no grant before this (Retry-After); a pause is only ever extended
      * @param scale      units counted for each unit granted (an adopted limit: capacity / reported)
      */
-    void observe(double[] s, double now, double mark, double remaining, double resetNanos, double pauseNanos,
-                 double scale) {
+    void observe(double[] s, double now, double mark, double source, double remaining, double resetNanos,
+                 double pauseNanos, double scale) {
         if (feedback < 0) {
             return;
         }
@@ -392,10 +398,10 @@ final class LimitMath {
             s[f + FB_PAUSE] = Math.max(s[f + FB_PAUSE], now + pauseNanos);
         }
         if (remaining >= 0 && resetNanos > 0) {
-            double until = now + resetNanos;
-            if (now >= s[f + FB_UNTIL] || until > s[f + FB_UNTIL]) {
+            if (now >= s[f + FB_UNTIL] || source > s[f + FB_SOURCE]) {
                 s[f + FB_BUDGET] = remaining;
-                s[f + FB_UNTIL] = until;
+                s[f + FB_UNTIL] = now + resetNanos;
+                s[f + FB_SOURCE] = source;
             } else {
                 s[f + FB_BUDGET] = Math.min(s[f + FB_BUDGET], remaining);
             }

@@ -234,16 +234,18 @@ public final class SetAlgorithms {
      * Records what a provider reported (SPEC F2–F4) at {@code now}: a budget per limit until its
      * reset, a pause, a scale (see {@code LimitMath}'s feedback words). A report that sets a budget
      * takes the next grant sequence number as its mark (no grant has it): grants made from now on
-     * count against the budget, those made before do not (the provider counted them already).
+     * count against the budget, those made before do not (the provider counted them already). Its
+     * source is the grant it answers ({@link Feedback#source()}), or this mark when it answers none.
      *
      * @return bit i set when limit i's state changed
      */
     public long observe(double[] s, double now, Feedback feedback) {
         double mark = feedback.setsBudget() ? ++s[SEQ] : s[SEQ];
+        double source = feedback.source() < 0 ? mark : feedback.source();
         long touched = feedback.touches();
         for (int i = 0; i < math.length; i++) {
             if ((touched & (1L << i)) != 0) {
-                math[i].observe(s, now, mark, feedback.remaining(i), feedback.resetNanos(i),
+                math[i].observe(s, now, mark, source, feedback.remaining(i), feedback.resetNanos(i),
                         feedback.pauseNanos(i), feedback.scale(i));
             }
         }

@@ -92,6 +92,16 @@ class ProviderHeadersTest {
         }
 
         @Test
+        @DisplayName("F3 retry-after-ms, when present, is more precise than Retry-After")
+        void retry_after_ms() {
+            ProviderReport report = ProviderHeaders.openAi(429, headers("retry-after", "1", "retry-after-ms", "350"));
+            assertThat(report.retryAfter()).contains(Duration.ofMillis(350));
+            ProviderReport bad = ProviderHeaders.openAi(429, headers("retry-after", "2", "retry-after-ms", "x"));
+            assertThat(bad.retryAfter()).as("falls back to Retry-After").contains(Duration.ofSeconds(2));
+            assertThat(bad.unparsed()).isEqualTo(1);
+        }
+
+        @Test
         @DisplayName("F1 names case-insensitively, single-valued maps, mapped to the set's keys")
         void any_map_shape_any_case_and_key_mapping() {
             Map<String, String> single = Map.of("X-RateLimit-Remaining-Tokens", "42", "X-RATELIMIT-RESET-TOKENS", "2s");
