@@ -62,7 +62,11 @@ import org.slf4j.LoggerFactory;
  * the scale of an adopted limit) for the store, which records it in the shared state where the
  * algorithms honour it ({@code SetAlgorithms#observe}); then the queue is decided again, since a
  * budget may have grown. What this JVM heard (the last limit and remaining per key, pauses) is kept
- * here for statistics.
+ * here for statistics. Once a report about a grant was observed, this JVM's recent grants are kept in
+ * a ring ({@link #recentGrants}): a report's budget excludes the grants made after the call it answers,
+ * which the provider may not have counted when it answered (calls in flight, answers read late). A
+ * grant the provider had counted is then counted twice until the next report: stricter, never more
+ * generous.
  *
  * <h2>Counters</h2>
  * Every counter (grants, refunds, charges, timeouts, rejections, waits) is this JVM's count for this
@@ -134,6 +138,11 @@ final class LimitEngine implements LimitSet, Probe {
     private long pauses;
     private long unparsed;
     private volatile long lastObserveWarning = Long.MIN_VALUE;
+    /** Grants of this JVM, newest last, once a report about a grant was observed (null before). */
+    private volatile java.util.concurrent.atomic.AtomicReferenceArray<Grant> recentGrants;
+    private final java.util.concurrent.atomic.AtomicLong recentCount = new java.util.concurrent.atomic.AtomicLong();
+    /** Grants remembered in {@link #recentGrants}: more than can be in flight at once. */
+    private static final int RECENT_GRANTS = 512;
 
     LimitEngine(LimitSetDefinition definition, LimitBackend backend, LimitStore store, boolean adoptProviderLimits) {
         this.definition = definition;
@@ -979,6 +988,7 @@ final class LimitEngine implements LimitSet, Probe {
         Arrays.fill(scale, Double.NaN);
         boolean paused = false;
         long refusedKeys = 0;
+        double[] after = grant == null ? null : grantedAfter(grant.seq);
         lock.lock();
         try {
             if (closed) {
@@ -999,7 +1009,7 @@ final class LimitEngine implements LimitSet, Probe {
                 ProviderReport.Quota q = report.quotas().get(limit.key());
                 if (q != null) {
                     if (q.remaining().isPresent()) {
-                        remaining[i] = q.remaining().getAsDouble();
+                        remaining[i] = Math.max(0, q.remaining().getAsDouble() - (after == null ? 0 : after[i]));
                         reset[i] = nanos(q.resetIn().orElse(windowOf(limit)));
                         h.remaining = remaining[i];
                         h.resetAt = saturatedAdd(now, reset[i]);
@@ -1030,6 +1040,28 @@ final class LimitEngine implements LimitSet, Probe {
         if (feedback.touches() != 0) {
             record(feedback);
         }
+    }
+
+    /**
+     * Per limit, the units of this JVM's grants made after grant {@code seq} (as reserved), from the ring
+     * of recent grants; starts the ring on the first call (grants before it are unknown: none counted).
+     */
+    private double[] grantedAfter(long seq) {
+        var recent = recentGrants;
+        double[] units = new double[specs.size()];
+        if (recent == null) {
+            recentGrants = new java.util.concurrent.atomic.AtomicReferenceArray<>(RECENT_GRANTS);
+            return units;
+        }
+        for (int k = 0; k < RECENT_GRANTS; k++) {
+            Grant g = recent.get(k);
+            if (g != null && g.seq > seq) {
+                for (int j = 0; j < g.request.size(); j++) {
+                    units[g.request.limitIndex(j)] += g.request.amount(j);
+                }
+            }
+        }
+        return units;
     }
 
     /** Hands {@code feedback} to the store and decides the waiters again; a failure is logged, not thrown. */
@@ -1545,6 +1577,10 @@ final class LimitEngine implements LimitSet, Probe {
         Grant(ResolvedRequest request, long seq) {
             this.request = request;
             this.seq = seq;
+            var recent = recentGrants;
+            if (recent != null && seq > 0) {
+                recent.set((int) (recentCount.getAndIncrement() % RECENT_GRANTS), this);
+            }
         }
 
         @Override

@@ -160,6 +160,23 @@ public abstract class FeedbackTck extends BackendTck {
     }
 
     @Test
+    @DisplayName("F2 a report's budget excludes this JVM's grants made after the call it answers (maybe not yet counted)")
+    void F2_grants_after_the_answered_call_are_excluded() {
+        LimitSet set = set();
+        Acquisition a = granted(set, ONE);
+        a.observe(remaining("tokens", 100, Duration.ofSeconds(1)));
+        Acquisition b = granted(set, Request.of("tokens", 20));
+        Acquisition c = granted(set, Request.of("tokens", 10));
+        b.observe(remaining("tokens", 50, Duration.ofSeconds(1)));             // counted b, perhaps not c
+        assertThat(set.stats().key("tokens").available()).as("50 minus c's 10").isEqualTo(40);
+        c.observe(remaining("tokens", 45, Duration.ofSeconds(1)));             // c's answer: nothing after it
+        assertThat(set.stats().key("tokens").available()).isEqualTo(45);
+        a.close();
+        b.close();
+        c.close();
+    }
+
+    @Test
     @DisplayName("F2 a remaining count without a reset time lasts one window of the key")
     void F2_remaining_without_reset_lasts_one_window() {
         LimitSet set = set();
