@@ -56,7 +56,13 @@ final class RateChart {
         refused.put("with feedback", result.with().rejectedPerMinuteOverTime(step));
         CombinedDomainXYPlot both = new CombinedDomainXYPlot(new NumberAxis("seconds since start"));
         both.add(tokens, 2);
-        both.add(plot(refused, "429s per minute", Map.of()), 1);
+        XYPlot rejections = plot(refused, "429s per minute", Map.of());
+        both.add(rejections, 1);
+        for (XYPlot plot : List.of(tokens, rejections)) {
+            plot.getRenderer().setSeriesPaint(0, new Color(0xD6, 0x27, 0x28));     // without: red, in both plots
+            plot.getRenderer().setSeriesPaint(1, new Color(0x1F, 0x77, 0xB4));     // with: blue
+        }
+        rejections.getRenderer().setDefaultSeriesVisibleInLegend(false);
         JFreeChart chart = new JFreeChart("Listening to the provider (1 minute = " + result.with().minute().toMillis()
                 + " ms)", JFreeChart.DEFAULT_TITLE_FONT, both, true);
         return save(file, chart, 600);
