@@ -230,7 +230,14 @@ public final class ProviderHeaders {
         Optional<Duration> retryAfter = reading.retryAfter();
         boolean refused = status == 429 || status == 503 || status == 0 && retryAfter.isPresent();
         ProviderReport.Builder report = ProviderReport.builder();
-        reading.quotas.forEach((name, quota) -> report.quota(keys.getOrDefault(name, name), quota.toQuota()));
+        reading.quotas.forEach((name, quota) -> {
+            String key = keys.getOrDefault(name, name);
+            if (key.isBlank()) {
+                reading.ignore("quota name", name);      // no key can be blank
+            } else {
+                report.quota(key, quota.toQuota());
+            }
+        });
         if (!pauseKeys.isEmpty()) {
             report.pauseKeys(pauseKeys.toArray(String[]::new));
         }

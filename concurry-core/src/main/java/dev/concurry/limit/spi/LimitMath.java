@@ -65,7 +65,7 @@ final class LimitMath {
     static final double TOLERANCE = 1e-12;
     private static final int SW_HEADER = 4;
     private static final int SW_ENTRY = 3;
-    /** Entries in a sliding window's ring: 4 + 3 × 512 doubles = 12,320 bytes of state per limit. */
+    /** Entries in a sliding window's ring: 4 + 3 × 512 doubles = 12,320 bytes per limit (plus the feedback words). */
     static final int SW_RING = 512;
     /** Words of provider feedback after a rate limit's own state: budget, its end, mark, pause end, scale, source. */
     static final int FEEDBACK_WORDS = 6;

@@ -268,6 +268,14 @@ class ProviderHeadersTest {
             assertThat(quota(report, "a,b").resetIn()).contains(Duration.ofSeconds(1));
             assertThat(report.unparsed()).isEqualTo(2);
         }
+
+        @Test
+        @DisplayName("F4 IETF a policy with an empty name is ignored and counted, never thrown")
+        void empty_policy_name() {
+            ProviderReport report = ProviderHeaders.ietf(headers("RateLimit", "\"\";r=1;t=1, \"ok\";r=2;t=1"));
+            assertThat(report.quotas()).containsOnlyKeys("ok");
+            assertThat(report.unparsed()).isEqualTo(1);
+        }
     }
 
     @Nested
