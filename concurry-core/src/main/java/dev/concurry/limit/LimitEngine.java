@@ -873,6 +873,12 @@ final class LimitEngine implements LimitSet, Probe {
     private void settle(Grant g) {
         ResolvedRequest r = g.request;
         double[] used = g.used;
+        if (fastPath && used == null && idle && local.releaseFast(r, g.seq)) {
+            if (!idle) {
+                redispatch();       // a waiter queued before the release: decide it now
+            }
+            return;
+        }
         if (local != null) {
             Waiter signalled = null;
             lock.lock();
