@@ -1,13 +1,14 @@
 package dev.concurry.spring;
 
+import dev.concurry.limit.CallLimit;
 import dev.concurry.limit.Limit;
 import dev.concurry.limit.LimitPool;
 import dev.concurry.limit.LimitPoolStats;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.LimitStats;
 import dev.concurry.limit.RateLimit;
-import dev.concurry.limit.CallLimit;
 import dev.concurry.worker.PoolStats;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -160,7 +161,7 @@ public class ConcurryEndpoint {
         static PoolReport of(LimitPool pool) {
             LimitPoolStats stats = pool.poolStats();
             List<LimitSet> sets = pool.sets();
-            List<PoolSetReport> reports = new java.util.ArrayList<>();
+            List<PoolSetReport> reports = new ArrayList<>();
             for (int i = 0; i < sets.size(); i++) {
                 reports.add(new PoolSetReport(SetReport.of(sets.get(i)), stats.sets().get(i).dispatched()));
             }

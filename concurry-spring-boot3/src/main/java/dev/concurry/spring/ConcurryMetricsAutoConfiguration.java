@@ -1,6 +1,8 @@
 package dev.concurry.spring;
 
 import dev.concurry.micrometer.ConcurryMetrics;
+import dev.concurry.worker.TaskExecutor;
+import dev.concurry.worker.WorkerPool;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import org.springframework.beans.factory.ListableBeanFactory;
@@ -37,10 +39,10 @@ public class ConcurryMetricsAutoConfiguration {
         return registry -> {
             limiters.sets().values().forEach(set -> ConcurryMetrics.of(set).bindTo(registry));
             limiters.pools().forEach((name, pool) -> ConcurryMetrics.of(pool).poolName(name).bindTo(registry));
-            beans.getBeansOfType(dev.concurry.worker.TaskExecutor.class).values()
+            beans.getBeansOfType(TaskExecutor.class).values()
                     .forEach(executor -> ConcurryMetrics.of(executor).bindTo(registry));
-            for (Object pool : beans.getBeansOfType(dev.concurry.worker.WorkerPool.class).values()) {
-                ConcurryMetrics.of((dev.concurry.worker.WorkerPool<?>) pool).bindTo(registry);
+            for (Object pool : beans.getBeansOfType(WorkerPool.class).values()) {
+                ConcurryMetrics.of((WorkerPool<?>) pool).bindTo(registry);
             }
         };
     }
