@@ -1,9 +1,12 @@
 package dev.concurry.bench;
 
 import dev.concurry.limit.Acquisition;
+import dev.concurry.limit.Backends;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.RateAlgorithm;
+import dev.concurry.limit.RateLimit;
 import dev.concurry.limit.Request;
+import dev.concurry.time.ManualClock;
 import io.github.bucket4j.Bucket;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -11,6 +14,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -27,6 +31,11 @@ import java.util.function.Supplier;
  * capacity, the limiter over-admitted for certain), <em>possible</em> counts those whose interval
  * touches it (if at most capacity, it certainly did not). With threads preempted between the call and
  * the timestamp, the bounds can be far apart; the proven bound is the one N5 is judged on.
+ *
+ * <p>Then the loads that put thousands of grants in one window (SPEC N5: 5,000 one-unit requests per
+ * minute, tokens 10 at a time, a dollar budget in fractions of a cent), which the system clock cannot
+ * run for long enough: Concurry's default {@code SLIDING_WINDOW} on a {@link ManualClock}, see
+ * {@link #manyGrantsPerWindow}.
  *
  * <p>Usage: {@code Accuracy [seconds=3] [threads=4]}.
  */
@@ -50,6 +59,22 @@ public final class Accuracy {
         }
     }
 
+    /**
+     * One load of the many-grants run: {@code amount} per grant of {@code capacity} per {@code window}.
+     *
+     * @param grants every grant of the run
+     * @param mostInWindow the most units granted in any interval of one window (capacity at most)
+     * @param utilisation units granted in the measured windows ÷ what a strict limit allows in them
+     */
+    public record Saturation(String load, double capacity, Duration window, double amount, int windows,
+                             int measured, long grants, double mostInWindow, double utilisation) {
+
+        public String line() {
+            return String.format(Locale.ROOT, "%-36s %,9d grants  most in any window %,.3f of %,.3f  utilisation %.2f%%",
+                    load, grants, mostInWindow, capacity, 100 * utilisation);
+        }
+    }
+
     /** A limiter under test: its try-once and what to close after. */
     private record Contender(BooleanSupplier tryOnce, AutoCloseable resource) {
     }
@@ -69,6 +94,72 @@ public final class Accuracy {
         for (Result r : runAll(Duration.ofMillis((long) (seconds * 1000)), threads, 100, Duration.ofMillis(100))) {
             System.out.println(r.line());
         }
+        System.out.println();
+        System.out.println("N5 many grants per window: concurry SLIDING_WINDOW on a manual clock, a client asking twice"
+                + " as fast as allowed at random instants for 20 windows; utilisation over the last 10");
+        for (Saturation s : manyGrantsPerWindow(20, 10)) {
+            System.out.println(s.line());
+        }
+    }
+
+    /**
+     * The N5 loads with many grants per window, each for {@code windows} windows of manual-clock time
+     * on an in-memory set (every backend runs the same sliding-window code). A window of 500 requests
+     * per minute comes first: it holds fewer grants than the ring, so it is exact.
+     */
+    public static List<Saturation> manyGrantsPerWindow(int windows, int measured) {
+        Duration minute = Duration.ofMinutes(1);
+        return List.of(
+                saturate("500 requests/min, 1 per call", 500, minute, 1, windows, measured),
+                saturate("5,000 requests/min, 1 per call", 5_000, minute, 1, windows, measured),
+                saturate("10,000 requests/min, 1 per call", 10_000, minute, 1, windows, measured),
+                saturate("100,000 tokens/min, 10 per call", 100_000, minute, 10, windows, measured),
+                saturate("$5/min, $0.002 per call", 5, minute, 0.002, windows, measured));
+    }
+
+    /**
+     * A client asks for {@code amount} at random instants 1 ns to one grant's share of the window
+     * (window × amount ÷ capacity) apart, twice as fast as the limit allows, with {@code tryAcquire}.
+     * Every grant is recorded; the most units in any window are counted from that record, and the
+     * utilisation over the last {@code measured} windows (the steady state: the first window's head
+     * start would hide a delay in re-granting expired units).
+     */
+    static Saturation saturate(String load, double capacity, Duration window, double amount, int windows,
+                               int measured) {
+        ManualClock clock = new ManualClock();
+        SplittableRandom random = new SplittableRandom(42);
+        long w = window.toNanos();
+        long share = Math.round(w * amount / capacity);
+        long end = windows * w;
+        long[] times = new long[1024];
+        int grants = 0;
+        try (LimitSet set = LimitSet.builder().add(RateLimit.of("units", capacity, window))
+                .backend(Backends.inMemory(clock)).build()) {
+            Request request = Request.of("units", amount);
+            while (clock.nanoTime() < end) {
+                Optional<Acquisition> granted = set.tryAcquire(request);
+                if (granted.isPresent()) {
+                    granted.get().close();
+                    if (grants == times.length) {
+                        times = Arrays.copyOf(times, 2 * grants);
+                    }
+                    times[grants++] = clock.nanoTime();
+                }
+                clock.advanceNanos(Math.min(end - clock.nanoTime(), 1 + random.nextLong(share)));
+            }
+        }
+        int most = 0;
+        int first = 0;
+        int steady = 0;
+        for (int last = 0; last < grants; last++) {
+            while (times[first] + w <= times[last]) {
+                first++;
+            }
+            most = Math.max(most, last - first + 1);
+            steady += times[last] >= (long) (windows - measured) * w ? 1 : 0;
+        }
+        return new Saturation(load, capacity, window, amount, windows, measured, grants, most * amount,
+                steady * amount / (measured * capacity));
     }
 
     /** Runs every contender (Concurry's algorithms, then the peers) one after the other. */

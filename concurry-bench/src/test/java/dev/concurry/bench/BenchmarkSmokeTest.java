@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
@@ -47,6 +48,20 @@ class BenchmarkSmokeTest {
         assertThat(sliding.name()).isEqualTo("concurry SLIDING_WINDOW");
         // Proven: these admissions happened, by the thread's own timestamps, within one window.
         assertThat(sliding.maxProven()).isLessThanOrEqualTo(100);
+    }
+
+    @Test
+    @DisplayName("A1 N5 the many-grants rows: >= 98% utilisation and never over capacity at thousands of grants per window")
+    void manyGrantsPerWindowRowsMeetN5() {
+        List<Accuracy.Saturation> rows = Accuracy.manyGrantsPerWindow(20, 10);
+
+        assertThat(rows).hasSize(5);
+        assertThat(rows).allSatisfy(r -> {
+            assertThat(r.mostInWindow()).as(r.line()).isLessThanOrEqualTo(r.capacity() * (1 + 1e-9));
+            assertThat(r.utilisation()).as(r.line()).isGreaterThanOrEqualTo(0.98);
+        });
+        // 5,000 per minute for 20 minutes: far more grants in one window than the ring has entries.
+        assertThat(rows.get(1).grants()).isGreaterThan(20 * 4_000);
     }
 
     @Test

@@ -24,7 +24,8 @@ public interface Acquisition extends AutoCloseable {
      * wins. On close, unused units are refunded and overuse is charged (later requests wait longer).
      *
      * @throws IllegalArgumentException if the key was not acquired here, is a resource limit, or
-     *                                  {@code used} is negative, NaN or infinite
+     *                                  {@code used} is negative, NaN, infinite, or more than a million
+     *                                  times the key's capacity (a charge no limit could ever pay back)
      * @throws IllegalStateException    after {@link #close()}
      */
     Acquisition update(String key, double used);

@@ -1,5 +1,8 @@
 package dev.concurry.limit;
 
+import dev.concurry.limit.shm.SharedMemoryBackend;
+import dev.concurry.limit.spi.LimitSetDefinition;
+import dev.concurry.limit.spi.LimitStore;
 import dev.concurry.time.MonotonicClock;
 import java.nio.file.Path;
 import java.util.Objects;
@@ -39,8 +42,8 @@ public final class Backends {
             }
 
             @Override
-            public LimitSet create(LimitSetDefinition definition) {
-                return new InMemoryLimitSet(definition, clock, this);
+            public LimitStore open(LimitSetDefinition definition) {
+                return new InMemoryStore(definition, clock);
             }
 
             @Override
@@ -95,72 +98,6 @@ public final class Backends {
      * {@link #sharedMemory()}, derived from the set's name.
      */
     public static LimitBackend sharedMemory(Path file, MonotonicClock clock) {
-        Objects.requireNonNull(clock, "clock");
         return new SharedMemoryBackend(file, clock);
-    }
-
-    /**
-     * The shared-memory backend. {@link java.io.Serializable} (with the system clock only), so that a
-     * process worker's child JVM re-opens the same file: process pools send each child the set's
-     * {@link LimitSetDefinition} and this backend, and the child calls {@link #create} (SPEC L17, L20).
-     */
-    private static final class SharedMemoryBackend implements LimitBackend, java.io.Serializable {
-        private static final long serialVersionUID = 1L;
-        /** The file as a string (Path is not serializable); null = the default file of the set's name. */
-        private final String file;
-        private transient MonotonicClock clock;
-
-        SharedMemoryBackend(Path file, MonotonicClock clock) {
-            this.file = file != null ? file.toAbsolutePath().toString() : null;
-            this.clock = clock;
-        }
-
-        @Override
-        public String name() {
-            return "shared-memory";
-        }
-
-        @Override
-        public boolean crossProcess() {
-            return true;
-        }
-
-        @Override
-        public LimitSet create(LimitSetDefinition definition) {
-            Path path = file != null ? Path.of(file) : defaultFile(definition.name());
-            return SharedMemoryLimitSet.open(definition, path, clock, this);
-        }
-
-        private void writeObject(java.io.ObjectOutputStream out) throws java.io.IOException {
-            if (clock != MonotonicClock.system()) {
-                throw new java.io.NotSerializableException("a shared-memory backend on " + clock
-                        + " cannot be sent to another process: only MonotonicClock.system() is host-wide");
-            }
-            out.defaultWriteObject();
-        }
-
-        private void readObject(java.io.ObjectInputStream in) throws java.io.IOException, ClassNotFoundException {
-            in.defaultReadObject();
-            clock = MonotonicClock.system();
-        }
-
-        @Override
-        public String toString() {
-            return "Backends.sharedMemory(" + (file != null ? file : "<tmpdir>/concurry-<name>.limits") + ", "
-                    + clock + ")";
-        }
-    }
-
-    /** {@code java.io.tmpdir/concurry-<name>.limits}, with characters unsafe in a file name replaced. */
-    static Path defaultFile(String setName) {
-        StringBuilder safe = new StringBuilder();
-        for (char c : setName.toCharArray()) {
-            safe.append(Character.isLetterOrDigit(c) && c < 128 || c == '-' || c == '_' || c == '.' ? c : '_');
-        }
-        String name = safe.toString();
-        if (!name.equals(setName)) {
-            name += "-" + Long.toHexString(SharedMemoryLimitSet.fnv64(setName));
-        }
-        return Path.of(System.getProperty("java.io.tmpdir"), "concurry-" + name + ".limits");
     }
 }

@@ -1,5 +1,8 @@
 package dev.concurry.limit;
 
+import dev.concurry.limit.spi.Headroom;
+import dev.concurry.limit.spi.LimitSetDefinition;
+import dev.concurry.limit.spi.LimitStore;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -11,7 +14,7 @@ import java.util.concurrent.CompletableFuture;
  * The set with no limits (SPEC L14): grants everything at once, ignores keys and usage, allocates
  * nothing for {@code acquire} and {@code tryAcquire}. Every worker without limits gets one.
  */
-final class EmptyLimitSet implements LimitSet {
+final class EmptyLimitSet implements LimitSet, Headroom {
     static final EmptyLimitSet INSTANCE = new EmptyLimitSet(new LimitSetDefinition("empty", List.of(), Map.of()));
 
     /** Works in every worker mode: there is no state to share. */
@@ -26,9 +29,10 @@ final class EmptyLimitSet implements LimitSet {
             return true;
         }
 
+        /** Never called: the builder makes an {@link EmptyLimitSet} for a set without limits. */
         @Override
-        public LimitSet create(LimitSetDefinition definition) {
-            return new EmptyLimitSet(definition);
+        public LimitStore open(LimitSetDefinition definition) {
+            throw new UnsupportedOperationException("a set without limits has no state to store: " + definition);
         }
     };
 
@@ -90,6 +94,11 @@ final class EmptyLimitSet implements LimitSet {
     @Override
     public CompletableFuture<Acquisition> acquireAsync(Request request) {
         return CompletableFuture.completedFuture(acquisition);
+    }
+
+    @Override
+    public double headroom(Request request) {
+        return 1;
     }
 
     @Override

@@ -1,9 +1,24 @@
 package dev.concurry.limit;
 
+import dev.concurry.limit.spi.LimitSetDefinition;
+import dev.concurry.limit.spi.LimitStore;
+
 /**
  * Where a {@link LimitSet} keeps its state: in this JVM ({@link Backends#inMemory()}), in a file shared
- * by several JVMs, or on a server. Backend modules implement this and pass the behaviour test kit
- * ({@code concurry-tck}).
+ * by the JVMs of one host ({@link Backends#sharedMemory()}), or on a server or cluster (the
+ * {@code concurry-redis} and {@code concurry-hazelcast} modules). Pass one to
+ * {@link LimitSet.Builder#backend(LimitBackend)}.
+ *
+ * <pre>{@code
+ * LimitSet limits = LimitSet.builder()
+ *         .add(ResourceLimit.of("db_conn", 5))
+ *         .backend(Backends.sharedMemory())
+ *         .build();
+ * }</pre>
+ *
+ * <p>Writing a backend: {@link #open} returns a {@link LimitStore} (see {@code dev.concurry.limit.spi});
+ * the core's engine does everything else, the same for every backend. Backend modules run the behaviour
+ * test kit ({@code concurry-tck}).
  */
 public interface LimitBackend {
 
@@ -13,11 +28,15 @@ public interface LimitBackend {
     /**
      * Whether sets of this backend can be shared by several processes (needed by process workers). Such
      * a backend should also be {@link java.io.Serializable}: a process pool then sends each child JVM
-     * the set's {@link LimitSetDefinition} and the backend, and the child calls {@link #create} to
-     * re-open the same shared state (as {@link Backends#sharedMemory(java.nio.file.Path)} does).
+     * the set's {@link LimitSetDefinition} and the backend, and the child re-opens the same shared state.
      */
     boolean crossProcess();
 
-    /** Builds a set enforcing {@code definition}. */
-    LimitSet create(LimitSetDefinition definition);
+    /**
+     * Opens the store holding the state of the set {@code definition} describes (creating it, or
+     * joining the one other processes share under its name). Called by {@link LimitSet.Builder#build()}.
+     *
+     * @throws IllegalStateException if the shared state exists with other limits, or cannot be opened
+     */
+    LimitStore open(LimitSetDefinition definition);
 }

@@ -1,139 +1,146 @@
 package dev.concurry.limit;
 
+import dev.concurry.limit.spi.Batch;
+import dev.concurry.limit.spi.DecisionSink;
+import dev.concurry.limit.spi.Headroom;
+import dev.concurry.limit.spi.LimitSetDefinition;
+import dev.concurry.limit.spi.LimitStore;
+import dev.concurry.limit.spi.LocalStore;
+import dev.concurry.limit.spi.RemoteStore;
+import dev.concurry.limit.spi.ResolvedRequest;
+import dev.concurry.limit.spi.StoreSnapshot;
 import dev.concurry.time.MonotonicClock;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeoutException;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.util.Arrays;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The engine shared by the backends that run the algorithms in this JVM (SPEC "central idea"): the
- * state of every limit in one {@code double[]} run through {@link LimitMath}, a FIFO queue of waiters,
- * exact clock wake-ups and the {@link Acquisition} handle. A subclass supplies only atomicity and
- * storage: {@link #lockState()} / {@link #unlockState()} around every access to {@link #state}, and
- * a few hooks. The in-memory backend is a {@link ReentrantLock} around a plain array; the
- * shared-memory backend also takes a lock in a mapped file and publishes the changed doubles there.
+ * The one limits engine under every backend (SPEC "central idea"): request resolution, the FIFO queue
+ * of waiters, blocking / timeout / try / async acquisition, interrupts and cancellation, wake-ups, the
+ * {@link Acquisition} handle, every counter of {@link LimitStats}, pool headroom and close. A backend
+ * supplies only a {@link LimitStore}: storage and atomicity.
  *
- * <p>Layout of {@link #state}: {@link #META} words of bookkeeping (grant sequence number and totals),
- * then whatever the subclass reserves, then the state of each limit at {@code limitsBase}.
+ * <h2>Dispatch</h2>
+ * A {@link LocalStore} is called inline under {@link #lock}: a try is one call; the waiters are decided
+ * in one call whenever something may have changed (a waiter queued or left, units came back, a wake-up
+ * fired). A {@link RemoteStore} is called single-flight: at most one {@code decide} call per set is in
+ * flight; attempts that arrive meanwhile (tries included) queue and join the next call, so one round
+ * trip decides many attempts (a group commit), and a trigger during a flight ({@link #again}) is never
+ * lost. With a clock other than the system clock (a test's {@code ManualClock}), remote calls are
+ * awaited on the thread that triggered them, so that advancing the clock is exact.
  *
- * <p>Concurrency design. Every read or write of the state, the queue and the counters happens between
- * {@link #lockState()} and {@link #unlockState()}. Waiting never polls: when a waiter cannot be
- * granted, the algorithms say when it could be (for rate limits), and one clock wake-up is scheduled
- * for the earliest such moment; releases and refunds re-run {@link #dispatchLocked}. Fairness is per
- * key: a waiter that is short of a key blocks later waiters (and {@code tryAcquire}) on that key only
- * ({@link #contended}), so a large request is never starved by small ones, and a waiter for one key
- * never holds up a request for another. Threads are unparked and futures completed after the lock is
- * released; async futures are completed on a virtual thread, so user callbacks never run on the timer
- * thread or under the lock.
+ * <h2>Fairness and waiting</h2>
+ * A store decides a batch in queue order, first-come first-served per key: a waiter short of a key
+ * blocks later attempts on that key only. {@link #contended} remembers the keys queued waiters are short
+ * of, so a newcomer needing one of them queues (or a try is refused) without overtaking. Waiting never
+ * polls: the store says how long each waiter must wait, and one clock wake-up is scheduled for the
+ * earliest; releases and refunds dispatch again at once. Threads are unparked and futures completed
+ * after the lock is released; futures complete on a virtual thread, so user callbacks never run under
+ * the lock or on the timer thread.
+ *
+ * <h2>Counters</h2>
+ * Every counter (grants, refunds, charges, timeouts, rejections, waits) is this JVM's count for this
+ * set, kept here for every backend alike; {@code available} and {@code inUse} come from the store and
+ * are shared by every process using the set.
  */
-abstract class LimitEngine implements LimitSet {
+final class LimitEngine implements LimitSet, Headroom {
+    private static final Logger log = LoggerFactory.getLogger(LimitEngine.class);
     private static final Executor COMPLETIONS = Executors.newVirtualThreadPerTaskExecutor();
+    /** Usage reported for a key may not exceed this many times its capacity (an absurd charge). */
+    static final double MAX_USAGE_FACTOR = 1e6;
+    /** Most attempts decided by one remote call. */
+    private static final int BATCH = 64;
+
     private static final int WAITING = 0;
     private static final int GRANTED = 1;
     private static final int TIMED_OUT = 2;
     private static final int WITHDRAWN = 3;
     private static final int CLOSED = 4;
+    private static final int REFUSED = 5;
+    private static final int FAILED = 6;
 
-    /** Index in {@link #state} of the last grant sequence number issued. */
-    static final int SEQ = 0;
-    /** Index of the number of grants (a double: exact up to 2^53). */
-    static final int N_GRANTED = 1;
-    static final int N_TIMED_OUT = 2;
-    static final int N_REFUNDED = 3;
-    static final int N_CHARGED = 4;
-    /** Words of bookkeeping at the start of {@link #state}. */
-    static final int META = 5;
-
-    final LimitSetDefinition definition;
-    final List<Limit> specs;
-    final MonotonicClock clock;
+    private final LimitSetDefinition definition;
+    private final List<Limit> specs;
     private final LimitBackend backend;
-    final LimitMath[] math;
-    /** The bookkeeping words, any subclass words, then every limit's state (see the class comment). */
-    final double[] state;
-    /** Clock reading at which the state's time is 0; guarded by the state lock. */
-    long epoch;
-    /**
-     * Bit i set once limit i's state may have changed under the current lock (a backend that publishes
-     * changes reads and clears it); guarded by the state lock.
-     */
-    long touched;
+    private final LimitStore store;
+    private final LocalStore local;
+    private final RemoteStore remote;
+    private final MonotonicClock clock;
+    private final boolean fastPath;
+    private final boolean awaitRemote;
+    private final boolean[] resource;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final LongAdder fastGranted = new LongAdder();
+    /** Ids of this set's waiters ({@link Batch#id}). */
+    private final java.util.concurrent.atomic.AtomicLong waiterIds = new java.util.concurrent.atomic.AtomicLong();
+    /** No waiter is queued and the set is open: the store's lock-free path may grant. */
+    private volatile boolean idle = true;
 
-    // Everything below is guarded by the state lock.
+    // Everything below is guarded by lock.
     private Waiter head;
     private Waiter tail;
     private int waiting;
-    /** Keys some queued waiter is short of: newcomers needing them queue behind it. */
     private long contended;
     private MonotonicClock.Wakeup wakeup;
     private long wakeupAt = Long.MAX_VALUE;
     private boolean closed;
-    // Counted by this JVM only (the shared totals live in the state): failed tryAcquires, waiters
-    // granted and their total wait, and settlements per key (units differ between keys).
-    private long rejectedCount;
-    private long waitsCount;
+    private boolean inFlight;
+    private boolean again;
+    /** The round local stores decide in, reused (only touched under the lock). */
+    private final Round localRound;
+    private long granted;
+    private long timedOut;
+    private long rejected;
+    private long waits;
     private long waitedNanos;
+    private double refunded;
+    private double charged;
     private final double[] refundedByKey;
     private final double[] chargedByKey;
+    /** Remote stores: what each limit had available after the last call that touched it (a pool's hint). */
+    private final double[] knownAvailable;
 
-    /**
-     * Lays out the state: the limits' states start at {@code limitsBase} (at least {@link #META}).
-     * The subclass sets {@link #epoch} and initialises or loads {@link #state}.
-     */
-    LimitEngine(LimitSetDefinition definition, MonotonicClock clock, LimitBackend backend, int limitsBase) {
+    LimitEngine(LimitSetDefinition definition, LimitBackend backend, LimitStore store) {
         this.definition = definition;
         this.specs = definition.limits();
-        this.clock = clock;
         this.backend = backend;
-        this.math = new LimitMath[specs.size()];
-        int size = limitsBase;
-        for (int i = 0; i < math.length; i++) {
-            math[i] = new LimitMath(specs.get(i), size);
-            size += math[i].stateSize();
+        this.store = store;
+        this.local = store instanceof LocalStore l ? l : null;
+        this.remote = store instanceof RemoteStore r ? r : null;
+        if ((local == null) == (remote == null)) {
+            throw new IllegalArgumentException("a LimitStore must be either a LocalStore or a RemoteStore: " + store);
         }
-        this.state = new double[size];
-        this.refundedByKey = new double[math.length];
-        this.chargedByKey = new double[math.length];
-    }
-
-    // ---- what a backend supplies -----------------------------------------------------------------
-
-    /** Takes exclusive access to {@link #state} (and makes it current). */
-    abstract void lockState();
-
-    /** Publishes what changed under {@link #lockState()} and gives up exclusive access. */
-    abstract void unlockState();
-
-    /** A waiter was queued (under the state lock). */
-    void waiterQueuedLocked() {
-    }
-
-    /** Resource permits of {@code p} were taken (under the state lock). */
-    void resourcesTakenLocked(Prepared p) {
-    }
-
-    /** Resource permits of {@code p} were given back (under the state lock). */
-    void resourcesReleasedLocked(Prepared p) {
-    }
-
-    /** A settle refunded units or released permits: waiters elsewhere may now be granted. */
-    void freedLocked() {
-    }
-
-    /** Called once by {@link #close()} after the waiters were failed. */
-    void closed() {
+        this.clock = Objects.requireNonNull(store.clock(), "store.clock()");
+        this.fastPath = local != null && local.hasFastPath();
+        this.awaitRemote = clock != MonotonicClock.system();
+        this.resource = new boolean[specs.size()];
+        for (int i = 0; i < resource.length; i++) {
+            resource[i] = specs.get(i) instanceof ResourceLimit;
+        }
+        this.refundedByKey = new double[specs.size()];
+        this.chargedByKey = new double[specs.size()];
+        this.knownAvailable = new double[specs.size()];
+        this.localRound = local != null ? new Round(specs.size(), 16) : null;
+        for (int i = 0; i < knownAvailable.length; i++) {
+            knownAvailable[i] = specs.get(i).capacity();
+        }
+        store.listen(this::redispatch);
     }
 
     @Override
@@ -165,66 +172,95 @@ abstract class LimitEngine implements LimitSet {
 
     @Override
     public Acquisition acquire(Request request, Duration timeout) {
-        Objects.requireNonNull(timeout, "timeout");
-        if (timeout.isNegative()) {
-            throw new IllegalArgumentException("timeout must not be negative, got: " + timeout);
-        }
-        return acquireBlocking(request, saturatedNanos(timeout));
+        return acquireBlocking(request, timeoutNanos(timeout));
     }
 
     @Override
     public Optional<Acquisition> tryAcquire(Request request) {
-        // Kept this small so it inlines into the caller, where the Optional usually never escapes.
+        // Kept small so it inlines into the caller, where the Optional usually never escapes.
         return Optional.ofNullable(tryAcquireOrNull(request));
     }
 
-    /** {@link #tryAcquire(Request)} without the {@link Optional}: the grant, or null if refused. */
-    final Acquisition tryAcquireOrNull(Request request) {
-        Prepared p = prepare(request);
-        Acquisition fast = tryGrantFast(p);
-        if (fast != null) {
-            return fast;
+    private Acquisition tryAcquireOrNull(Request request) {
+        return tryOnce(resolve(request), false);
+    }
+
+    /**
+     * Grants {@code r} now or returns null, never waiting for capacity; a refusal is counted as a
+     * timeout ({@code acquire} with a zero timeout) or as a rejected try.
+     */
+    private Acquisition tryOnce(ResolvedRequest r, boolean asTimeout) {
+        Acquisition now;
+        if (local == null) {
+            now = remoteTry(r);
+            if (now == null) {
+                lock.lock();
+                try {
+                    countRefusalLocked(asTimeout);
+                } finally {
+                    lock.unlock();
+                }
+            }
+            return now;
         }
-        lockState();
+        now = tryFast(r);
+        if (now != null) {
+            return now;
+        }
+        lock.lock();
         try {
             checkOpen();
-            Acquisition granted = tryGrantLocked(p);
-            if (granted == null) {
-                rejectedCount++;
+            now = tryGrantLocked(r);
+            if (now == null) {
+                countRefusalLocked(asTimeout);
             }
-            return granted;
+            return now;
         } finally {
-            unlockState();
+            lock.unlock();
+        }
+    }
+
+    private void countRefusalLocked(boolean asTimeout) {
+        if (asTimeout) {
+            timedOut++;
+        } else {
+            rejected++;
         }
     }
 
     @Override
     public CompletableFuture<Acquisition> acquireAsync(Request request) {
-        Prepared p;
+        ResolvedRequest r;
         try {
-            p = prepare(request);
+            r = resolve(request);
         } catch (IllegalArgumentException e) {
             return CompletableFuture.failedFuture(e);
         }
         CompletableFuture<Acquisition> future = new CompletableFuture<>();
-        Waiter w = new Waiter(p, null, future);
-        Waiter granted;
-        lockState();
+        Waiter w = new Waiter(r, null, future, false);
+        Waiter signalled;
+        lock.lock();
         try {
             if (closed) {
                 return CompletableFuture.failedFuture(closedException());
             }
-            Acquisition now = tryGrantLocked(p);
-            if (now != null) {
-                future.complete(now);
-                return future;
+            if (local != null) {
+                Acquisition now = tryGrantLocked(r);
+                if (now != null) {
+                    future.complete(now);
+                    return future;
+                }
             }
+            w.refused = local != null;
             enqueueLocked(w);
-            granted = dispatchLocked();
+            signalled = local != null ? dispatchLocked() : null;
         } finally {
-            unlockState();
+            lock.unlock();
         }
-        deliver(granted);
+        deliver(signalled);
+        if (remote != null) {
+            kick();
+        }
         future.whenComplete((acquisition, failure) -> {
             if (failure != null) {
                 withdraw(w, failure instanceof TimeoutException);
@@ -234,35 +270,45 @@ abstract class LimitEngine implements LimitSet {
     }
 
     private Acquisition acquireBlocking(Request request, long timeoutNanos) {
-        Prepared p = prepare(request);
-        Acquisition fast = tryGrantFast(p);
+        ResolvedRequest r = resolve(request);
+        if (timeoutNanos == 0) {
+            Acquisition now = tryOnce(r, true);
+            if (now == null) {
+                throw timeoutException(request, 0);
+            }
+            return now;
+        }
+        Acquisition fast = tryFast(r);
         if (fast != null) {
             return fast;
         }
-        Waiter w;
-        Waiter granted;
-        lockState();
+        Waiter w = new Waiter(r, Thread.currentThread(), null, false);
+        Waiter signalled = null;
+        lock.lock();
         try {
             checkOpen();
-            Acquisition now = tryGrantLocked(p);
-            if (now != null) {
-                return now;
+            if (local != null) {
+                Acquisition now = tryGrantLocked(r);
+                if (now != null) {
+                    return now;
+                }
             }
-            if (timeoutNanos == 0) {
-                state[N_TIMED_OUT]++;
-                throw timeoutException(request, timeoutNanos);
-            }
-            w = new Waiter(p, Thread.currentThread(), null);
+            w.refused = local != null;     // a local store refused it just now; a remote one decides it next
             enqueueLocked(w);
-            granted = dispatchLocked();
+            if (local != null) {
+                signalled = dispatchLocked();
+            }
             if (timeoutNanos > 0 && w.state == WAITING) {
                 long deadline = clock.nanoTime() + timeoutNanos;
-                w.deadline = clock.wakeAt(deadline, () -> expire(w));
+                w.deadline = clock.wakeAt(deadline < 0 ? Long.MAX_VALUE : deadline, () -> expire(w));
             }
         } finally {
-            unlockState();
+            lock.unlock();
         }
-        deliver(granted);
+        deliver(signalled);
+        if (remote != null) {
+            kick();
+        }
         while (w.state == WAITING) {
             LockSupport.park(this);
             if (Thread.interrupted()) {
@@ -278,68 +324,76 @@ abstract class LimitEngine implements LimitSet {
         return switch (w.state) {
             case GRANTED -> w.result;
             case TIMED_OUT -> throw timeoutException(request, timeoutNanos);
+            case FAILED -> throw failure(w);
             default -> throw closedException();
         };
     }
 
-    /**
-     * A backend's lock-free grant for the common case, tried before taking the state lock; null to
-     * take the locked path (which decides every refusal, so waiters and counters stay exact).
-     */
-    Acquisition tryGrantFast(Prepared p) {
+    /** The store's lock-free grant while nobody waits, or null to take the locked path. */
+    private Acquisition tryFast(ResolvedRequest r) {
+        if (fastPath && idle) {
+            long seq = local.tryGrantFast(r);
+            if (seq > 0) {
+                fastGranted.increment();
+                return new Grant(r, seq);
+            }
+        }
         return null;
     }
 
-    /** Grants made by {@link #tryGrantFast}, which are not in the state's counter. */
-    long fastGrants() {
-        return 0;
-    }
-
-    /** A handle for a grant made without the lock (no sequence number: only for limits that need none). */
-    final Acquisition fastGrant(Prepared p, double now) {
-        return new Grant(p, now, 0);
-    }
-
-    /** Whether the lock-free path may grant: open and nobody queued (guarded by the state lock). */
-    final boolean mayGrantWithoutLockLocked() {
-        return head == null && !closed;
-    }
-
-    /** Grants {@code p} now if no waiter is short of its keys and every limit allows it; else null. */
-    private Acquisition tryGrantLocked(Prepared p) {
-        if ((p.mask & contended) != 0) {
+    /** Grants {@code r} now from a local store unless a waiter is short of one of its keys; else null. */
+    private Acquisition tryGrantLocked(ResolvedRequest r) {
+        if ((r.mask() & contended) != 0) {
             return null;
         }
-        touched |= p.touches;
-        double now = now();
-        int[] limits = p.limits;
-        double[] amounts = p.amounts;
-        for (int j = 0; j < limits.length; j++) {
-            if (math[limits[j]].waitTime(state, now, amounts[j]) > 0) {
-                return null;
-            }
+        long seq = local.tryGrant(r);
+        if (seq == 0) {
+            return null;
         }
-        return commitLocked(p, now);
+        granted++;
+        return new Grant(r, seq);
     }
 
-    private Acquisition commitLocked(Prepared p, double now) {
-        long seq = (long) ++state[SEQ];
-        int[] limits = p.limits;
-        double[] amounts = p.amounts;
-        for (int j = 0; j < limits.length; j++) {
-            math[limits[j]].commit(state, now, amounts[j], seq);
+    /**
+     * A try on a remote store: refused at once behind a waiter short of its keys, else it joins the
+     * next call and waits for its answer (never for capacity). Waiting for the round trip is not
+     * interruptible (the store bounds it); the interrupt status is kept.
+     */
+    private Acquisition remoteTry(ResolvedRequest r) {
+        Waiter w = new Waiter(r, Thread.currentThread(), null, true);
+        lock.lock();
+        try {
+            checkOpen();
+            if ((r.mask() & contended) != 0) {
+                return null;
+            }
+            enqueueLocked(w);
+        } finally {
+            lock.unlock();
         }
-        state[N_GRANTED]++;
-        if (p.holdsResource) {
-            resourcesTakenLocked(p);
+        kick();
+        boolean interrupted = false;
+        while (w.state == WAITING) {
+            LockSupport.park(this);
+            interrupted |= Thread.interrupted();
         }
-        return new Grant(p, now, seq);
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        return switch (w.state) {
+            case GRANTED -> w.result;
+            case REFUSED -> null;
+            case FAILED -> throw failure(w);
+            default -> throw closedException();
+        };
     }
 
     // ---- the waiter queue ------------------------------------------------------------------------
 
     private void enqueueLocked(Waiter w) {
-        w.since = now();
+        w.since = clock.nanoTime();
+        w.id = waiterIds.incrementAndGet();
+        boolean wasEmpty = head == null;
         if (tail == null) {
             head = w;
         } else {
@@ -347,8 +401,13 @@ abstract class LimitEngine implements LimitSet {
             w.prev = tail;
         }
         tail = w;
-        waiting++;
-        waiterQueuedLocked();
+        if (!w.isTry) {
+            waiting++;
+        }
+        idle = false;
+        if (wasEmpty) {
+            store.waiters(true);
+        }
     }
 
     private void unlinkLocked(Waiter w) {
@@ -364,98 +423,269 @@ abstract class LimitEngine implements LimitSet {
         }
         w.prev = null;
         w.next = null;
-        waiting--;
+        if (!w.isTry) {
+            waiting--;
+        }
+        if (head == null) {
+            contended = 0;
+            idle = !closed;
+            store.waiters(false);
+        }
+    }
+
+    /** Marks {@code w} granted with grant {@code seq}, out of the queue; counts its wait. */
+    private void grantLocked(Waiter w, long seq, long now) {
+        unlinkLocked(w);
+        w.result = new Grant(w.request, seq);
+        w.state = GRANTED;
+        granted++;
+        if (w.refused) {
+            waits++;
+            waitedNanos += Math.max(0, now - w.since);
+        }
     }
 
     /**
-     * Grants every waiter that can be granted, in FIFO order per key, and schedules one wake-up for
-     * the earliest moment a remaining waiter could be. Returns the granted waiters (a chain through
-     * {@link Waiter#nextGranted}) for {@link #deliver} to signal once the lock is released.
+     * Local stores: decides every queued waiter in one store call and schedules one wake-up for the
+     * earliest moment a remaining one could be granted. Returns the granted waiters (a chain through
+     * {@link Waiter#nextSignal}) for {@link #deliver} once the lock is released.
      */
     private Waiter dispatchLocked() {
         if (head == null) {
-            contended = 0;
             return null;
         }
-        double now = now();
-        long blocked = 0;
+        Round round = localRound;
+        round.clear();
+        for (Waiter w = head; w != null; w = w.next) {
+            round.add(w);
+        }
+        long base = local.decide(round, round);
+        return applyLocked(round, base);
+    }
+
+    /**
+     * Applies a round's decisions to its waiters: grants (a waiter that left meanwhile has its grant
+     * collected in {@link Round#abandoned} to be given back), refuses tries, and for the waiters that
+     * still wait, records the keys they are short of and schedules one wake-up for the earliest
+     * moment one could be granted. Returns the waiters to signal (a chain through
+     * {@link Waiter#nextSignal}, in queue order).
+     */
+    private Waiter applyLocked(Round round, long base) {
+        long shortOf = 0;
         double earliest = Double.POSITIVE_INFINITY;
-        Waiter grantedHead = null;
-        Waiter grantedTail = null;
-        for (Waiter w = head, next; w != null; w = next) {
-            next = w.next;
-            Prepared p = w.prepared;
-            if ((p.mask & blocked) != 0) {
-                continue;
-            }
-            touched |= p.touches;
-            long shortOf = 0;
-            double wait = 0;
-            for (int j = 0; j < p.limits.length; j++) {
-                double t = math[p.limits[j]].waitTime(state, now, p.amounts[j]);
-                if (t > 0) {
-                    shortOf |= 1L << p.limits[j];
-                    wait = Math.max(wait, t);
-                }
-            }
-            if (shortOf == 0) {
-                unlinkLocked(w);
-                w.result = commitLocked(p, now);
-                w.state = GRANTED;
-                waitsCount++;
-                waitedNanos += (long) (now - w.since);
-                if (grantedTail == null) {
-                    grantedHead = w;
+        Waiter chain = null;
+        for (int i = round.size - 1; i >= 0; i--) {
+            Waiter w = round.items[i];
+            round.items[i] = null;
+            if (round.granted[i]) {
+                if (w.state == WAITING) {
+                    grantLocked(w, round.seq[i], base);
+                    w.nextSignal = chain;
+                    chain = w;
                 } else {
-                    grantedTail.nextGranted = w;
+                    // It left (timeout, interrupt, cancel, close) while a remote call ran: give back.
+                    round.abandon(new Grant(w.request, round.seq[i]));
                 }
-                grantedTail = w;
-            } else {
-                blocked |= shortOf;
-                earliest = Math.min(earliest, now + wait);
+            } else if (w.state != WAITING) {
+                continue;
+            } else if (w.isTry) {
+                unlinkLocked(w);
+                w.state = REFUSED;
+                w.nextSignal = chain;
+                chain = w;
+            } else if (round.decided[i]) {
+                w.refused = true;
+                shortOf |= round.shortOf[i];
+                if (round.wait[i] < earliest) {
+                    earliest = round.wait[i];
+                }
             }
         }
-        contended = blocked;
-        if (earliest != Double.POSITIVE_INFINITY) {
-            long at = epoch + wakeInstant(now, earliest);
-            if (at < wakeupAt) {
-                if (wakeup != null) {
-                    wakeup.cancel();
-                }
-                wakeupAt = at;
-                wakeup = clock.wakeAt(at, this::onWakeup);
+        contended = head == null ? 0 : shortOf;
+        for (int i = 0; i < knownAvailable.length; i++) {
+            if (!Double.isNaN(round.available[i])) {
+                knownAvailable[i] = round.available[i];
             }
         }
-        return grantedHead;
+        scheduleLocked(base, earliest);
+        return chain;
+    }
+
+    /** One wake-up at the earliest instant a waiter could be granted ({@code wait} ns after {@code base}). */
+    private void scheduleLocked(long base, double wait) {
+        if (head == null || closed || !(wait < Double.POSITIVE_INFINITY)) {
+            return;
+        }
+        // Saturating: a huge debt (a charge far above capacity) must not overflow into the past.
+        long delay = Math.max((long) Math.ceil(wait - 1e-6), 1);
+        long at = delay >= Long.MAX_VALUE - base ? Long.MAX_VALUE : base + delay;
+        if (at < wakeupAt) {
+            if (wakeup != null) {
+                wakeup.cancel();
+            }
+            wakeupAt = at;
+            wakeup = clock.wakeAt(at, this::onWakeup);
+        }
     }
 
     private void onWakeup() {
-        Waiter granted;
-        lockState();
+        Waiter signalled = null;
+        lock.lock();
         try {
             wakeup = null;
             wakeupAt = Long.MAX_VALUE;
-            granted = dispatchLocked();
+            if (local != null) {
+                signalled = dispatchLocked();
+            }
         } finally {
-            unlockState();
+            lock.unlock();
         }
-        deliver(granted);
+        deliver(signalled);
+        if (remote != null) {
+            kick();
+        }
     }
 
-    /** Signals granted waiters, outside the lock. */
-    private static void deliver(Waiter w) {
+    /** Decides the queue again (units came back elsewhere); whether waiters remain. */
+    private boolean redispatch() {
+        Waiter signalled = null;
+        lock.lock();
+        try {
+            if (head == null) {
+                return false;
+            }
+            if (local != null) {
+                signalled = dispatchLocked();
+            }
+        } finally {
+            lock.unlock();
+        }
+        deliver(signalled);
+        if (remote != null) {
+            kick();
+        }
+        return true;
+    }
+
+    // ---- remote dispatch -------------------------------------------------------------------------
+
+    /** Starts a remote call for the queue unless one is in flight (then it is repeated when done). */
+    private void kick() {
+        Round flight;
+        lock.lock();
+        try {
+            if (inFlight) {
+                again = true;
+                return;
+            }
+            flight = nextFlightLocked();
+        } finally {
+            lock.unlock();
+        }
+        if (flight != null) {
+            send(flight);
+        }
+    }
+
+    /** The next batch to send, marking a call in flight; null (and nothing in flight) if none is queued. */
+    private Round nextFlightLocked() {
+        again = false;
+        if (head == null || closed) {
+            inFlight = false;
+            return null;
+        }
+        inFlight = true;
+        Round flight = new Round(specs.size(), BATCH);
+        for (Waiter w = head; w != null && flight.size < BATCH; w = w.next) {
+            flight.add(w);
+        }
+        return flight;
+    }
+
+    private void send(Round flight) {
+        while (flight != null) {
+            CompletableFuture<Long> call;
+            try {
+                call = remote.decide(flight, flight);
+            } catch (RuntimeException | Error e) {
+                call = CompletableFuture.failedFuture(e);
+            }
+            if (!awaitRemote && !call.isDone()) {
+                Round sent = flight;
+                call.whenComplete((base, failure) -> {
+                    Round next = decided(sent, base, failure);
+                    if (next != null) {
+                        send(next);
+                    }
+                });
+                return;
+            }
+            Long base = null;
+            Throwable failure = null;
+            try {
+                base = await(call);
+            } catch (RuntimeException e) {
+                failure = e;
+            }
+            flight = decided(flight, base, failure);
+        }
+    }
+
+    /** Applies a remote call's decisions; returns the next flight to send, if any. */
+    private Round decided(Round flight, Long base, Throwable failure) {
+        Waiter signalled = null;
+        Round next;
+        lock.lock();
+        try {
+            if (failure != null) {
+                RuntimeException e = unwrap(failure);
+                for (int i = 0; i < flight.size; i++) {
+                    Waiter w = flight.items[i];
+                    if (w.state == WAITING) {
+                        unlinkLocked(w);
+                        w.failure = e;
+                        w.state = FAILED;
+                        w.nextSignal = signalled;
+                        signalled = w;
+                    }
+                }
+            } else {
+                boolean full = flight.size == BATCH;
+                boolean anyGranted = flight.anyGranted();
+                signalled = applyLocked(flight, base);
+                if (wakeupAt <= clock.nanoTime() || anyGranted && full) {
+                    again = true;
+                }
+            }
+            next = again ? nextFlightLocked() : null;
+            if (next == null) {
+                inFlight = false;
+            }
+        } finally {
+            lock.unlock();
+        }
+        deliver(signalled);
+        flight.giveBackAbandoned();
+        return next;
+    }
+
+    // ---- leaving the queue -----------------------------------------------------------------------
+
+    /** Signals decided waiters, outside the lock. */
+    private void deliver(Waiter w) {
         while (w != null) {
-            Waiter next = w.nextGranted;
-            w.nextGranted = null;
-            if (w.deadline != null) {
-                w.deadline.cancel();
+            Waiter next = w.nextSignal;
+            w.nextSignal = null;
+            MonotonicClock.Wakeup deadline = w.deadline;
+            if (deadline != null) {
+                deadline.cancel();
             }
             signal(w);
             w = next;
         }
     }
 
-    private static void signal(Waiter w) {
+    private void signal(Waiter w) {
         if (w.thread != null) {
             LockSupport.unpark(w.thread);
         } else if (w.state == GRANTED) {
@@ -465,6 +695,11 @@ abstract class LimitEngine implements LimitSet {
                     ((Grant) result).giveBack();    // cancelled meanwhile: nothing may stay taken
                 }
             });
+        } else if (w.state == FAILED) {
+            RuntimeException e = w.failure;
+            COMPLETIONS.execute(() -> w.future.completeExceptionally(e));
+        } else if (w.state == CLOSED) {
+            COMPLETIONS.execute(() -> w.future.completeExceptionally(closedException()));
         }
     }
 
@@ -476,8 +711,8 @@ abstract class LimitEngine implements LimitSet {
     }
 
     /** A waiter gives up (interrupt, cancelled or failed future); its leaving may unblock others. */
-    private void withdraw(Waiter w, boolean timedOut) {
-        if (leave(w, WITHDRAWN, timedOut)) {
+    private void withdraw(Waiter w, boolean timedOutNow) {
+        if (leave(w, WITHDRAWN, timedOutNow)) {
             MonotonicClock.Wakeup deadline = w.deadline;
             if (deadline != null) {
                 deadline.cancel();
@@ -486,12 +721,12 @@ abstract class LimitEngine implements LimitSet {
     }
 
     /**
-     * Takes a still-waiting {@code w} out of the queue into {@code newState} and grants whoever its
-     * leaving unblocks; false if it was no longer waiting (granted, timed out or closed meanwhile).
+     * Takes a still-waiting {@code w} out of the queue into {@code newState} and decides again for whoever
+     * its leaving unblocks; false if it was no longer waiting (granted, timed out or closed meanwhile).
      */
     private boolean leave(Waiter w, int newState, boolean countTimeout) {
-        Waiter granted;
-        lockState();
+        Waiter signalled = null;
+        lock.lock();
         try {
             if (w.state != WAITING) {
                 return false;
@@ -499,154 +734,153 @@ abstract class LimitEngine implements LimitSet {
             unlinkLocked(w);
             w.state = newState;
             if (countTimeout) {
-                state[N_TIMED_OUT]++;
+                timedOut++;
             }
-            granted = dispatchLocked();
+            store.left(w.id);
+            if (local != null) {
+                signalled = dispatchLocked();
+            }
         } finally {
-            unlockState();
+            lock.unlock();
         }
-        deliver(granted);
+        deliver(signalled);
+        if (remote != null) {
+            kick();
+        }
         return true;
     }
 
     // ---- settling --------------------------------------------------------------------------------
 
     private void settle(Grant g) {
-        Prepared p = g.prepared;
+        ResolvedRequest r = g.request;
         double[] used = g.used;
-        if (used == null && !p.holdsResource) {
-            return;     // nothing to refund, charge or release: the common rate-only case takes no lock
+        if (local != null) {
+            Waiter signalled = null;
+            lock.lock();
+            try {
+                local.settle(r, g.seq, used);
+                countSettledLocked(r, used);
+                signalled = dispatchLocked();
+            } catch (RuntimeException e) {
+                log.warn("could not settle {} of limit set '{}': {}", r.granted(), name(), e.toString());
+            } finally {
+                lock.unlock();
+            }
+            deliver(signalled);
+            return;
         }
-        Waiter granted = null;
-        lockState();
+        if (g.seq == 0) {
+            return;     // granted without limits (fail-open): nothing was counted
+        }
+        boolean freed;
         try {
-            double now = now();
-            touched |= p.touches;
-            for (int j = 0; j < p.limits.length; j++) {
-                LimitMath m = math[p.limits[j]];
-                double amount = p.amounts[j];
-                if (m.isResource()) {
-                    m.release(state, amount);
-                } else if (used != null && !Double.isNaN(used[j]) && used[j] != amount) {
-                    m.settle(state, now, g.grantTime, g.seq, (long) state[SEQ], amount, used[j]);
-                    if (used[j] < amount) {
-                        state[N_REFUNDED] += amount - used[j];
-                        refundedByKey[p.limits[j]] += amount - used[j];
-                    } else {
-                        state[N_CHARGED] += used[j] - amount;
-                        chargedByKey[p.limits[j]] += used[j] - amount;
-                    }
-                }
-            }
-            if (p.holdsResource) {
-                resourcesReleasedLocked(p);
-            }
-            if (p.holdsResource || refunds(p, used)) {
-                freedLocked();
-            }
-            if (head != null) {
-                granted = dispatchLocked();
-            }
-        } finally {
-            unlockState();
+            freed = await(remote.settle(r, g.seq, used));
+        } catch (RuntimeException e) {
+            log.warn("could not settle {} of limit set '{}' on {}: {}", r.granted(), name(), store.describe(),
+                    e.toString());
+            return;
         }
-        deliver(granted);
+        lock.lock();
+        try {
+            countSettledLocked(r, used);
+        } finally {
+            lock.unlock();
+        }
+        if (freed) {
+            kick();
+        }
     }
 
-    private static boolean refunds(Prepared p, double[] used) {
-        if (used != null) {
-            for (int j = 0; j < used.length; j++) {
-                if (used[j] < p.amounts[j]) {
-                    return true;
-                }
+    private void countSettledLocked(ResolvedRequest r, double[] used) {
+        if (used == null) {
+            return;
+        }
+        for (int j = 0; j < r.size(); j++) {
+            int i = r.limitIndex(j);
+            double amount = r.amount(j);
+            if (resource[i] || Double.isNaN(used[j]) || used[j] == amount) {
+                continue;
+            }
+            if (used[j] < amount) {
+                refunded += amount - used[j];
+                refundedByKey[i] += amount - used[j];
+            } else {
+                charged += used[j] - amount;
+                chargedByKey[i] += used[j] - amount;
             }
         }
-        return false;
-    }
-
-    /**
-     * Re-runs the dispatch (the state may have changed elsewhere, in another process). Returns false,
-     * doing nothing, once no waiter is queued, and then calls {@code whenIdle} under the lock.
-     */
-    final boolean redispatch(Runnable whenIdle) {
-        Waiter granted;
-        lockState();
-        try {
-            if (head == null) {
-                whenIdle.run();
-                return false;
-            }
-            granted = dispatchLocked();
-        } finally {
-            unlockState();
-        }
-        deliver(granted);
-        return true;
     }
 
     // ---- stats and lifecycle ---------------------------------------------------------------------
 
     /**
      * For a {@link LimitPool}: the smallest fraction of capacity left once {@code request} would be
-     * granted, over the limits it takes ({@code 1} when none); negative when it cannot be granted now;
-     * {@link Double#NEGATIVE_INFINITY} when a waiter is short of one of those keys. A cheap, allocation-free
-     * stand-in for reading {@link #stats()}; only a hint, {@code tryAcquire} decides.
+     * granted; negative when it cannot be granted now; {@link Double#NEGATIVE_INFINITY} when a waiter is
+     * short of one of its keys. A local store is read now; a remote store is not asked: what its last
+     * call reported stands in (no round trip per pool acquisition).
      */
-    double headroom(Request request) {
-        Prepared p = prepare(request);
-        lockState();
+    @Override
+    public double headroom(Request request) {
+        ResolvedRequest r = resolve(request);
+        lock.lock();
         try {
-            if ((p.mask & contended) != 0) {
+            if ((r.mask() & contended) != 0) {
                 return Double.NEGATIVE_INFINITY;
             }
-            double now = now();
+            if (local != null) {
+                return local.headroom(r);
+            }
             double least = 1;
-            for (int j = 0; j < p.limits.length; j++) {
-                LimitMath m = math[p.limits[j]];
-                if (p.amounts[j] > 0) {
-                    least = Math.min(least, (m.available(state, now) - p.amounts[j]) / m.capacity);
+            for (int j = 0; j < r.size(); j++) {
+                int i = r.limitIndex(j);
+                if (r.amount(j) > 0) {
+                    least = Math.min(least, (knownAvailable[i] - r.amount(j)) / specs.get(i).capacity());
                 }
             }
             return least;
         } finally {
-            unlockState();
+            lock.unlock();
         }
     }
 
     @Override
     public LimitStats stats() {
-        lockState();
+        StoreSnapshot snapshot = remote != null ? await(remote.snapshot()) : null;
+        lock.lock();
         try {
-            double now = now();
+            if (snapshot == null) {
+                snapshot = local.snapshot();
+            }
             Map<String, LimitStats.KeyStats> keys = new LinkedHashMap<>();
-            for (int i = 0; i < math.length; i++) {
+            for (int i = 0; i < specs.size(); i++) {
                 int waitingForKey = 0;
                 for (Waiter w = head; w != null; w = w.next) {
-                    if ((w.prepared.mask & (1L << i)) != 0) {
+                    if (!w.isTry && (w.request.mask() & (1L << i)) != 0) {
                         waitingForKey++;
                     }
                 }
                 Limit limit = specs.get(i);
                 keys.put(limit.key(), new LimitStats.KeyStats(limit.key(), limit, limit.capacity(),
-                        math[i].available(state, now), math[i].inUse(state, now), waitingForKey,
-                        refundedByKey[i], chargedByKey[i]));
+                        snapshot.available(i), snapshot.inUse(i), waitingForKey, refundedByKey[i], chargedByKey[i]));
             }
-            return new LimitStats(keys, (long) state[N_GRANTED] + fastGrants(), state[N_REFUNDED], state[N_CHARGED], (long) state[N_TIMED_OUT],
-                    waiting, rejectedCount, waitsCount, waitedNanos);
+            return new LimitStats(keys, granted + fastGranted.sum(), refunded, charged, timedOut, waiting, rejected,
+                    waits, waitedNanos);
         } finally {
-            unlockState();
+            lock.unlock();
         }
     }
 
     @Override
     public void close() {
         Waiter failed = null;
-        lockState();
+        lock.lock();
         try {
             if (closed) {
                 return;
             }
             closed = true;
+            idle = false;
             if (wakeup != null) {
                 wakeup.cancel();
                 wakeup = null;
@@ -655,46 +889,40 @@ abstract class LimitEngine implements LimitSet {
                 Waiter w = head;
                 unlinkLocked(w);
                 w.state = CLOSED;
-                w.nextGranted = failed;
+                w.nextSignal = failed;
                 failed = w;
             }
-            contended = 0;
         } finally {
-            unlockState();
+            lock.unlock();
         }
-        closed();
-        for (Waiter w = failed; w != null; w = w.nextGranted) {
-            if (w.deadline != null) {
-                w.deadline.cancel();
-            }
-            if (w.thread != null) {
-                LockSupport.unpark(w.thread);
-            } else {
-                w.future.completeExceptionally(closedException());
-            }
+        try {
+            store.close();
+        } finally {
+            deliver(failed);
         }
     }
 
     @Override
     public String toString() {
-        return "LimitSet[" + name() + ", " + backend.name() + ", " + specs + ", config=" + config() + "]";
+        return "LimitSet[" + name() + ", " + store.describe() + ", " + specs + ", config=" + config() + "]";
+    }
+
+    /** Grants made by the store's lock-free path (for tests). */
+    long fastGrants() {
+        return fastGranted.sum();
     }
 
     // ---- helpers ---------------------------------------------------------------------------------
 
-    private Prepared prepare(Request request) {
+    private ResolvedRequest resolve(Request request) {
         Objects.requireNonNull(request, "request");
         Object cached = request.cached(this);
         if (cached != null) {
-            return (Prepared) cached;
+            return (ResolvedRequest) cached;
         }
-        Prepared p = Prepared.resolve(name(), specs, request);
-        request.cache(this, p);
-        return p;
-    }
-
-    final double now() {
-        return clock.nanoTime() - epoch;
+        ResolvedRequest r = ResolvedRequest.resolve(definition, request);
+        request.cache(this, r);
+        return r;
     }
 
     private void checkOpen() {
@@ -712,57 +940,210 @@ abstract class LimitEngine implements LimitSet {
                 + Duration.ofNanos(timeoutNanos) + "; nothing was taken");
     }
 
-    /**
-     * The whole nanosecond (since the epoch) at which to wake for a grant possible at {@code earliest}:
-     * rounded up, but not past sub-nanosecond float noise (the algorithms accept it within their
-     * tolerance), and always after {@code now} so a wake-up can never repeat at the same instant.
-     */
-    static long wakeInstant(double now, double earliest) {
-        return Math.max((long) Math.ceil(earliest - 1e-6), (long) Math.floor(now) + 1);
+    private static RuntimeException failure(Waiter w) {
+        RuntimeException e = w.failure;
+        return e instanceof LimitException || e instanceof IllegalStateException
+                ? e : new LimitException(e.getMessage(), e);
     }
 
-    static long saturatedNanos(Duration d) {
+    private static RuntimeException unwrap(Throwable failure) {
+        Throwable e = failure;
+        while ((e instanceof java.util.concurrent.CompletionException || e instanceof ExecutionException)
+                && e.getCause() != null) {
+            e = e.getCause();
+        }
+        if (e instanceof RuntimeException runtime) {
+            return runtime;
+        }
+        if (e instanceof Error error) {
+            throw error;
+        }
+        return new LimitException("the limit store failed: " + e, e);
+    }
+
+    /** Waits for a store call (the store bounds its time); not interruptible, the status is kept. */
+    private static <T> T await(CompletableFuture<T> call) {
+        boolean interrupted = false;
         try {
-            return d.toNanos();
+            while (true) {
+                try {
+                    return call.get();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (ExecutionException e) {
+                    throw unwrap(e.getCause());
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** A timeout in nanoseconds, saturated at {@link Long#MAX_VALUE}. */
+    static long timeoutNanos(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("timeout must not be negative, got: " + timeout);
+        }
+        try {
+            return timeout.toNanos();
         } catch (ArithmeticException e) {
             return Long.MAX_VALUE;
         }
     }
 
-    /** A queued acquirer: a parked thread (blocking) or a future (async). */
+    /** A queued acquirer: a parked thread (blocking, or a try on a remote store) or a future (async). */
     private static final class Waiter {
-        final Prepared prepared;
+        final ResolvedRequest request;
         final Thread thread;
         final CompletableFuture<Acquisition> future;
+        /** A try: decided once, granted or refused, never left waiting. */
+        final boolean isTry;
         Waiter prev;
         Waiter next;
-        Waiter nextGranted;
-        /** When it was queued (nanoseconds since the epoch), for {@link #waitedNanos}. */
-        double since;
+        Waiter nextSignal;
+        /** Clock reading when it was queued, for {@link #waitedNanos}. */
+        long since;
+        /** Refused at least once: when granted, it counts as an acquisition that had to wait. */
+        boolean refused;
+        /** Unique among this set's waiters; set when queued. */
+        long id;
         volatile int state = WAITING;
         volatile Acquisition result;
+        volatile RuntimeException failure;
         volatile MonotonicClock.Wakeup deadline;
 
-        Waiter(Prepared prepared, Thread thread, CompletableFuture<Acquisition> future) {
-            this.prepared = prepared;
+        Waiter(ResolvedRequest request, Thread thread, CompletableFuture<Acquisition> future, boolean isTry) {
+            this.request = request;
             this.thread = thread;
             this.future = future;
+            this.isTry = isTry;
+        }
+    }
+
+    /**
+     * Waiters decided together in one store call, and what the store decided for each: the whole
+     * queue of a local store (one reused round), or one remote call (at most {@link #BATCH}).
+     */
+    private final class Round implements Batch, DecisionSink {
+        Waiter[] items;
+        long[] seq;
+        boolean[] granted;
+        boolean[] decided;
+        long[] shortOf;
+        double[] wait;
+        final double[] available;
+        int size;
+        /** Grants whose waiter left before they arrived, to give back once the lock is released. */
+        private Grant[] abandoned;
+        private int abandonedCount;
+
+        Round(int limits, int capacity) {
+            available = new double[limits];
+            Arrays.fill(available, Double.NaN);
+            items = new Waiter[capacity];
+            seq = new long[capacity];
+            granted = new boolean[capacity];
+            decided = new boolean[capacity];
+            shortOf = new long[capacity];
+            wait = new double[capacity];
+        }
+
+        void clear() {
+            size = 0;
+        }
+
+        void add(Waiter w) {
+            if (size == items.length) {
+                int n = size * 2;
+                items = Arrays.copyOf(items, n);
+                seq = Arrays.copyOf(seq, n);
+                granted = Arrays.copyOf(granted, n);
+                decided = Arrays.copyOf(decided, n);
+                shortOf = Arrays.copyOf(shortOf, n);
+                wait = Arrays.copyOf(wait, n);
+            }
+            items[size] = w;
+            granted[size] = false;
+            decided[size] = false;
+            size++;
+        }
+
+        boolean anyGranted() {
+            for (int i = 0; i < size; i++) {
+                if (granted[i]) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        void abandon(Grant g) {
+            if (abandoned == null) {
+                abandoned = new Grant[size];
+            }
+            abandoned[abandonedCount++] = g;
+        }
+
+        void giveBackAbandoned() {
+            for (int i = 0; i < abandonedCount; i++) {
+                abandoned[i].giveBack();
+            }
+        }
+
+        @Override
+        public int size() {
+            return size;
+        }
+
+        @Override
+        public ResolvedRequest request(int i) {
+            return items[i].request;
+        }
+
+        @Override
+        public boolean isTry(int i) {
+            return items[i].isTry;
+        }
+
+        @Override
+        public long id(int i) {
+            return items[i].id;
+        }
+
+        @Override
+        public void granted(int i, long s) {
+            seq[i] = s;
+            granted[i] = true;
+            decided[i] = true;
+        }
+
+        @Override
+        public void refused(int i, long keys, double w) {
+            shortOf[i] = keys;
+            wait[i] = w;
+            decided[i] = true;
+        }
+
+        @Override
+        public void available(int limit, double units) {
+            available[limit] = units;
         }
     }
 
     /** The handle of one grant. */
     private final class Grant implements Acquisition {
-        final Prepared prepared;
-        final double grantTime;
+        final ResolvedRequest request;
         final long seq;
-        /** Actual usage per position of {@link Prepared#limits}, NaN where not updated; null if never. */
+        /** Actual usage per position of the request, NaN where not updated; null if never. */
         volatile double[] used;
         /** 0 while open, 1 once closed; flipped once by {@link #close()} (CAS through {@link #RELEASED}). */
         private volatile int released;
 
-        Grant(Prepared prepared, double grantTime, long seq) {
-            this.prepared = prepared;
-            this.grantTime = grantTime;
+        Grant(ResolvedRequest request, long seq) {
+            this.request = request;
             this.seq = seq;
         }
 
@@ -779,12 +1160,12 @@ abstract class LimitEngine implements LimitSet {
             int k = 0;
             for (Map.Entry<String, ? extends Number> entry : usage.entrySet()) {
                 String key = entry.getKey();
-                int position = prepared.positionOf(specs, key);
+                int position = request.positionOf(key);
                 if (position < 0) {
                     throw new IllegalArgumentException("cannot update '" + key + "': not acquired here; acquired keys: "
-                            + prepared.granted.keySet());
+                            + request.granted().keySet());
                 }
-                if (math[prepared.limits[position]].isResource()) {
+                if (resource[request.limitIndex(position)]) {
                     throw new IllegalArgumentException("cannot update '" + key
                             + "': it is a ResourceLimit, whose permits are released on close, not settled");
                 }
@@ -792,6 +1173,12 @@ abstract class LimitEngine implements LimitSet {
                 double value = n == null ? Double.NaN : n.doubleValue();
                 if (Double.isNaN(value) || Double.isInfinite(value) || value < 0) {
                     throw new IllegalArgumentException("usage of '" + key + "' must be a finite number >= 0, got: " + n);
+                }
+                double capacity = specs.get(request.limitIndex(position)).capacity();
+                if (value > MAX_USAGE_FACTOR * capacity) {
+                    throw new IllegalArgumentException("usage of '" + key + "' is " + n + ", more than "
+                            + (long) MAX_USAGE_FACTOR + " times its capacity " + capacity + ": the limit would stay"
+                            + " in debt for over a million windows; report the units really used");
                 }
                 positions[k] = position;
                 values[k] = value;
@@ -810,18 +1197,18 @@ abstract class LimitEngine implements LimitSet {
         }
 
         private double[] newUsage() {
-            double[] usage = new double[prepared.limits.length];
+            double[] usage = new double[request.size()];
             Arrays.fill(usage, Double.NaN);
             return usage;
         }
 
         /**
-         * Undoes a grant nobody received (its waiter was interrupted or its future cancelled in the
-         * meantime): rate limits are settled to zero use, so their units are refunded (a plain close
-         * would let the requested amount stand, SPEC L13), and resource permits are released.
+         * Undoes a grant nobody received (its waiter left, or its future was cancelled, meanwhile): rate
+         * limits are settled to zero use, so their units are refunded (a plain close would let the
+         * requested amount stand, SPEC L13), and resource permits are released.
          */
         void giveBack() {
-            used = new double[prepared.limits.length];
+            used = new double[request.size()];
             close();
         }
 
@@ -832,16 +1219,15 @@ abstract class LimitEngine implements LimitSet {
 
         @Override
         public Map<String, Double> granted() {
-            return prepared.granted;
+            return request.granted();
         }
 
         @Override
         public void close() {
-            if (used == null && !prepared.holdsResource) {
+            if (used == null && !request.holdsResource()) {
                 // Rate limits only, never updated: settling would do nothing, so no CAS is needed to
                 // run it once. Marking it closed still makes a later update() fail; closing twice
-                // stays harmless. (An update() racing with this close() was already lost before:
-                // the settle that ran after the CAS saw no usage either.)
+                // stays harmless.
                 RELEASED.setRelease(this, 1);
                 return;
             }
@@ -852,7 +1238,7 @@ abstract class LimitEngine implements LimitSet {
 
         @Override
         public String toString() {
-            return "Acquisition" + prepared.granted + " from " + name();
+            return "Acquisition" + request.granted() + " from " + name();
         }
     }
 

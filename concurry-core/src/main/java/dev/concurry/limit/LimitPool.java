@@ -173,11 +173,7 @@ public final class LimitPool implements Limiter {
      */
     @Override
     public Acquisition acquire(Request request, Duration timeout) {
-        Objects.requireNonNull(timeout, "timeout");
-        if (timeout.isNegative()) {
-            throw new IllegalArgumentException("timeout must not be negative, got: " + timeout);
-        }
-        return acquireBlocking(request, InMemoryLimitSet.saturatedNanos(timeout));
+        return acquireBlocking(request, LimitEngine.timeoutNanos(timeout));
     }
 
     /**
@@ -297,10 +293,7 @@ public final class LimitPool implements Limiter {
             PoolMember member = plan.get(position);
             Acquisition granted;
             try {
-                // The engine's backends answer without an Optional; any other set through its API.
-                granted = member.set instanceof LimitEngine engine
-                        ? engine.tryAcquireOrNull(request)
-                        : member.set.tryAcquire(request).orElse(null);
+                granted = member.set.tryAcquire(request).orElse(null);
             } catch (IllegalArgumentException e) {
                 throw e;
             } catch (RuntimeException e) {

@@ -1,5 +1,7 @@
 package dev.concurry.limit;
 
+import dev.concurry.limit.spi.LimitSetDefinition;
+import dev.concurry.limit.spi.LimitStore;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -129,7 +131,14 @@ public interface LimitSet extends Limiter, AutoCloseable {
             if (limits.isEmpty()) {
                 return new EmptyLimitSet(definition);
             }
-            return (backend != null ? backend : Backends.inMemory()).create(definition);
+            LimitBackend chosen = backend != null ? backend : Backends.inMemory();
+            LimitStore store = chosen.open(definition);
+            try {
+                return new LimitEngine(definition, chosen, store);
+            } catch (RuntimeException | Error e) {
+                store.close();
+                throw e;
+            }
         }
     }
 }

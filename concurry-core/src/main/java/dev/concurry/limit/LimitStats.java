@@ -10,7 +10,9 @@ import java.util.Map;
  * double left = stats.key("tokens").available();
  * }</pre>
  *
- * <p>Every total is cumulative since the set was created, so a metrics system can turn them into rates
+ * <p>Every total is cumulative since this set object was created, and counts what happened through it
+ * in this JVM (so that metrics from several JVMs sharing one quota add up), the same on every backend; a
+ * metrics system can turn them into rates
  * (the {@code concurry-micrometer} module does).
  *
  * @param keys        per key, in the order the limits were added
@@ -28,14 +30,6 @@ public record LimitStats(Map<String, KeyStats> keys, long granted, double refund
 
     public LimitStats {
         keys = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(keys));
-    }
-
-    /**
-     * A snapshot from a backend that does not count rejections and waits (they are reported as 0).
-     */
-    public LimitStats(Map<String, KeyStats> keys, long granted, double refunded, double charged, long timedOut,
-                      int waiting) {
-        this(keys, granted, refunded, charged, timedOut, waiting, 0, 0, 0);
     }
 
     /**
@@ -65,10 +59,5 @@ public record LimitStats(Map<String, KeyStats> keys, long granted, double refund
      */
     public record KeyStats(String key, Limit limit, double capacity, double available, double inUse, int waiting,
                            double refunded, double charged) {
-
-        /** A key of a backend that does not count refunds and charges per key (reported as 0). */
-        public KeyStats(String key, Limit limit, double capacity, double available, double inUse, int waiting) {
-            this(key, limit, capacity, available, inUse, waiting, 0, 0);
-        }
     }
 }

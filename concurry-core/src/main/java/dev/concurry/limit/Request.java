@@ -104,15 +104,18 @@ public final class Request {
         return keys.length == 0;
     }
 
-    int size() {
+    /** How many keys this request names. */
+    public int size() {
         return keys.length;
     }
 
-    String key(int i) {
+    /** The {@code i}-th key named, in the order they were added. */
+    public String key(int i) {
         return keys[i];
     }
 
-    double amount(int i) {
+    /** The amount of the {@code i}-th key named. */
+    public double amount(int i) {
         return amounts[i];
     }
 

@@ -4,6 +4,8 @@ import java.time.Duration;
 
 /** Validation shared by the limit specifications (SPEC L4); messages name the field and value. */
 final class Specs {
+    static final Duration MAX_WINDOW = Duration.ofNanos(Long.MAX_VALUE);
+
     private Specs() {
     }
 
@@ -29,6 +31,11 @@ final class Specs {
         }
         if (window.isNegative() || window.isZero()) {
             throw new IllegalArgumentException("window of '" + key + "' must be positive, got: " + window);
+        }
+        if (window.compareTo(MAX_WINDOW) > 0) {
+            // Time is counted in nanoseconds in a long: a longer window could never be computed with.
+            throw new IllegalArgumentException("window of '" + key + "' must be at most " + MAX_WINDOW
+                    + " (about 292 years, the most nanoseconds a long holds), got: " + window);
         }
         return window;
     }

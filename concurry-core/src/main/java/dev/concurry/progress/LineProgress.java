@@ -4,6 +4,7 @@ import dev.concurry.time.MonotonicClock;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -41,7 +42,7 @@ final class LineProgress implements ProgressTracker {
         this.total = total;
         this.lengthNanos = lengthNanos;
         this.out = out;
-        this.everyNanos = every.toNanos();
+        this.everyNanos = TimeUnit.NANOSECONDS.convert(every);     // saturates: centuries mean never
         this.clock = clock;
         this.start = clock.nanoTime();
         this.lastPrinted = new AtomicLong(start);

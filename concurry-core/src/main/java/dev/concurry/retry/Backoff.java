@@ -1,6 +1,7 @@
 package dev.concurry.retry;
 
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 
 /**
  * How the wait between attempts grows (SPEC R1). With base wait b, the wait after the k-th failed
@@ -40,9 +41,13 @@ public enum Backoff {
         };
     }
 
-    /** The wait after the {@code failure}-th failed attempt, before jitter, capped at {@code max}. */
+    /**
+     * The wait after the {@code failure}-th failed attempt, before jitter, capped at {@code max} and at
+     * {@code Long.MAX_VALUE} nanoseconds (about 292 years: forever, for a wait).
+     */
     Duration wait(Duration base, int failure, Duration max) {
-        double nanos = base.toNanos() * factor(failure);
-        return nanos >= max.toNanos() ? max : Duration.ofNanos((long) nanos);
+        double nanos = TimeUnit.NANOSECONDS.convert(base) * factor(failure);
+        long cap = TimeUnit.NANOSECONDS.convert(max);
+        return nanos >= cap ? Duration.ofNanos(cap) : Duration.ofNanos((long) nanos);
     }
 }

@@ -257,7 +257,9 @@ public final class RetryPolicy<R> {
             if (wait.isZero()) {
                 runAttempt();
             } else {
-                pending = clock.wakeAt(clock.nanoTime() + wait.toNanos(), this::runAttempt);
+                long now = clock.nanoTime();
+                // A wait of ~292 years must not wrap past Long.MAX_VALUE (a manual clock compares instants).
+                pending = clock.wakeAt(now + Math.min(wait.toNanos(), Long.MAX_VALUE - Math.max(0, now)), this::runAttempt);
             }
         }
 

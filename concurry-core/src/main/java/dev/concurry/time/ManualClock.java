@@ -53,11 +53,17 @@ public final class ManualClock implements MonotonicClock {
         return scheduled;
     }
 
-    /** Moves the clock forward by {@code amount}, running every wake-up due on the way, in order. */
+    /**
+     * Moves the clock forward by {@code amount}, running every wake-up due on the way, in order. The
+     * clock cannot pass {@code Long.MAX_VALUE} nanoseconds.
+     */
     public void advance(Duration amount) {
         Objects.requireNonNull(amount, "amount");
         if (amount.isNegative()) {
             throw new IllegalArgumentException("a monotonic clock cannot go back: amount=" + amount);
+        }
+        if (amount.compareTo(Duration.ofNanos(Long.MAX_VALUE)) > 0) {
+            throw new IllegalArgumentException("amount must be at most Long.MAX_VALUE nanoseconds, got: " + amount);
         }
         advanceNanos(amount.toNanos());
     }
@@ -69,6 +75,10 @@ public final class ManualClock implements MonotonicClock {
         }
         advancing.lock();
         try {
+            if (now > 0 && nanos > Long.MAX_VALUE - now) {
+                throw new IllegalArgumentException("advancing by " + nanos + " ns from " + now
+                        + " ns would pass Long.MAX_VALUE nanoseconds");
+            }
             long target = now + nanos;
             while (true) {
                 Scheduled next;

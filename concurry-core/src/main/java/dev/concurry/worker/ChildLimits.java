@@ -3,9 +3,9 @@ package dev.concurry.worker;
 import dev.concurry.limit.Backends;
 import dev.concurry.limit.Limit;
 import dev.concurry.limit.LimitBackend;
-import dev.concurry.limit.LimitSetDefinition;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.Limiter;
+import dev.concurry.limit.spi.LimitSetDefinition;
 import java.io.Serializable;
 import java.util.List;
 
@@ -47,7 +47,8 @@ sealed interface ChildLimits extends Serializable {
     record Shared(LimitSetDefinition definition, LimitBackend backend) implements ChildLimits {
         @Override
         public Limiter open() {
-            return backend.create(definition);
+            return LimitSet.builder().name(definition.name()).addAll(definition.limits())
+                    .config(definition.config()).backend(backend).build();
         }
     }
 }

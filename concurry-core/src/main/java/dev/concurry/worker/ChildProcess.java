@@ -4,7 +4,6 @@ import dev.concurry.worker.ProcessProtocol.Frame;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.BufferedReader;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
@@ -15,9 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,31 +23,35 @@ import org.slf4j.LoggerFactory;
  * The parent's side of one child JVM (SPEC W8): starts it with the parent's {@code java} and class
  * path, writes requests to its stdin, and reads responses from its stdout on a reader thread that
  * completes the waiting call by id. Another thread copies the child's stderr (where its
- * {@code System.out} goes too) to this JVM's {@code System.err}, each line prefixed with the pid.
+ * {@code System.out} goes too) to this JVM's {@code System.err}, each line prefixed with the pid, and
+ * keeps its last lines.
  *
  * <p>When the child's stdout ends (it exited, crashed or was killed), the reader collects its exit
  * code and completes every waiting call, and {@link #death()}, with the cause; nothing waits forever.
+ * A child that cannot start says why in its own words (issue 17 E3): the JVM prints start-up errors
+ * such as "Too small maximum heap" on stdout, which the reader then shows as text, and others on
+ * stderr, whose last lines {@link #init} quotes.
  */
-final class ChildProcess {
+final class ChildProcess implements WorkerEndpoint {
     private static final Logger LOG = LoggerFactory.getLogger(ChildProcess.class);
     static final String MAIN_CLASS = "dev.concurry.worker.ProcessWorkerMain";
+    /** How much of the child's last output a message quotes: lines, and characters per line or text. */
+    private static final int TAIL_LINES = 10;
+    private static final int TAIL_CHARS = 1000;
 
     private final Process process;
     private final long pid;
     private final String label;
     private final ProcessProtocol.FrameWriter out;
     private final DataInputStream in;
-    private final Map<Long, CompletableFuture<Frame>> waiting = new ConcurrentHashMap<>();
+    private final PendingCalls pending = new PendingCalls();
     private final CompletableFuture<Frame> ready = new CompletableFuture<>();
-    private final CompletableFuture<Death> death = new CompletableFuture<>();
+    private final CompletableFuture<Void> stderrEnded = new CompletableFuture<>();
+    /** The child's last stderr lines; guarded by itself. */
+    private final java.util.ArrayDeque<String> stderrTail = new java.util.ArrayDeque<>();
     private volatile boolean exitRequested;
-
-    /** How the child ended: its exit code (-1 if unknown) and what was seen. */
-    record Death(long pid, int exitCode, String how) {
-        WorkerDiedException exception(String context) {
-            return new WorkerDiedException(pid, exitCode, "worker process " + pid + " " + how + " " + context);
-        }
-    }
+    /** Why this side killed the child, for the death's message; null if it did not. */
+    private volatile String killedBecause;
 
     private ChildProcess(Process process, String label) {
         this.process = process;
@@ -95,32 +96,31 @@ final class ChildProcess {
     }
 
     boolean isAlive() {
-        return !death.isDone() && process.isAlive();
+        return !pending.death().isDone() && process.isAlive();
     }
 
-    /** Completes when the child has ended, with how. */
-    CompletableFuture<Death> death() {
-        return death;
+    @Override
+    public CompletableFuture<WorkerDeath> death() {
+        return pending.death();
+    }
+
+    @Override
+    public String describe() {
+        return "worker process " + pid;
     }
 
     /**
-     * Sends INIT and waits for READY. A failing factory in the child is rethrown here (unchecked as it
-     * is, checked wrapped in {@link IllegalStateException}).
+     * Sends INIT ({@link RemoteLauncher#initPayload}) and waits for READY. A failing factory in the child
+     * is rethrown here (see {@link RemoteLauncher#rethrowInitFailure}).
      */
-    void init(String workerType, String pattern, byte[] initSpec, Duration timeout, ClassLoader loader,
-            ProcessProtocol.Filter.Config filter) throws InterruptedException {
+    void init(byte[] initPayload, Duration timeout, ClassLoader loader, ProcessProtocol.Filter.Config filter)
+            throws InterruptedException {
         try {
-            ByteArrayOutputStream bytes = new ByteArrayOutputStream(initSpec.length + 256);
-            DataOutputStream header = new DataOutputStream(bytes);
-            header.writeUTF(workerType);
-            header.writeUTF(pattern == null ? "" : pattern);
-            header.write(initSpec);
-            header.flush();
-            send(ProcessProtocol.INIT, 0, bytes.toByteArray());
+            send(ProcessProtocol.INIT, 0, initPayload);
         } catch (IOException e) {
             // the child died at once; the reader reports how below
         }
-        CompletableFuture<Object> outcome = CompletableFuture.anyOf(ready, death);
+        CompletableFuture<Object> outcome = CompletableFuture.anyOf(ready, pending.death());
         Object done;
         try {
             done = outcome.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
@@ -130,26 +130,23 @@ final class ChildProcess {
         } catch (java.util.concurrent.ExecutionException e) {
             throw new IllegalStateException(e.getCause());
         }
-        if (done instanceof Death d) {
-            throw d.exception("before it was ready (see its stderr above)");
+        if (done instanceof WorkerDeath d) {
+            throw d.exception("before it was ready" + lastOutput());
         }
         Frame frame = (Frame) done;
         if (frame.type() == ProcessProtocol.INIT_FAILED) {
             Throwable failure = decodeFailure(frame.payload(), filter, loader, "the worker factory's failure");
             destroy();
-            if (failure instanceof RuntimeException r) {
-                throw r;
-            }
-            if (failure instanceof Error e) {
-                throw e;
-            }
-            throw new IllegalStateException("the worker factory failed in worker process " + pid + ": " + failure,
-                    failure);
+            RemoteLauncher.rethrowInitFailure(failure, describe());
         }
     }
 
     static Throwable decodeFailure(byte[] payload, ProcessProtocol.Filter.Config filter, ClassLoader loader,
             String what) {
+        if (payload.length == 0) {
+            return new SerializationFailedException("the worker process could not send " + what
+                    + " (it failed even to describe it; it may be out of memory)");
+        }
         try {
             Object value = ProcessProtocol.deserialize(payload, filter, loader, what);
             return value instanceof Throwable t ? t
@@ -165,13 +162,10 @@ final class ChildProcess {
      * Sends a call; the returned future completes with its RESULT or FAILURE frame, or exceptionally
      * with {@link WorkerDiedException} if the child ends first.
      */
-    CompletableFuture<Frame> call(long id, byte[] payload) {
-        CompletableFuture<Frame> response = new CompletableFuture<>();
-        waiting.put(id, response);
-        Death dead = death.getNow(null);
-        if (dead != null) {
-            waiting.remove(id);
-            response.completeExceptionally(dead.exception("before running call #" + id));
+    @Override
+    public CompletableFuture<Frame> call(long id, byte[] payload) {
+        CompletableFuture<Frame> response = pending.open(id);
+        if (response.isDone()) {
             return response;
         }
         try {
@@ -183,8 +177,8 @@ final class ChildProcess {
         return response;
     }
 
-    /** Asks the child to interrupt call {@code id} (or drop it if queued); harmless if it already ended. */
-    void cancel(long id) {
+    @Override
+    public void cancel(long id) {
         try {
             send(ProcessProtocol.CANCEL, id, new byte[0]);
         } catch (IOException e) {
@@ -193,7 +187,8 @@ final class ChildProcess {
     }
 
     /** Asks the child to finish its queued calls and exit; it closes its stdin. Idempotent. */
-    void askToExit() {
+    @Override
+    public void askToExit() {
         if (exitRequested) {
             return;
         }
@@ -206,14 +201,21 @@ final class ChildProcess {
         }
     }
 
-    /** Waits until the process has exited or the deadline ({@link System#nanoTime()}). */
-    boolean awaitExit(long deadlineNanos) throws InterruptedException {
+    @Override
+    public boolean awaitExit(long deadlineNanos) throws InterruptedException {
         long left = deadlineNanos - System.nanoTime();
         return left > 0 ? process.waitFor(left, TimeUnit.NANOSECONDS) : !process.isAlive();
     }
 
+    /** Kills the process (SIGKILL) for {@code reason}, which its death's message gives, and waits for it to be gone. */
+    void kill(String reason) {
+        killedBecause = reason;
+        destroy();
+    }
+
     /** Kills the process (SIGKILL) and waits for it to be gone. */
-    void destroy() {
+    @Override
+    public void destroy() {
         process.destroyForcibly();
         try {
             if (!process.waitFor(10, TimeUnit.SECONDS)) {
@@ -236,16 +238,20 @@ final class ChildProcess {
                 switch (frame.type()) {
                     case ProcessProtocol.READY, ProcessProtocol.INIT_FAILED -> ready.complete(frame);
                     case ProcessProtocol.RESULT, ProcessProtocol.FAILURE -> {
-                        CompletableFuture<Frame> response = waiting.remove(frame.id());
-                        if (response != null) {
-                            response.complete(frame);
-                        }
+                        pending.answer(frame.id(), frame);
                     }
                     default -> throw new IOException("unexpected frame type " + frame.type());
                 }
             }
         } catch (EOFException e) {
             how = null;
+        } catch (ProcessProtocol.NotAFrameException e) {
+            // Text where a frame should be: most likely the JVM's own start-up error, after which it exits.
+            String text = textFrom(e.start);
+            how = "wrote \"" + text + "\" to its stdout instead of the pipe protocol and "
+                    + (process.isAlive() ? "was killed" : "exited with code " + process.exitValue());
+            LOG.error("worker process {}: {}", pid, how);
+            process.destroyForcibly();
         } catch (IOException e) {
             how = "broke the pipe protocol (" + e.getMessage() + ") and was killed";
             LOG.error("worker process {}: {}", pid, how);
@@ -263,16 +269,11 @@ final class ChildProcess {
             Thread.currentThread().interrupt();
         }
         if (how == null) {
-            how = "exited with code " + code + describe(code);
+            String reason = killedBecause;
+            how = reason != null ? "was killed (" + reason + ")" : "exited with code " + code + describe(code);
         }
-        Death dead = new Death(pid, code, how);
-        death.complete(dead);
-        for (Long id : List.copyOf(waiting.keySet())) {
-            CompletableFuture<Frame> response = waiting.remove(id);
-            if (response != null) {
-                response.completeExceptionally(dead.exception("while running call #" + id));
-            }
-        }
+        WorkerDeath dead = new WorkerDeath(pid, code, describe() + " " + how);
+        pending.die(dead);
         if (!exitRequested) {
             LOG.warn("{}: worker process {} {}", label, pid, how);
         }
@@ -297,9 +298,58 @@ final class ChildProcess {
             String prefix = "[" + label + " pid " + pid + "] ";
             for (String line; (line = err.readLine()) != null; ) {
                 System.err.println(prefix + line);
+                synchronized (stderrTail) {
+                    if (stderrTail.size() == TAIL_LINES) {
+                        stderrTail.removeFirst();
+                    }
+                    stderrTail.addLast(line.length() > TAIL_CHARS ? line.substring(0, TAIL_CHARS) + "..." : line);
+                }
             }
         } catch (IOException e) {
             LOG.debug("worker process {}: stderr ended: {}", pid, e.toString());
+        } finally {
+            stderrEnded.complete(null);
         }
+    }
+
+    /**
+     * What a child that never got ready last printed on stderr, for the exception's message: the JVM
+     * reports bad options there. Waits a little for the copier to reach the end of the stream.
+     */
+    private String lastOutput() {
+        try {
+            stderrEnded.get(2, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+            // quote what arrived so far
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        synchronized (stderrTail) {
+            return stderrTail.isEmpty() ? "" : "; its stderr ended with: " + String.join(" | ", stderrTail);
+        }
+    }
+
+    /**
+     * The text the child wrote where a frame should be: the four bytes read, then what follows, read
+     * before the process is destroyed (which discards it). A child that exits (as the JVM does after a
+     * start-up error) is read to the end; one that lives on, only for what it already wrote.
+     */
+    private String textFrom(int start) {
+        byte[] first = {(byte) (start >>> 24), (byte) (start >>> 16), (byte) (start >>> 8), (byte) start};
+        byte[] rest;
+        try {
+            boolean exited = process.waitFor(2, TimeUnit.SECONDS);
+            rest = in.readNBytes(exited ? TAIL_CHARS : Math.min(TAIL_CHARS, in.available()));
+        } catch (IOException e) {
+            rest = new byte[0];
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            rest = new byte[0];
+        }
+        byte[] all = new byte[first.length + rest.length];
+        System.arraycopy(first, 0, all, 0, first.length);
+        System.arraycopy(rest, 0, all, first.length, rest.length);
+        String text = new String(all, Charset.defaultCharset()).strip().replaceAll("\\s*\\R\\s*", " | ");
+        return rest.length == TAIL_CHARS ? text + "..." : text;
     }
 }

@@ -234,7 +234,7 @@ public final class Futures {
             if (timeout == null) {
                 satisfied.get();
             } else {
-                satisfied.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+                satisfied.get(TimeUnit.NANOSECONDS.convert(timeout), TimeUnit.NANOSECONDS);   // saturates
             }
         } catch (TimeoutException e) {
             // fall through: report what is done so far
@@ -335,7 +335,7 @@ public final class Futures {
             if (timeout == null) {
                 future.get();
             } else {
-                future.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+                future.get(TimeUnit.NANOSECONDS.convert(timeout), TimeUnit.NANOSECONDS);   // saturates
             }
         } catch (ExecutionException e) {
             throw rethrow(e.getCause());

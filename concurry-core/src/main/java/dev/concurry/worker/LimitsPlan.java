@@ -3,7 +3,7 @@ package dev.concurry.worker;
 import dev.concurry.limit.Backends;
 import dev.concurry.limit.LimitBackend;
 import dev.concurry.limit.LimitSet;
-import dev.concurry.limit.LimitSetDefinition;
+import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.Limiter;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,6 +13,11 @@ import java.util.List;
  * as is (after checking that it suits the mode); plain specs become one set of the mode's backend,
  * shared, or one private set per worker; nothing gives the empty set. Sets built here are owned by
  * the pool and closed with it.
+ *
+ * <p>Remote workers re-open the shared set where they live ({@link #forChildren()}): a process worker
+ * with the set's own serializable backend, a cluster worker with the backend its
+ * {@link WorkerCluster} names ({@link WorkerCluster#memberBackend}), which also decides what plain specs
+ * become in a cluster pool ({@link WorkerCluster#poolLimits}).
  */
 final class LimitsPlan implements AutoCloseable {
     private final PoolConfig config;
@@ -20,6 +25,8 @@ final class LimitsPlan implements AutoCloseable {
     private final List<LimitSet> owned = new ArrayList<>();
     /** PROCESS with shared plain specs: the directory of the shared-memory file, deleted at close. */
     private java.nio.file.Path sharedDir;
+    /** CLUSTER with a shared set: the backend with which each member re-opens it. */
+    private LimitBackend memberBackend;
 
     private LimitsPlan(PoolConfig config, Limiter shared) {
         this.config = config;
@@ -29,14 +36,20 @@ final class LimitsPlan implements AutoCloseable {
     static LimitsPlan of(PoolConfig config) {
         if (config.limiter() != null) {
             checkSuitsMode(config.mode(), config.limiter());
-            return new LimitsPlan(config, config.limiter());
+            return new LimitsPlan(config, config.limiter()).forMembers();
         }
         if (config.specs().isEmpty()) {
             return new LimitsPlan(config, LimitSet.empty());
         }
         LimitsPlan plan = new LimitsPlan(config, null);
         if (config.sharedLimits()) {
-            return plan.withShared(plan.build());
+            plan = plan.withShared(plan.build());
+            try {
+                return plan.forMembers();
+            } catch (RuntimeException | Error e) {
+                plan.close();
+                throw e;
+            }
         }
         return plan;
     }
@@ -48,15 +61,24 @@ final class LimitsPlan implements AutoCloseable {
         return plan;
     }
 
+    /** CLUSTER: asks the cluster how members re-open the shared set (it refuses what they cannot share). */
+    private LimitsPlan forMembers() {
+        if (config.mode() == Mode.CLUSTER && shared instanceof LimitSet set && set != LimitSet.empty()) {
+            memberBackend = config.cluster().memberBackend(set);
+        }
+        return this;
+    }
+
     /** The limiter of the next worker: the shared one, or a new private set. */
     Limiter nextWorker() {
         return shared != null ? shared : build();
     }
 
     /**
-     * How each child of a PROCESS pool gets its limiter: nothing (the empty set), private specs (each
-     * child builds its own in-memory set: its own quota), or the shared set's definition and its
-     * serializable cross-process backend, which the child re-opens (the same shared-memory file).
+     * How each remote worker (PROCESS child, CLUSTER member) gets its limiter: nothing (the empty set),
+     * private specs (each builds its own in-memory set: its own quota), or the shared set's definition
+     * and a serializable backend that reaches the same state from where the worker lives: the set's own
+     * (a process: the same shared-memory file) or the cluster's {@link WorkerCluster#memberBackend}.
      */
     ChildLimits forChildren() {
         if (shared == null) {
@@ -66,11 +88,14 @@ final class LimitsPlan implements AutoCloseable {
             return new ChildLimits.None();
         }
         LimitSet set = (LimitSet) shared; // checkSuitsMode refused anything else
-        return new ChildLimits.Shared(new LimitSetDefinition(set.name(), set.limits(), set.config()), set.backend());
+        return new ChildLimits.Shared(new LimitSetDefinition(set.name(), set.limits(), set.config()),
+                memberBackend != null ? memberBackend : set.backend());
     }
 
     private LimitSet build() {
-        LimitSet set = LimitSet.builder().addAll(config.specs()).backend(backendFor(config.mode())).build();
+        LimitSet set = config.mode() == Mode.CLUSTER
+                ? config.cluster().poolLimits(config.name(), config.specs())
+                : LimitSet.builder().addAll(config.specs()).backend(backendFor(config.mode())).build();
         owned.add(set);
         return set;
     }
@@ -80,6 +105,13 @@ final class LimitsPlan implements AutoCloseable {
      * processes. Package-private so that the rule is tested before process mode exists.
      */
     static void checkSuitsMode(Mode mode, Limiter limiter) {
+        if (mode == Mode.CLUSTER) {
+            if (limiter instanceof LimitSet) {
+                return; // the cluster decides: forMembers()
+            }
+            throw new IllegalArgumentException("cluster workers (Mode.CLUSTER) need a LimitSet their members can"
+                    + " re-open; cannot share " + limiter.getClass().getName());
+        }
         if (mode != Mode.PROCESS) {
             return;
         }

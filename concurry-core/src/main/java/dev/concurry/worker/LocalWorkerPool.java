@@ -4,11 +4,15 @@ import dev.concurry.retry.RetryPolicy;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The in-JVM pool behind {@link WorkerPool} for the SYNC, THREAD and VIRTUAL modes. */
+/**
+ * The pool behind {@link WorkerPool}: its calls run in this JVM (SYNC, THREAD, VIRTUAL), in child JVMs
+ * (PROCESS) or on cluster members (CLUSTER); the queues, load balancing and retries are here in every mode.
+ */
 final class LocalWorkerPool<W extends Worker> implements WorkerPool<W> {
     private static final Logger LOG = LoggerFactory.getLogger(LocalWorkerPool.class);
     /** How long close() waits, after interrupting, for calls to end. */
@@ -34,12 +38,18 @@ final class LocalWorkerPool<W extends Worker> implements WorkerPool<W> {
             throw new IllegalArgumentException("onDemand(true) is not available with Mode.PROCESS: it would start a"
                     + " JVM for every call; use a fixed pool (maxWorkers) of process workers");
         }
+        if (config.mode() == Mode.CLUSTER && config.onDemand()) {
+            throw new IllegalArgumentException("onDemand(true) is not available with Mode.CLUSTER: a worker lives on"
+                    + " its member for the pool's lifetime; use a fixed pool (maxWorkers) of cluster workers");
+        }
         LimitsPlan limits = LimitsPlan.of(config);
         try {
             Dispatcher<W> dispatcher = config.onDemand()
                     ? new OnDemandDispatcher<>(config, factory, limits.nextWorker())
                     : config.mode() == Mode.PROCESS
-                    ? SlotDispatcher.startProcesses(config, type, factory, limits)
+                    ? SlotDispatcher.startRemote(config, new ChildLauncher(config, type, factory, limits.forChildren()))
+                    : config.mode() == Mode.CLUSTER
+                    ? SlotDispatcher.startRemote(config, new ClusterLauncher(config, type, factory, limits.forChildren()))
                     : SlotDispatcher.start(config, factory, limits);
             return new LocalWorkerPool<>(config, dispatcher, limits);
         } catch (RuntimeException | Error e) {
@@ -128,7 +138,8 @@ final class LocalWorkerPool<W extends Worker> implements WorkerPool<W> {
             }
             boolean done;
             try {
-                done = dispatcher.awaitTermination(System.nanoTime() + config.closeTimeout().toNanos());
+                // Saturated, then compared by difference: a timeout of centuries waits, never overflows.
+                done = dispatcher.awaitTermination(System.nanoTime() + TimeUnit.NANOSECONDS.convert(config.closeTimeout()));
             } catch (InterruptedException e) {
                 interrupted = true;
                 done = false;

@@ -26,5 +26,15 @@ public enum Mode {
      * {@link WorkerDiedException} and is replaced. Limits must span processes
      * ({@code Backends.sharedMemory}); not available on demand.
      */
-    PROCESS
+    PROCESS,
+    /**
+     * Each worker lives on a member of a cluster given with {@link PoolOptions#cluster(WorkerCluster)}
+     * (SPEC W2), as a Ray actor does: its instance, built there by the serializable factory, keeps its state
+     * between calls. Workers are spread evenly over the members; calls on one worker run one at a time, in
+     * order, with the serialization and filtering of {@link #PROCESS}. A member that leaves fails its
+     * workers' calls with {@link WorkerDiedException}; the worker is re-created on another member for the
+     * next call (a call is never re-run by itself). Limits must be shared by the members; not available on
+     * demand.
+     */
+    CLUSTER
 }

@@ -44,6 +44,8 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
     private MonotonicClock clock = MonotonicClock.system();
     private List<String> jvmOptions = List.of();
     private String serializationFilter;
+    private WorkerCluster cluster;
+    private Duration callTimeout = Duration.ZERO;
 
     PoolOptions() {
     }
@@ -244,8 +246,8 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
     }
 
     /**
-     * {@link Mode#PROCESS} only: extends or narrows what Java serialization may create on either side
-     * of the pipe to the worker processes (SPEC W8), in the JDK's
+     * {@link Mode#PROCESS} and {@link Mode#CLUSTER}: extends or narrows what Java serialization may create
+     * on either side of the pipe to the worker processes, or of the messages to the cluster's members (SPEC W8), in the JDK's
      * {@link java.io.ObjectInputFilter.Config#createFilter(String) filter syntax}. The pattern is
      * consulted first; where it neither allows nor refuses, the built-in rules decide: allowed are
      * primitives and arrays, the {@code dev.concurry} classes, the worker type's package, serializable
@@ -270,6 +272,42 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
         return self();
     }
 
+    /**
+     * {@link Mode#CLUSTER} only, and required there: the cluster whose members host the workers, from a
+     * cluster module, such as {@code HazelcastCluster.of(hazelcastInstance)} ({@code concurry-hazelcast}).
+     * The members' class paths must hold the worker classes.
+     *
+     * <pre>{@code
+     * Worker.options(AiWorker.class).mode(Mode.CLUSTER).cluster(HazelcastCluster.of(hz)).maxWorkers(30)
+     * }</pre>
+     */
+    public B cluster(WorkerCluster cluster) {
+        this.cluster = Objects.requireNonNull(cluster, "cluster");
+        return self();
+    }
+
+    /**
+     * {@link Mode#PROCESS} only: the longest a call may run in its worker's child JVM (counted from when
+     * it is sent to the child: time queued in the pool does not count); none by default. A call still running then fails
+     * with {@link CallTimeoutException}, and its child is killed: a hung or stuck child is replaced by a
+     * fresh one for the next call. The worker's state is lost with the child, so the calls queued for
+     * that worker fail with {@link WorkerDiedException}, as when a child dies. Cancelling a call only
+     * interrupts it; this is the way to stop a call that ignores interrupts. Other modes refuse it at
+     * {@code init()}: a thread cannot be killed safely.
+     *
+     * <pre>{@code
+     * Worker.options(Parser.class).mode(Mode.PROCESS).callTimeout(Duration.ofMinutes(5)).init(Parser::new)
+     * }</pre>
+     */
+    public B callTimeout(Duration callTimeout) {
+        Objects.requireNonNull(callTimeout, "callTimeout");
+        if (callTimeout.isNegative() || callTimeout.isZero()) {
+            throw new IllegalArgumentException("callTimeout must be positive, got: " + callTimeout);
+        }
+        this.callTimeout = callTimeout;
+        return self();
+    }
+
     /** The options as an immutable value, checked for contradictions. */
     final PoolConfig config(String defaultName) {
         if (!sharedLimits && limiter != null) {
@@ -280,8 +318,20 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
             throw new IllegalArgumentException("sharedLimits(false) gives each worker its own quota, which an"
                     + " on-demand pool cannot keep (it creates a worker per call); use shared limits");
         }
+        if (mode == Mode.CLUSTER && cluster == null) {
+            throw new IllegalArgumentException("Mode.CLUSTER needs the cluster that hosts the workers:"
+                    + " .cluster(HazelcastCluster.of(hazelcastInstance)) from concurry-hazelcast");
+        }
+        if (mode != Mode.CLUSTER && cluster != null) {
+            throw new IllegalArgumentException("cluster(" + cluster.name() + ") is only for Mode.CLUSTER, but the mode"
+                    + " is " + mode + ": add .mode(Mode.CLUSTER) or drop the cluster");
+        }
+        if (!callTimeout.isZero() && mode != Mode.PROCESS) {
+            throw new IllegalArgumentException("callTimeout(" + callTimeout + ") needs Mode.PROCESS, whose stuck"
+                    + " calls are stopped by killing their child JVM; a " + mode + " worker's thread cannot be killed");
+        }
         return new PoolConfig(name != null ? name : defaultName, mode, maxWorkers, loadBalancing, onDemand,
                 maxQueuedTasks, blockWhenFull, limiter, specs, sharedLimits, closeTimeout, cancelQueuedOnClose, retry, clock,
-                jvmOptions, serializationFilter);
+                jvmOptions, serializationFilter, cluster, callTimeout);
     }
 }

@@ -92,12 +92,22 @@ final class ProcessProtocol {
         out.write(payload);
     }
 
+    /** Something else than a frame was written to the pipe; {@link #start} holds its first four bytes. */
+    static final class NotAFrameException extends StreamCorruptedException {
+        private static final long serialVersionUID = 1L;
+        final int start;
+
+        NotAFrameException(int start) {
+            super(String.format("not a concurry frame (starts with 0x%08x): something else wrote to the pipe", start));
+            this.start = start;
+        }
+    }
+
     /** Reads one frame; {@link java.io.EOFException} at the end of the stream. */
     static Frame read(DataInputStream in) throws IOException {
         int magic = in.readInt();
         if (magic != MAGIC) {
-            throw new StreamCorruptedException(String.format("not a concurry frame (starts with 0x%08x):"
-                    + " something else wrote to the pipe", magic));
+            throw new NotAFrameException(magic);
         }
         int length = in.readInt();
         if (length < 9 || length > MAX_FRAME) {

@@ -1,6 +1,5 @@
 package dev.concurry.worker;
 
-import dev.concurry.limit.Limiter;
 import dev.concurry.worker.ProcessProtocol.Frame;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -12,10 +11,6 @@ import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.util.ArrayDeque;
-import java.util.concurrent.CancellationException;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The main class of a {@link Mode#PROCESS} worker's child JVM (SPEC W8), started by
@@ -23,24 +18,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * and writes responses to stdout ({@link ProcessProtocol}); {@code System.out} is pointed at stderr
  * first, so user prints never corrupt the pipe (the parent copies the child's stderr to its own).
  *
- * <p>The main thread reads requests; one runner thread runs calls one at a time, in arrival order,
- * like a {@link Mode#THREAD} worker, so worker state needs no locks. A CANCEL removes a queued call
- * or interrupts the running one. EXIT lets queued calls finish, then exits; the end of stdin (the
- * parent died or destroyed the pipe) exits at once, so a child never outlives its parent for long.
+ * <p>The main thread reads requests; the {@link HostedWorker} runs calls one at a time, in arrival
+ * order. A CANCEL removes a queued call or interrupts the running one. EXIT lets queued calls finish,
+ * then exits; the end of stdin (the parent died or destroyed the pipe) exits at once, so a child never
+ * outlives its parent for long.
  */
 final class ProcessWorkerMain {
     private final DataInputStream in;
     private final ProcessProtocol.FrameWriter out;
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition changed = lock.newCondition();
-    /** Guarded by lock. */
-    private final ArrayDeque<Frame> queue = new ArrayDeque<>();
-    private boolean exiting;
-    private long runningId = -1;
-    private Thread runner;
-    private ProcessProtocol.Filter.Config filter;
-    private ClassLoader loader;
-    private Worker worker;
 
     private ProcessWorkerMain(DataInputStream in, DataOutputStream out) {
         this.in = in;
@@ -73,35 +58,21 @@ final class ProcessWorkerMain {
         if (init.type() != ProcessProtocol.INIT) {
             throw new IOException("expected INIT, got frame type " + init.type());
         }
-        ChildInit spec;
-        Limiter limiter;
-        ChildLimits limits;
+        HostedWorker hosted;
         try {
-            DataInputStream header = new DataInputStream(new java.io.ByteArrayInputStream(init.payload()));
-            String workerType = header.readUTF();
-            String pattern = header.readUTF();
-            byte[] body = header.readAllBytes();
-            loader = Thread.currentThread().getContextClassLoader();
-            if (loader == null) {
-                loader = ClassLoader.getSystemClassLoader();
-            }
-            filter = ProcessProtocol.Filter.Config.of(workerType, pattern);
-            spec = (ChildInit) ProcessProtocol.deserialize(body, filter, loader, "the worker factory");
-            limits = spec.limits();
-            limiter = limits.open();
-            Worker created = spec.factory().get();
-            if (created == null) {
-                throw new IllegalStateException("the worker factory returned null");
-            }
-            created.bind(limiter);
-            worker = created;
+            hosted = HostedWorker.open(init.payload(), "concurry-process-worker");
         } catch (Throwable t) {
-            send(ProcessProtocol.INIT_FAILED, 0, failurePayload(t));
+            send(ProcessProtocol.INIT_FAILED, 0, HostedWorker.failurePayload(t));
             return 2;
         }
         send(ProcessProtocol.READY, ProcessHandle.current().pid(), new byte[0]);
-        runner = Thread.ofPlatform().name("concurry-process-worker-" + spec.index()).unstarted(this::runCalls);
-        runner.start();
+        HostedWorker.Responder responder = (type, id, payload) -> {
+            try {
+                send(type, id, payload);
+            } catch (IOException e) {
+                Runtime.getRuntime().halt(0); // the pipe is gone: the parent is gone
+            }
+        };
         try {
             while (true) {
                 Frame frame;
@@ -112,17 +83,10 @@ final class ProcessWorkerMain {
                     return 0;
                 }
                 switch (frame.type()) {
-                    case ProcessProtocol.CALL -> enqueue(frame);
-                    case ProcessProtocol.CANCEL -> cancel(frame.id());
+                    case ProcessProtocol.CALL -> hosted.submit(frame.id(), frame.payload(), responder);
+                    case ProcessProtocol.CANCEL -> hosted.cancel(frame.id());
                     case ProcessProtocol.EXIT -> {
-                        lock.lock();
-                        try {
-                            exiting = true;
-                            changed.signalAll();
-                        } finally {
-                            lock.unlock();
-                        }
-                        runner.join();       // every frame is flushed as it is sent
+                        hosted.finish(); // every frame is flushed as it is sent
                         return 0;
                     }
                     default -> throw new IOException("unexpected frame type " + frame.type());
@@ -132,123 +96,11 @@ final class ProcessWorkerMain {
             Thread.currentThread().interrupt();
             return 1;
         } finally {
-            limits.close(limiter);
-        }
-    }
-
-    private void enqueue(Frame frame) {
-        lock.lock();
-        try {
-            queue.addLast(frame);
-            changed.signalAll();
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    private void cancel(long id) throws IOException {
-        boolean removed = false;
-        lock.lock();
-        try {
-            if (runningId == id) {
-                runner.interrupt(); // under the lock: the runner clears it under the same lock after the call
-                return;
-            }
-            removed = queue.removeIf(f -> f.id() == id);
-        } finally {
-            lock.unlock();
-        }
-        if (removed) {
-            send(ProcessProtocol.FAILURE, id, failurePayload(new CancellationException("cancelled before it started")));
-        }
-    }
-
-    private void runCalls() {
-        while (true) {
-            Frame frame;
-            lock.lock();
-            try {
-                while (queue.isEmpty() && !exiting) {
-                    changed.awaitUninterruptibly();
-                }
-                frame = queue.pollFirst();
-                if (frame == null) {
-                    return;
-                }
-                runningId = frame.id();
-            } finally {
-                lock.unlock();
-            }
-            byte type;
-            byte[] payload;
-            try {
-                Object value = run(frame);
-                try {
-                    payload = ProcessProtocol.serialize(value);
-                    type = ProcessProtocol.RESULT;
-                } catch (IOException | RuntimeException e) {
-                    type = ProcessProtocol.FAILURE;
-                    payload = failurePayload(new SerializationFailedException("the result of class " + className(value)
-                            + " cannot be sent back from the worker process (" + e + "): " + describe(value)));
-                }
-            } catch (Throwable t) {
-                type = ProcessProtocol.FAILURE;
-                payload = failurePayload(t);
-            }
-            lock.lock();
-            try {
-                runningId = -1;
-                Thread.interrupted(); // a cancel meant for that call must not reach the next one
-            } finally {
-                lock.unlock();
-            }
-            try {
-                send(type, frame.id(), payload);
-            } catch (IOException e) {
-                Runtime.getRuntime().halt(0); // the pipe is gone: the parent is gone
-            }
-        }
-    }
-
-    @SuppressWarnings("unchecked")
-    private Object run(Frame frame) throws Exception {
-        WorkerCall<Worker, ?> call = (WorkerCall<Worker, ?>) ProcessProtocol.deserialize(frame.payload(), filter,
-                loader, "call #" + frame.id());
-        return call.call(worker);
-    }
-
-    /** The exception itself if it can be serialized, else a {@link SerializationFailedException} describing it. */
-    static byte[] failurePayload(Throwable failure) {
-        try {
-            return ProcessProtocol.serialize(failure);
-        } catch (IOException | RuntimeException e) {
-            SerializationFailedException substitute = new SerializationFailedException("the call failed with "
-                    + className(failure) + ", which cannot be sent back from the worker process (" + e + "): "
-                    + describe(failure));
-            substitute.setStackTrace(failure.getStackTrace());
-            try {
-                return ProcessProtocol.serialize(substitute);
-            } catch (IOException impossible) {
-                throw new IllegalStateException(impossible);
-            }
-        }
-    }
-
-    private static String className(Object value) {
-        return value == null ? "null" : value.getClass().getName();
-    }
-
-    private static String describe(Object value) {
-        try {
-            String s = String.valueOf(value);
-            return s.length() > 1000 ? s.substring(0, 1000) + "..." : s;
-        } catch (RuntimeException e) {
-            return "(toString failed: " + e + ")";
+            hosted.close();
         }
     }
 
     private void send(byte type, long id, byte[] payload) throws IOException {
         out.send(type, id, payload);
     }
-
 }

@@ -42,32 +42,30 @@ final class SlotDispatcher<W extends Worker> implements Dispatcher<W> {
     }
 
     /**
-     * PROCESS: starts every child JVM in parallel and builds its worker there (a failing factory
-     * leaves no process behind), then starts the slots' threads.
+     * PROCESS and CLUSTER: starts every remote worker in parallel with {@code launcher} (a failing factory
+     * leaves none behind), then starts the slots' threads.
      */
-    static <W extends Worker> SlotDispatcher<W> startProcesses(PoolConfig config, Class<? extends W> type,
-            WorkerFactory<W> factory, LimitsPlan limits) {
-        ChildLauncher launcher = new ChildLauncher(config, type, factory, limits.forChildren());
-        List<ChildProcess> children;
+    static <W extends Worker> SlotDispatcher<W> startRemote(PoolConfig config, RemoteLauncher launcher) {
+        List<? extends WorkerEndpoint> endpoints;
         try {
-            children = launcher.launchAll(0, config.maxWorkers());
+            endpoints = launcher.launchAll(0, config.maxWorkers());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while starting worker processes", e);
+            throw new IllegalStateException("interrupted while starting remote workers", e);
         }
-        List<WorkerSlot<W>> slots = new ArrayList<>(children.size());
-        for (int i = 0; i < children.size(); i++) {
-            WorkerSlot.InChild<W> slot = new WorkerSlot.InChild<>(i, config, launcher, children.get(i));
+        List<WorkerSlot<W>> slots = new ArrayList<>(endpoints.size());
+        for (int i = 0; i < endpoints.size(); i++) {
+            WorkerSlot.Remote<W> slot = new WorkerSlot.Remote<>(i, config, launcher, endpoints.get(i));
             slots.add(slot);
             slot.start();
         }
         return new SlotDispatcher<>(config, slots);
     }
 
-    /** The pid of each worker's current child (PROCESS only). */
-    List<Long> childPids() {
-        return slots.stream().filter(s -> s instanceof WorkerSlot.InChild<W>)
-                .map(s -> ((WorkerSlot.InChild<W>) s).pid()).toList();
+    /** The current endpoint of each remote worker (PROCESS and CLUSTER only). */
+    List<WorkerEndpoint> endpoints() {
+        return slots.stream().filter(s -> s instanceof WorkerSlot.Remote<W>)
+                .map(s -> ((WorkerSlot.Remote<W>) s).endpoint()).toList();
     }
 
     @Override

@@ -1,10 +1,12 @@
 package dev.concurry.worker;
 
 /**
- * The child JVM of a {@link Mode#PROCESS} worker ended (crash, {@code kill -9}, out of memory,
- * {@code System.exit} in user code) while a call was running on it or waiting for it (SPEC W8). Every
- * such call fails at once with this exception; the pool starts a new child for later calls. Calls
- * that may be repeated safely can be retried with {@code retryOn(WorkerDiedException.class)}.
+ * A remote worker was lost while a call was running on it or waiting for it: the child JVM of a
+ * {@link Mode#PROCESS} worker ended (crash, {@code kill -9}, out of memory, {@code System.exit} in user
+ * code; SPEC W8), or the member hosting a {@link Mode#CLUSTER} worker left the cluster or could not be
+ * reached (SPEC W2). Every such call fails at once with this exception; the pool starts a new worker for
+ * later calls and never re-runs a call by itself. Calls that may be repeated safely can be retried with
+ * {@code retryOn(WorkerDiedException.class)}.
  *
  * <pre>{@code
  * try {
@@ -20,7 +22,7 @@ public class WorkerDiedException extends RuntimeException {
     private final int exitCode;
 
     /**
-     * @param pid      the child's process id
+     * @param pid      the child's process id, or -1 for a cluster worker
      * @param exitCode its exit code, or -1 when unknown
      * @param message  the whole message
      */
@@ -30,7 +32,7 @@ public class WorkerDiedException extends RuntimeException {
         this.exitCode = exitCode;
     }
 
-    /** The process id of the child that died. */
+    /** The process id of the child that died; -1 for a cluster worker (the message names its member). */
     public long pid() {
         return pid;
     }

@@ -32,8 +32,10 @@ public final class WorkerOptions<W extends Worker> extends PoolOptions<WorkerOpt
      *
      * @throws IllegalArgumentException      if the limits do not suit the mode (SPEC L20) or options
      *                                       contradict each other
-     * @throws IllegalArgumentException      for {@link Mode#PROCESS}, if the factory is not serializable
+     * @throws IllegalArgumentException      for {@link Mode#PROCESS} and {@link Mode#CLUSTER}, if the factory is
+     *                                       not serializable
      * @throws WorkerDiedException           for {@link Mode#PROCESS}, if a child JVM exits before it is ready
+     * @throws IllegalStateException         for {@link Mode#CLUSTER}, if no member can host the workers
      */
     public WorkerPool<W> init(WorkerFactory<W> factory) {
         Objects.requireNonNull(factory, "factory");

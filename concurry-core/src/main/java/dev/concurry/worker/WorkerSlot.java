@@ -42,7 +42,7 @@ abstract sealed class WorkerSlot<W extends Worker> {
             case SYNC -> new Inline<>(index, worker, config);
             case THREAD -> new OwnThread<>(index, worker, config);
             case VIRTUAL -> new VirtualPerCall<>(index, worker, config);
-            case PROCESS -> throw new IllegalArgumentException("process workers are created by InChild.start");
+            case PROCESS, CLUSTER -> throw new IllegalArgumentException("remote workers are created by SlotDispatcher.startRemote");
         };
     }
 
@@ -176,7 +176,7 @@ abstract sealed class WorkerSlot<W extends Worker> {
     }
 
     /** THREAD: one platform thread takes calls from a FIFO queue, one at a time (SPEC W2). */
-    static sealed class OwnThread<W extends Worker> extends WorkerSlot<W> permits InChild {
+    static sealed class OwnThread<W extends Worker> extends WorkerSlot<W> permits Remote {
         final CallQueue queue = new CallQueue();
         final Thread thread;
 
@@ -309,44 +309,51 @@ abstract sealed class WorkerSlot<W extends Worker> {
     }
 
     /**
-     * PROCESS: the worker lives in a child JVM (SPEC W8). Calls wait in this slot's FIFO queue, as for
-     * {@link OwnThread}; the slot's thread sends the next call to the child and waits for its answer,
-     * so the child runs one call at a time, in order, and a queued call is cancelled here without the
-     * child ever seeing it. Cancelling the running call interrupts this thread, which sends CANCEL:
-     * the child interrupts the call and the worker lives on.
+     * PROCESS and CLUSTER: the worker lives away from the pool, in a child JVM (SPEC W8) or on a cluster
+     * member (SPEC W2), behind a {@link WorkerEndpoint}. Calls wait in this slot's FIFO queue, as for
+     * {@link OwnThread}; the slot's thread sends the next call and waits for its answer, so the remote
+     * worker runs one call at a time, in order, and a queued call is cancelled here without the worker
+     * ever seeing it. Cancelling the running call interrupts this thread, which sends CANCEL: the remote
+     * side interrupts the call and the worker lives on.
      *
-     * <p>When the child dies, its running call fails with {@link WorkerDiedException} and so does
-     * every call queued for it (their worker and its state are gone), at once; the next call starts a
-     * new child. Each call is serialized on the submitter's thread, so a call that cannot be sent is
-     * refused by {@code submit} itself.
+     * <p>When the worker is lost (its process died, its member left), its running call fails with
+     * {@link WorkerDiedException} and so does every call queued for it (their worker and its state are
+     * gone), at once; the next call starts a new worker. Each call is serialized on the submitter's
+     * thread, so a call that cannot be sent is refused by {@code submit} itself. With a call timeout
+     * (PROCESS only), a call still unanswered when it passes fails with {@link CallTimeoutException} and
+     * its child is killed (a death like any other).
      */
-    static final class InChild<W extends Worker> extends OwnThread<W> {
-        private final ChildLauncher launcher;
+    static final class Remote<W extends Worker> extends OwnThread<W> {
+        private final RemoteLauncher launcher;
+        private final java.time.Duration callTimeout;
         private final java.util.Map<Invocation<?, ?>, byte[]> payloads = new ConcurrentHashMap<>();
         private final AtomicLong ids = new AtomicLong();
-        private final ReentrantLock childLock = new ReentrantLock();
-        /** Guarded by childLock; replaced after a death. */
-        private ChildProcess child;
+        private final ReentrantLock endpointLock = new ReentrantLock();
+        private final String modeName;
+        /** Guarded by endpointLock; replaced after a death. */
+        private WorkerEndpoint endpoint;
         private boolean destroyed;
 
-        InChild(int index, PoolConfig config, ChildLauncher launcher, ChildProcess child) {
+        Remote(int index, PoolConfig config, RemoteLauncher launcher, WorkerEndpoint endpoint) {
             super(index, null, config);
             this.launcher = launcher;
-            watch(child);
-            this.child = child;
+            this.modeName = "Mode." + config.mode();
+            this.callTimeout = config.callTimeout();
+            watch(endpoint);
+            this.endpoint = endpoint;
         }
 
-        /** The current child's pid (for tests and diagnostics). */
-        long pid() {
-            childLock.lock();
+        /** The current endpoint (for tests and diagnostics). */
+        WorkerEndpoint endpoint() {
+            endpointLock.lock();
             try {
-                return child.pid();
+                return endpoint;
             } finally {
-                childLock.unlock();
+                endpointLock.unlock();
             }
         }
 
-        private void watch(ChildProcess watched) {
+        private void watch(WorkerEndpoint watched) {
             watched.death().thenAccept(death -> {
                 for (Invocation<?, ?> queued : queue.drain()) {
                     queued.failIfQueued(death.exception("before running this call (it was queued for that worker,"
@@ -361,7 +368,7 @@ abstract sealed class WorkerSlot<W extends Worker> {
             try {
                 payload = ProcessProtocol.serialize(call.call);
             } catch (java.io.IOException | RuntimeException e) {
-                throw new IllegalArgumentException("a call to a Mode.PROCESS worker must be serializable with"
+                throw new IllegalArgumentException("a call to a " + modeName + " worker must be serializable with"
                         + " everything it captures: " + e, e);
             }
             payloads.put(call, payload);
@@ -384,29 +391,33 @@ abstract sealed class WorkerSlot<W extends Worker> {
             return runRemote(call);
         }
 
-        @SuppressWarnings("unchecked") // the child ran the call, so the result has its type R
+        @SuppressWarnings("unchecked") // the remote worker ran the call, so the result has its type R
         private <R> boolean runRemote(Invocation<W, R> call) {
             byte[] payload = payloads.remove(call);
             return call.runWith(() -> (R) remote(payload));
         }
 
         private Object remote(byte[] payload) throws Throwable {
-            ChildProcess target = liveChild();
+            WorkerEndpoint target = liveEndpoint();
             long id = ids.incrementAndGet();
             java.util.concurrent.CompletableFuture<ProcessProtocol.Frame> response = target.call(id, payload);
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.NANOSECONDS.convert(callTimeout);
             boolean cancelSent = false;
             ProcessProtocol.Frame frame;
             while (true) {
                 try {
-                    frame = response.get();
+                    frame = callTimeout.isZero() ? response.get()
+                            : response.get(deadline - System.nanoTime(), java.util.concurrent.TimeUnit.NANOSECONDS);
                     break;
                 } catch (InterruptedException e) {
-                    if (!cancelSent) { // the call was cancelled (or the pool is closing): tell the child
+                    if (!cancelSent) { // the call was cancelled (or the pool is closing): tell the worker
                         target.cancel(id);
                         cancelSent = true;
                     }
                 } catch (java.util.concurrent.ExecutionException e) {
                     throw e.getCause(); // WorkerDiedException
+                } catch (java.util.concurrent.TimeoutException e) {
+                    throw timedOut(target, id);
                 }
             }
             if (frame.type() == ProcessProtocol.RESULT) {
@@ -415,53 +426,62 @@ abstract sealed class WorkerSlot<W extends Worker> {
                             "the result of call #" + id);
                 } catch (java.io.IOException | ClassNotFoundException e) {
                     throw new SerializationFailedException("cannot read the result of call #" + id
-                            + " from worker process " + target.pid() + ": " + e, e);
+                            + " from " + target.describe() + ": " + e, e);
                 }
             }
             throw ChildProcess.decodeFailure(frame.payload(), launcher.filter, launcher.loader,
                     "the exception of call #" + id);
         }
 
-        /** The child to send to: the current one, or a new one if it died. */
-        private ChildProcess liveChild() throws InterruptedException {
-            childLock.lock();
+        /** Kills the child whose call {@code id} outlived the call timeout; the next call starts a new one. */
+        private CallTimeoutException timedOut(WorkerEndpoint endpoint, long id) {
+            ChildProcess target = (ChildProcess) endpoint;      // a call timeout needs Mode.PROCESS
+            target.kill("call #" + id + " ran longer than the call timeout of " + callTimeout);
+            int exitCode = -1;
+            try {
+                exitCode = target.death().get(5, java.util.concurrent.TimeUnit.SECONDS).exitCode();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                // the exit code stays unknown
+            }
+            return new CallTimeoutException(target.pid(), exitCode, callTimeout, "call #" + id + " on worker process "
+                    + target.pid() + " of pool '" + poolName + "' did not finish within the call timeout of "
+                    + callTimeout + ": the process was killed (the worker's state is lost) and the next call starts"
+                    + " a new one");
+        }
+
+        /** The endpoint to send to: the current one, or a new one if the worker was lost. */
+        private WorkerEndpoint liveEndpoint() throws InterruptedException {
+            endpointLock.lock();
             try {
                 if (destroyed) {
                     throw LocalWorkerPool.closedException(poolName);
                 }
-                if (!child.death().isDone()) {
-                    return child;
+                if (!endpoint.death().isDone()) {
+                    return endpoint;
                 }
             } finally {
-                childLock.unlock();
+                endpointLock.unlock();
             }
-            ChildProcess fresh = launcher.launch(index); // outside the lock: destroy() must not wait for it
-            childLock.lock();
+            WorkerEndpoint fresh = launcher.launch(index); // outside the lock: destroy() must not wait for it
+            endpointLock.lock();
             try {
                 if (destroyed) {
                     fresh.destroy();
                     throw LocalWorkerPool.closedException(poolName);
                 }
                 watch(fresh);
-                child = fresh;
+                endpoint = fresh;
                 return fresh;
             } finally {
-                childLock.unlock();
+                endpointLock.unlock();
             }
         }
 
         @Override
         void loopEnded() {
-            current().askToExit();
-        }
-
-        private ChildProcess current() {
-            childLock.lock();
-            try {
-                return child;
-            } finally {
-                childLock.unlock();
-            }
+            endpoint().askToExit();
         }
 
         @Override
@@ -469,20 +489,20 @@ abstract sealed class WorkerSlot<W extends Worker> {
             if (!super.awaitTermination(deadlineNanos)) {
                 return false;
             }
-            ChildProcess last = current();
+            WorkerEndpoint last = endpoint();
             last.askToExit();
             return last.awaitExit(deadlineNanos);
         }
 
         @Override
         void destroy() {
-            ChildProcess last;
-            childLock.lock();
+            WorkerEndpoint last;
+            endpointLock.lock();
             try {
                 destroyed = true;
-                last = child;
+                last = endpoint;
             } finally {
-                childLock.unlock();
+                endpointLock.unlock();
             }
             last.destroy();
         }

@@ -48,17 +48,6 @@ class LimitStatsTest {
     }
 
     @Test
-    void theSixArgumentConstructorReportsNoRejectionsOrWaits() {
-        LimitStats stats = new LimitStats(Map.of(), 3, 1, 2, 4, 5);
-        assertThat(stats.rejected()).isZero();
-        assertThat(stats.waits()).isZero();
-        assertThat(stats.waitedNanos()).isZero();
-        LimitStats.KeyStats key = new LimitStats.KeyStats("k", ResourceLimit.of("k", 2), 2, 1, 1, 0);
-        assertThat(key.refunded()).isZero();
-        assertThat(key.charged()).isZero();
-    }
-
-    @Test
     void aPoolCountsItsOwnRejectionsOnceAndSumsTheSetsWaits_L21() {
         LimitSet a = LimitSet.builder().add(ResourceLimit.of("conn", 1)).backend(Backends.inMemory(clock)).build();
         LimitSet b = LimitSet.builder().add(ResourceLimit.of("conn", 1)).backend(Backends.inMemory(clock)).build();

@@ -16,6 +16,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,7 +36,8 @@ class ProcessWorkerTest {
     }
 
     static List<Long> pids(WorkerPool<?> pool) {
-        return ((SlotDispatcher<?>) ((LocalWorkerPool<?>) pool).dispatcher()).childPids();
+        return ((SlotDispatcher<?>) ((LocalWorkerPool<?>) pool).dispatcher()).endpoints().stream()
+                .map(e -> ((ChildProcess) e).pid()).toList();
     }
 
     static void assertAllDead(List<Long> pids) {
@@ -353,5 +355,82 @@ class ProcessWorkerTest {
         assertThatThrownBy(() -> Worker.options(Calc.class).mode(Mode.PROCESS).jvmOptions("-XX:+NoSuchConcurryOption")
                 .init(Calc::new))
                 .isInstanceOf(WorkerDiedException.class).hasMessageContaining("before it was ready");
+    }
+
+    @Test
+    @DisplayName("E2 W6/W8 a failure the child cannot even describe (stack overflow) still answers, and the worker"
+            + " serves the next call")
+    void w6_w8_aFailureThatOverflowsTheStackWhenDescribedStillAnswers() throws Exception {
+        try (WorkerPool<Calc> pool = options(Mode.PROCESS).init(Calc::new)) {
+            pool.call(w -> w.add(2));
+            CompletableFuture<String> failing = pool.submit(Calc::indescribableFailure);
+            assertThatThrownBy(() -> failing.get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                    .cause().isInstanceOf(SerializationFailedException.class)
+                    .hasMessageContaining(ProcessWorkers.CyclicException.class.getName())
+                    .hasMessageContaining("StackOverflowError");
+            assertThat(pool.submit(w -> w.add(1)).get(30, TimeUnit.SECONDS))
+                    .as("the same child, its runner alive, its state kept").isEqualTo(3);
+        }
+    }
+
+    @Test
+    @DisplayName("E2 W8 a call running past callTimeout fails with CallTimeoutException; its child is killed and"
+            + " replaced")
+    void w8_aCallPastItsTimeoutKillsAndReplacesTheChild() throws Exception {
+        Duration timeout = Duration.ofSeconds(2);
+        try (WorkerPool<Calc> pool = options(Mode.PROCESS).callTimeout(timeout).init(Calc::new)) {
+            long first = pool.call(Calc::pid);
+            assertThat((Integer) pool.call(w -> w.add(5))).as("calls within the timeout are untouched").isEqualTo(5);
+            String d = dir.toString();
+            CompletableFuture<String> hung = pool.submit(w -> w.stubborn(d, LONG));   // ignores interrupts
+            CompletableFuture<Integer> queued = pool.submit(w -> w.add(1));
+            awaitFile("started");
+
+            assertThatThrownBy(() -> hung.get(30, TimeUnit.SECONDS)).cause()
+                    .isExactlyInstanceOf(CallTimeoutException.class)
+                    .hasMessageContaining("worker process " + first)
+                    .hasMessageContaining("did not finish within the call timeout of PT2S")
+                    .satisfies(e -> {
+                        CallTimeoutException timedOut = (CallTimeoutException) e;
+                        assertThat(timedOut.pid()).isEqualTo(first);
+                        assertThat(timedOut.timeout()).isEqualTo(timeout);
+                        assertThat(timedOut.exitCode()).isEqualTo(137);
+                    });
+            assertThatThrownBy(() -> queued.get(30, TimeUnit.SECONDS)).cause()
+                    .isInstanceOf(WorkerDiedException.class)
+                    .hasMessageContaining("was killed (call #").hasMessageContaining("the call timeout of PT2S")
+                    .hasMessageContaining("before running this call");
+            assertAllDead(List.of(first));
+
+            long second = pool.call(Calc::pid);
+            assertThat(second).as("a fresh child serves later calls").isNotEqualTo(first);
+            assertThat((Integer) pool.call(w -> w.add(1))).isEqualTo(1);
+        }
+    }
+
+    @Test
+    @DisplayName("E2 W8 callTimeout is refused for modes whose calls cannot be killed, and must be positive")
+    void w8_callTimeoutNeedsProcessMode() {
+        assertThatThrownBy(() -> options(Mode.THREAD).callTimeout(Duration.ofSeconds(1)).init(Calc::new))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("Mode.PROCESS")
+                .hasMessageContaining("THREAD");
+        assertThatThrownBy(() -> options(Mode.PROCESS).callTimeout(Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("callTimeout must be positive");
+    }
+
+    @Test
+    @DisplayName("E3 W8 a child JVM that cannot start fails init with its own message, from stdout or stderr")
+    void w8_aChildJvmThatCannotStartSaysWhyInItsOwnWords() {
+        // The JVM prints this one on stdout, where the parent expects frames.
+        assertThatThrownBy(() -> Worker.options(Calc.class).mode(Mode.PROCESS).jvmOptions("-Xmx1k").init(Calc::new))
+                .isInstanceOf(WorkerDiedException.class)
+                .hasMessageContaining("Error occurred during initialization of VM")
+                .hasMessageContaining("Too small maximum heap")
+                .hasMessageContaining("before it was ready");
+        // And this one on stderr.
+        assertThatThrownBy(() -> Worker.options(Calc.class).mode(Mode.PROCESS).jvmOptions("-XX:+NoSuchConcurryOption")
+                .init(Calc::new))
+                .isInstanceOf(WorkerDiedException.class)
+                .hasMessageContaining("Unrecognized VM option 'NoSuchConcurryOption'");
     }
 }

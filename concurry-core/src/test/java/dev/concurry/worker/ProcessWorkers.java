@@ -89,6 +89,11 @@ final class ProcessWorkers {
             throw new OpaqueException(new Opaque("inside"));
         }
 
+        /** Fails with an exception that cannot be serialized and whose message overflows the stack. */
+        public String indescribableFailure() {
+            throw new CyclicException(new Opaque("cycle"));
+        }
+
         /** A value of a JDK module that the filter refuses. */
         public Object forbiddenResult() throws Exception {
             return new javax.management.ObjectName("concurry:type=Test");
@@ -134,6 +139,22 @@ final class ProcessWorkers {
         OpaqueException(Opaque opaque) {
             super("failed holding " + opaque);
             this.opaque = opaque;
+        }
+    }
+
+    /** Not serializable, and describing it recurses until the stack overflows (getMessage uses toString). */
+    static final class CyclicException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        @SuppressWarnings("serial")
+        final Opaque opaque;
+
+        CyclicException(Opaque opaque) {
+            this.opaque = opaque;
+        }
+
+        @Override
+        public String getMessage() {
+            return "cyclic " + this;
         }
     }
 

@@ -1,8 +1,8 @@
 package dev.concurry.redis;
 
 import dev.concurry.limit.LimitBackend;
-import dev.concurry.limit.LimitSet;
-import dev.concurry.limit.LimitSetDefinition;
+import dev.concurry.limit.spi.LimitSetDefinition;
+import dev.concurry.limit.spi.LimitStore;
 import dev.concurry.time.MonotonicClock;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
@@ -82,7 +82,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     private final AtomicLong expiredLeases = new AtomicLong();
     private final AtomicLong leaseIds = new AtomicLong();
     /** The open sets of this backend by notification channel (several sets may share a name). */
-    private final Map<String, Set<RedisLimitSet>> byChannel = new ConcurrentHashMap<>();
+    private final Map<String, Set<RedisStore>> byChannel = new ConcurrentHashMap<>();
     private final ReentrantLock connecting = new ReentrantLock();
     private volatile StatefulConnection<String, String> connection;
     private volatile RedisScriptingAsyncCommands<String, String> commands;
@@ -137,31 +137,32 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     }
 
     /**
-     * Builds the set and checks that its limits match what Redis already holds under its name.
+     * Opens the store of a set and checks that its limits match what Redis already holds under its name.
      *
-     * @throws IllegalStateException     if Redis holds the name with other limits, or refuses the credentials
+     * @throws IllegalStateException     if Redis holds the name with other limits, refuses the credentials,
+     *                                   or this backend is closed
      * @throws RedisUnavailableException if Redis cannot be reached (unless fail-open)
      */
     @Override
-    public LimitSet create(LimitSetDefinition definition) {
+    public LimitStore open(LimitSetDefinition definition) {
         if (closed) {
-            throw new IllegalStateException("RedisBackend is closed");
+            throw closedException();
         }
-        RedisLimitSet set = new RedisLimitSet(definition, this);
+        RedisStore store = new RedisStore(definition, this);
         try {
-            set.init();
+            store.init();
         } catch (RedisUnavailableException e) {
             if (!failOpen) {
                 throw e;
             }
             log.warn("limit set '{}' created fail-open: {}", definition.name(), e.getMessage());
         }
-        boolean first = byChannel.computeIfAbsent(set.channel, c -> ConcurrentHashMap.newKeySet()).isEmpty();
-        byChannel.get(set.channel).add(set);
+        boolean first = byChannel.computeIfAbsent(store.channel(), c -> ConcurrentHashMap.newKeySet()).isEmpty();
+        byChannel.get(store.channel()).add(store);
         if (first) {
-            subscribe(set.channel);
+            subscribe(store.channel());
         }
-        return set;
+        return store;
     }
 
     /** Permits released after their lease had expired (their holder stalled longer than the lease). */
@@ -232,20 +233,41 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         expiredLeases.incrementAndGet();
     }
 
-    void forget(RedisLimitSet set) {
-        boolean last = byChannel.computeIfPresent(set.channel, (channel, sets) -> {
-            sets.remove(set);
-            return sets.isEmpty() ? null : sets;
+    void forget(RedisStore store) {
+        boolean last = byChannel.computeIfPresent(store.channel(), (channel, stores) -> {
+            stores.remove(store);
+            return stores.isEmpty() ? null : stores;
         }) == null;
         StatefulRedisPubSubConnection<String, String> p = pubSub;
         if (last && p != null && p.isOpen()) {
-            p.async().unsubscribe(set.channel);
+            p.async().unsubscribe(store.channel());
         }
     }
 
-    /** Runs the script, one round trip; fails fast with {@link RedisUnavailableException} when disconnected. */
+    /**
+     * Runs the script, one round trip, without waiting; fails fast with {@link RedisUnavailableException}
+     * when disconnected, and with one when Redis does not answer within the command timeout (the command
+     * is then cancelled, so that Lettuce does not run it late after reconnecting).
+     */
     <T> CompletableFuture<T> evalAsync(String setName, ScriptOutputType type, String[] keys, String... args) {
-        return new ScriptCall<T>(commands(setName), type, keys, args).result;
+        ScriptCall<T> call = new ScriptCall<>(commands(setName), type, keys, args);
+        long timeout = TimeUnit.NANOSECONDS.convert(commandTimeout);       // saturates: a timeout of centuries
+        if (timeout == Long.MAX_VALUE) {
+            return call.result;
+        }
+        return call.result.orTimeout(timeout, TimeUnit.NANOSECONDS)
+                .exceptionallyCompose(failure -> {
+                    if (failure instanceof TimeoutException) {
+                        call.cancel();
+                        return CompletableFuture.failedFuture(timedOut(setName, failure));
+                    }
+                    return CompletableFuture.failedFuture(failure);
+                });
+    }
+
+    private RedisUnavailableException timedOut(String setName, Throwable cause) {
+        return new RedisUnavailableException("Redis at " + target + " did not answer within " + commandTimeout
+                + " (limit set '" + setName + "'): it is unreachable or overloaded", cause);
     }
 
     /**
@@ -255,7 +277,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
      */
     <T> T eval(String setName, ScriptOutputType type, String[] keys, String... args) {
         ScriptCall<T> call = new ScriptCall<>(commands(setName), type, keys, args);
-        long deadline = System.nanoTime() + commandTimeout.toNanos();
+        long deadline = System.nanoTime() + TimeUnit.NANOSECONDS.convert(commandTimeout);   // wraps: compared by difference
         boolean interrupted = false;
         try {
             while (true) {
@@ -270,8 +292,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         } catch (TimeoutException e) {
             // Lettuce may hold the command until it reconnects: cancelled, it is dropped instead of run late.
             call.cancel();
-            throw new RedisUnavailableException("Redis at " + target + " did not answer within " + commandTimeout
-                    + " (limit set '" + setName + "'): it is unreachable or overloaded", e);
+            throw timedOut(setName, e);
         } finally {
             if (interrupted) {
                 Thread.currentThread().interrupt();
@@ -281,6 +302,10 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
 
     boolean isClosed() {
         return closed;
+    }
+
+    private IllegalStateException closedException() {
+        return new IllegalStateException("RedisBackend for " + target + " is closed: build sets on an open backend");
     }
 
     /** One script call: EVALSHA, and EVAL if Redis lost the script (restart, SCRIPT FLUSH). */
@@ -320,8 +345,11 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     }
 
     RuntimeException translate(String setName, Throwable e) {
-        if (e instanceof CompletionException && e.getCause() != null) {
+        while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) {
             e = e.getCause();
+        }
+        if (e instanceof IllegalStateException closedOrRefused) {
+            return closedOrRefused;
         }
         if (e instanceof RedisUnavailableException u) {
             return u;
@@ -353,12 +381,15 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     }
 
     private RedisScriptingAsyncCommands<String, String> commands(String setName) {
+        if (closed) {
+            throw closedException();
+        }
         StatefulConnection<String, String> c = connection;
         if (c != null) {
             if (!c.isOpen()) {
                 // Lettuce is reconnecting; fail now rather than queue a command that would run later.
                 throw new RedisUnavailableException("Redis at " + target + " is unreachable (limit set '" + setName
-                        + "'): the connection is lost and being re-established; nothing was taken", null);
+                        + "'): the connection is lost and Lettuce is re-establishing it", null);
             }
             return commands;
         }
@@ -370,7 +401,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         connecting.lock();
         try {
             if (closed) {
-                throw new IllegalStateException("RedisBackend is closed");
+                throw closedException();
             }
             if (connection != null) {
                 return;
@@ -402,7 +433,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
                 p.addListener(new RedisPubSubAdapter<>() {
                     @Override
                     public void message(String channel, String message) {
-                        byChannel.getOrDefault(channel, Set.of()).forEach(RedisLimitSet::onRemoteRelease);
+                        byChannel.getOrDefault(channel, Set.of()).forEach(RedisStore::onRemoteRelease);
                     }
                 });
                 pubSub = p;
@@ -474,11 +505,14 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
 
         /**
          * How long a resource permit outlives its holder if the holder stops renewing it (crash, long
-         * pause): 30 s by default, at least 100 ms. Held permits are renewed every third of it.
+         * pause): 30 s by default, at least 100 ms, at most {@code Long.MAX_VALUE} nanoseconds (about 292
+         * years). Held permits are renewed every third of it.
          */
         public Builder leaseDuration(Duration lease) {
-            if (lease == null || lease.compareTo(Duration.ofMillis(100)) < 0) {
-                throw new IllegalArgumentException("leaseDuration must be at least 100 ms, got: " + lease);
+            if (lease == null || lease.compareTo(Duration.ofMillis(100)) < 0
+                    || lease.compareTo(Duration.ofNanos(Long.MAX_VALUE)) > 0) {
+                throw new IllegalArgumentException("leaseDuration must be between 100 ms and " + Duration.ofNanos(Long.MAX_VALUE)
+                        + " (about 292 years, the most nanoseconds a long holds), got: " + lease);
             }
             this.lease = lease;
             return this;
@@ -502,7 +536,10 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
             return this;
         }
 
-        /** How long to wait for Redis to answer before {@link RedisUnavailableException}; 5 s by default. */
+        /**
+         * How long to wait for Redis to answer before {@link RedisUnavailableException}; 5 s by default.
+         * Longer than about 292 years counts as forever.
+         */
         public Builder commandTimeout(Duration timeout) {
             if (timeout == null || timeout.isNegative() || timeout.isZero()) {
                 throw new IllegalArgumentException("commandTimeout must be positive, got: " + timeout);

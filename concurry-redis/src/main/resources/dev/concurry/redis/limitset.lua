@@ -3,18 +3,22 @@
 -- inputs give bit-identical doubles (Lua numbers are IEEE doubles like Java's). A differential test
 -- (RedisDifferentialTest) checks it against the Java code.
 --
--- KEYS[1]  hash: sig, epoch, seq, last, granted, refunded, charged, s<i> (state of limit i, packed doubles;
---          a sliding window: its header, and s<i>.<slot> per ring entry)
+-- KEYS[1]  hash: sig, epoch, seq, last, s<i> (state of limit i, packed doubles; a sliding window: its
+--          header, and s<i>.<slot> per ring entry)
 -- KEYS[2]  sorted set of resource leases: member "<owner>|<i>=<n>;...", score = expiry (set time, ns)
 -- ARGV[1]  op: init | acquire | settle | renew | stats
 -- ARGV[2]  time: '' for the server clock (TIME), else the test clock in ns
--- ARGV[3]  the set's spec signature: "concurry1|<kind>:<capacity>:<window ns>|..."
+-- ARGV[3]  the set's spec signature: "concurry2#<sha1 of the keys>|<kind>:<capacity>:<window ns>|..."
 -- ARGV[4]  lease duration, ns
 -- ARGV[5]  channel to publish on when units come back (release, refund, reclaimed lease)
 -- ARGV[6+] arguments of the op (see each op below)
 --
--- Times inside the set are nanoseconds since the set's epoch (stored when the set is created), as
--- doubles, like the in-memory backend. Doubles are stored packed (struct 'd'), so they round-trip exactly.
+-- Java encodes every call and decodes every reply in one place (dev.concurry.redis.LimitScript).
+-- The decision of a batch is SetAlgorithms.decide's: requests in queue order, a waiter short of a key
+-- blocks later requests needing it, a try never blocks anyone. Counters (grants, refunds...) are kept
+-- by each JVM's engine, not here. Times inside the set are nanoseconds since the set's epoch (stored
+-- when the set is created), as doubles, like the in-memory backend. Doubles are stored packed
+-- (struct 'd'), so they round-trip exactly.
 
 local H, L = KEYS[1], KEYS[2]
 local op = ARGV[1]
@@ -49,9 +53,11 @@ do
     m.tol = 1e-12 * math.max(1.0, m.cap)
     m.per = m.win / m.cap
     if kind == 'S' then
-      m.ring = math.min(1024, math.max(16, math.ceil(m.cap) + 1))
+      m.ring = 512            -- LimitMath.SW_RING
+      m.cell = 2 * m.win / m.ring
     else
       m.ring = 0
+      m.cell = 0
     end
     limits[i] = m
     if kind == 'R' then has_resource = true end
@@ -60,12 +66,11 @@ do
 end
 
 -- One read for the header and every limit's state.
-local wanted = { 'sig', 'epoch', 'seq', 'last', 'granted' }
+local wanted = { 'sig', 'epoch', 'seq', 'last' }
 for i = 0, #limits do wanted[#wanted + 1] = limits[i].field end
 local head = redis.call('HMGET', H, unpack(wanted))
-for i = 0, #limits do limits[i].blob = head[6 + i] end
+for i = 0, #limits do limits[i].blob = head[5 + i] end
 local sig, epoch, seq, last = head[1], tonumber(head[2]), tonumber(head[3]), tonumber(head[4])
-local granted_total = tonumber(head[5]) or 0
 if not sig then
   sig, epoch, seq, last = ARGV[3], abs, 0, 0
   redis.call('HSET', H, 'sig', sig, 'epoch', fmt(epoch), 'seq', 0, 'last', 0)
@@ -117,7 +122,7 @@ local function st(m)
     local k = m.kind
     if k == 'T' then s[1] = m.cap; s[2] = 0
     elseif k == 'L' or k == 'G' then s[1] = 0
-    elseif k == 'F' then s[1] = math.floor(0 / m.win); s[2] = 0
+    elseif k == 'F' then s[1] = math.floor(0 / m.win); s[2] = 0; s[3] = 0
     else s[1] = 0 end
   end
   m.s = s
@@ -133,12 +138,14 @@ local function tokens_at(m, t)
   return s[1]
 end
 
-local function roll_window(m, t)
+-- moves to the window of t; first_seq is the first grant counted in a new one (refunds check it)
+local function roll_window(m, t, first_seq)
   local s = m.s
   local index = math.floor(t / m.win)
   if s[1] ~= index then
     s[1] = index
     s[2] = 0
+    s[3] = first_seq
   end
 end
 
@@ -178,6 +185,52 @@ local function sliding_wait(m, t, n)
   return m.win
 end
 
+-- Reads every slot of a full ring in one HMGET (compaction visits them all).
+local function load_ring(m)
+  local s = m.s
+  local fields, wanted = {}, {}
+  for slot = 0, m.ring - 1 do
+    if rawget(s, 5 + 3 * slot) == nil then
+      fields[#fields + 1] = m.field .. '.' .. slot
+      wanted[#wanted + 1] = slot
+    end
+  end
+  if #fields == 0 then return end
+  local values = redis.call('HMGET', H, unpack(fields))
+  for j, slot in ipairs(wanted) do
+    local a, b, c = 0, 0, 0
+    if values[j] then a, b, c = struct.unpack('<ddd', values[j]) end
+    local base = 5 + 3 * slot
+    rawset(s, base, a); rawset(s, base + 1, b); rawset(s, base + 2, c)
+    m.slots[slot] = true
+  end
+end
+
+-- Merges each run of neighbours in one cell of the grid into its last entry (LimitMath.compact).
+local function compact(m, hd, size)
+  load_ring(m)
+  local s = m.s
+  local kept = 0
+  local kept_cell = nil
+  for i = 0, size - 1 do
+    local from = entry(m, hd, i)
+    local time, units, sq = s[from], s[from + 1], s[from + 2]
+    local cell_index = math.floor(time / m.cell)
+    if cell_index == kept_cell then
+      units = units + s[entry(m, hd, kept - 1) + 1]
+    else
+      kept = kept + 1
+      kept_cell = cell_index
+    end
+    local to = entry(m, hd, kept - 1)
+    s[to] = time
+    s[to + 1] = units
+    s[to + 2] = sq
+  end
+  s[2] = kept
+  return kept
+end
+
 local function sliding_append(m, t, n, sq)
   expire(m, t)
   local s = m.s
@@ -192,12 +245,16 @@ local function sliding_append(m, t, n, sq)
     end
   end
   if size == m.ring then
-    local first = entry(m, hd, 0)
-    local second = entry(m, hd, 1)
-    s[second + 1] = s[second + 1] + s[first + 1]
-    hd = (hd + 1) % m.ring
-    size = size - 1
-    s[1] = hd
+    size = compact(m, hd, size)
+    if size == m.ring then
+      -- only if time went back (entries from the future): fold the oldest into the next one
+      local first = entry(m, hd, 0)
+      local second = entry(m, hd, 1)
+      s[second + 1] = s[second + 1] + s[first + 1]
+      hd = (hd + 1) % m.ring
+      size = size - 1
+      s[1] = hd
+    end
   end
   local e = entry(m, hd, size)
   s[e] = t
@@ -275,7 +332,7 @@ local function commit(m, t, n, sq)
     if s[1] >= t - 1 then from = s[1] end
     s[1] = from + n * m.per
   elseif k == 'F' then
-    roll_window(m, t)
+    roll_window(m, t, sq)
     s[2] = s[2] + n
   elseif k == 'S' then
     if n > 0 then sliding_append(m, t, n, sq) end
@@ -284,7 +341,7 @@ local function commit(m, t, n, sq)
   end
 end
 
-local function settle(m, t, grant_time, sq, last_seq, granted, used)
+local function settle(m, t, sq, last_seq, granted, used)
   local refund = granted - used
   if refund == 0 then return end
   local s = st(m)
@@ -301,11 +358,11 @@ local function settle(m, t, grant_time, sq, last_seq, granted, used)
     end
   elseif k == 'F' then
     if refund > 0 then
-      if math.floor(grant_time / m.win) == math.floor(t / m.win) and s[1] == math.floor(t / m.win) then
+      if s[1] == math.floor(t / m.win) and sq >= s[3] then
         s[2] = math.max(0, s[2] - refund)
       end
     else
-      roll_window(m, t)
+      roll_window(m, t, last_seq + 1)
       s[2] = s[2] - refund
     end
   elseif k == 'S' then
@@ -395,11 +452,19 @@ local function save()
       local s = m.s
       fields[#fields + 1] = m.field
       fields[#fields + 1] = struct.pack('<dddd', s[1], s[2], s[3], s[4])
+      -- Only live entries keep a field: an expired or merged-away slot is deleted (a never-touched
+      -- slot reads as empty), so the hash holds as many entries as the window, not the whole ring.
+      local gone = {}
       for slot in pairs(m.slots) do
         local base = 5 + 3 * slot
-        fields[#fields + 1] = m.field .. '.' .. slot
-        fields[#fields + 1] = struct.pack('<ddd', rawget(s, base), rawget(s, base + 1), rawget(s, base + 2))
+        if (slot - s[1]) % m.ring < s[2] then
+          fields[#fields + 1] = m.field .. '.' .. slot
+          fields[#fields + 1] = struct.pack('<ddd', rawget(s, base), rawget(s, base + 1), rawget(s, base + 2))
+        else
+          gone[#gone + 1] = m.field .. '.' .. slot
+        end
       end
+      if #gone > 0 then redis.call('HDEL', H, unpack(gone)) end
     elseif m.dirty then
       fields[#fields + 1] = m.field
       fields[#fields + 1] = struct.pack('<' .. string.rep('d', #m.s), unpack(m.s))
@@ -412,12 +477,12 @@ local function save()
   fields[#fields + 1] = fmt(now)
   fields[#fields + 1] = 'seq'
   fields[#fields + 1] = seq
-  fields[#fields + 1] = 'granted'
-  fields[#fields + 1] = granted_total
   redis.call('HSET', H, unpack(fields))
   -- Idle keys expire: after the state has returned to its initial value, plus three leases
   -- (a held permit's lease is renewed every third of it, which also renews these expiries).
-  local ttl = math.ceil((longest + 3 * lease) / 1000000) + 1000
+  -- Formatted as an integer, and capped at 1e13 ms (317 years): a huge debt must not produce a number
+  -- Redis cannot parse (Lua prints large numbers with an exponent).
+  local ttl = string.format('%d', math.min(math.ceil((longest + 3 * lease) / 1000000) + 1000, 1e13))
   redis.call('PEXPIRE', H, ttl)
   if has_resource then redis.call('PEXPIRE', L, ttl) end
   if notify then redis.call('PUBLISH', ARGV[5], '1') end
@@ -436,25 +501,29 @@ if op == 'init' then
   return 'OK'
 
 elseif op == 'acquire' then
-  -- ARGV[6] count; then per request: "<i>=<amount>;...", lease member ('' if no resource is taken)
-  -- Requests are tried in order; one that is short of a key blocks the later ones needing that key
-  -- (FIFO per key, as the in-memory backend's waiter queue).
-  -- Reply: now, wait until the earliest lease expires ('' if none), then per request three values:
-  -- 1, seq, grant time | 0, wait (ns), short-of indexes "i,j" | 2, '', '' (skipped: blocked)
+  -- ARGV[6] count; then per request: "<i>=<amount>;...", lease member ('' if no resource is taken),
+  -- '1' for a try ('0' for a waiter). Requests are decided in order; a waiter short of a key blocks
+  -- the later requests needing that key (FIFO per key); a try is granted or refused and blocks nobody.
+  -- Reply: now, wait until the earliest lease expires ('' if none), units available afterwards in
+  -- each limit the batch touched ("i=units;..."), then per request three values:
+  -- 1, seq, '' (granted) | 0, wait (ns), short-of indexes "i,j" | 2, '', blocked indexes "i,j"
   reclaim(now)
   local count = tonumber(ARGV[6])
-  local out = { fmt(now), '' }
+  local out = { fmt(now), '', '' }
   local blocked = {}
+  local touched = {}
   local short_resource = false
   for r = 0, count - 1 do
-    local parts = parse_request(ARGV[7 + 2 * r])
-    local member = ARGV[8 + 2 * r]
-    local skip = false
+    local parts = parse_request(ARGV[7 + 3 * r])
+    for _, p in ipairs(parts) do touched[p[1]] = true end
+    local member = ARGV[8 + 3 * r]
+    local is_try = ARGV[9 + 3 * r] == '1'
+    local behind = {}
     for _, p in ipairs(parts) do
-      if p[2] > 0 and blocked[p[1].field] then skip = true end
+      if p[2] > 0 and blocked[p[1].field] then behind[#behind + 1] = string.sub(p[1].field, 2) end
     end
-    if skip then
-      out[#out + 1] = 2; out[#out + 1] = ''; out[#out + 1] = ''
+    if #behind > 0 then
+      out[#out + 1] = 2; out[#out + 1] = ''; out[#out + 1] = table.concat(behind, ',')
     else
       local short, wait = {}, 0
       for _, p in ipairs(parts) do
@@ -469,40 +538,38 @@ elseif op == 'acquire' then
         seq = seq + 1
         for _, p in ipairs(parts) do commit(p[1], now, p[2], seq) end
         if member ~= '' then redis.call('ZADD', L, now + lease, member) end
-        granted_total = granted_total + 1
-        out[#out + 1] = 1; out[#out + 1] = seq; out[#out + 1] = fmt(now)
+        out[#out + 1] = 1; out[#out + 1] = seq; out[#out + 1] = ''
       else
-        for _, p in ipairs(parts) do
-          if p[2] > 0 and wait_time(p[1], now, p[2]) > 0 then blocked[p[1].field] = true end
+        if not is_try then
+          for _, p in ipairs(parts) do
+            if p[2] > 0 and wait_time(p[1], now, p[2]) > 0 then blocked[p[1].field] = true end
+          end
         end
         out[#out + 1] = 0; out[#out + 1] = fmt(wait); out[#out + 1] = table.concat(short, ',')
       end
     end
   end
   if short_resource then out[2] = earliest_lease(now) end
+  local available = {}
+  for i = 0, #limits do
+    if touched[limits[i]] then available[#available + 1] = i .. '=' .. fmt(limits[i].cap - in_use(limits[i], now)) end
+  end
+  out[3] = table.concat(available, ';')
   save()
   return out
 
 elseif op == 'settle' then
-  -- ARGV[6] grant time, ARGV[7] seq, ARGV[8] "<i>=<granted>:<used>;..." (rate limits to settle),
-  -- ARGV[9] lease member or ''. Reply: 1 lease released, 0 lease had expired (reclaimed), 2 no lease.
+  -- ARGV[6] seq, ARGV[7] "<i>=<granted>:<used>;..." (rate limits to settle), ARGV[8] lease member or ''.
+  -- Reply: 1 lease released, 0 lease had expired (reclaimed), 2 no lease.
   reclaim(now)
-  local grant_time, sq = tonumber(ARGV[6]), tonumber(ARGV[7])
-  local refunded, charged = 0, 0
-  for i, g, u in string.gmatch(ARGV[8], '(%d+)=([^:]+):([^;]+)') do
+  local sq = tonumber(ARGV[6])
+  for i, g, u in string.gmatch(ARGV[7], '(%d+)=([^:]+):([^;]+)') do
     local m, granted, used = limits[tonumber(i)], tonumber(g), tonumber(u)
-    settle(m, now, grant_time, sq, seq, granted, used)
-    if used < granted then
-      refunded = refunded + (granted - used)
-      notify = true
-    elseif used > granted then
-      charged = charged + (used - granted)
-    end
+    settle(m, now, sq, seq, granted, used)
+    if used < granted then notify = true end
   end
-  if refunded > 0 then redis.call('HINCRBYFLOAT', H, 'refunded', fmt(refunded)) end
-  if charged > 0 then redis.call('HINCRBYFLOAT', H, 'charged', fmt(charged)) end
   local result = 2
-  local member = ARGV[9]
+  local member = ARGV[8]
   if member ~= '' then
     if redis.call('ZREM', L, member) == 1 then
       local bar = string.find(member, '|', 1, true)
@@ -532,9 +599,8 @@ elseif op == 'renew' then
   return out
 
 elseif op == 'stats' then
-  -- Reply: granted, refunded, charged, then per limit: available, in use. Writes nothing.
-  local totals = redis.call('HMGET', H, 'refunded', 'charged')
-  local out = { tostring(granted_total), totals[1] or '0', totals[2] or '0' }
+  -- Reply: per limit: available, in use (permits of expired leases count as returned). Writes nothing.
+  local out = {}
   local expired = {}
   if has_resource then expired = redis.call('ZRANGEBYSCORE', L, '-inf', now) end
   local reclaimable = {}

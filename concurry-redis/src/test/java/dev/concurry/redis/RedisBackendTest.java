@@ -19,6 +19,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 /** What only the Redis backend does (SPEC L18): sharing by name, leases, notifications, failures. */
@@ -62,6 +63,42 @@ class RedisBackendTest {
             assertThat(first.tryAcquire(one)).isPresent();
             assertThat(second.tryAcquire(one)).as("the fourth request of the minute, from either JVM").isEmpty();
             assertThat(first.stats().key("requests").inUse()).isEqualTo(3);
+        }
+    }
+
+    @Test
+    @DisplayName("E4 L4 a lease too long for nanoseconds is refused naming the field; the longest one and a command"
+            + " timeout of centuries work")
+    void L4_durations_beyond_nanoseconds() {
+        Duration huge = Duration.ofDays(Long.MAX_VALUE / 86_400);
+        Duration longest = Duration.ofNanos(Long.MAX_VALUE);
+        assertThatThrownBy(() -> RedisBackend.builder(client).leaseDuration(huge))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("leaseDuration").hasMessageContaining(huge.toString());
+        try (RedisBackend backend = RedisBackend.builder(client).leaseDuration(longest).commandTimeout(huge).build()) {
+            LimitSet set = set(backend, "huge-durations", ResourceLimit.of("conn", 1));
+            Acquisition held = set.acquire(ONE_CONN, huge);
+            assertThat(set.tryAcquire(ONE_CONN)).isEmpty();
+            held.close();
+            set.tryAcquire(ONE_CONN).orElseThrow().close();
+        }
+    }
+
+    @Test
+    @DisplayName("A1 L6 a sliding window in Redis keeps a field per live entry only, not one per ring slot")
+    void L6_sliding_window_hash_holds_only_live_entries() {
+        ManualClock clock = new ManualClock();
+        try (RedisBackend backend = RedisBackend.builder(client).clock(clock).build();
+             var connection = client.connect()) {
+            LimitSet set = set(backend, "few-live", RateLimit.of("requests", 10, Duration.ofSeconds(1)));
+            // 2,000 grants, one every 200 ms: 5 live at a time, while the ring's 512 slots are all used in turn.
+            for (int i = 0; i < 2_000; i++) {
+                set.tryAcquire(Request.of("requests", 1)).orElseThrow().close();
+                clock.advance(Duration.ofMillis(200));
+            }
+            long entryFields = connection.sync().hkeys("concurry:{few-live}").stream()
+                    .filter(field -> field.startsWith("s0.")).count();
+            assertThat(entryFields).isBetween(1L, 5L);
         }
     }
 
@@ -221,7 +258,8 @@ class RedisBackendTest {
                     }
                 }
                 after.get().close();
-                assertThat(set.stats().granted()).as("counted again from a fresh state").isEqualTo(1);
+                assertThat(set.stats().key("requests").inUse()).as("counted again from a fresh state").isEqualTo(1);
+                assertThat(set.stats().granted()).as("this JVM's grants, before and after the restart").isEqualTo(3);
             } finally {
                 local.shutdown();
             }

@@ -73,6 +73,12 @@ public abstract class BackendTck {
         return set;
     }
 
+    /** Closes {@code set} after the test; returns it. */
+    protected LimitSet track(LimitSet set) {
+        sets.add(set);
+        return set;
+    }
+
     @AfterEach
     void closeSetsAndThreads() {
         sets.forEach(LimitSet::close);

@@ -88,4 +88,20 @@ public abstract class LimitSetTck {
             return LimitSetTck.this.backend(clock);
         }
     }
+
+    @Nested
+    class Pools extends LimitPoolTck {
+        @Override
+        protected LimitBackend backend(ManualClock clock) {
+            return LimitSetTck.this.backend(clock);
+        }
+    }
+
+    @Nested
+    class Statistics extends StatisticsTck {
+        @Override
+        protected LimitBackend backend(ManualClock clock) {
+            return LimitSetTck.this.backend(clock);
+        }
+    }
 }

@@ -288,7 +288,7 @@ class SharedMemoryProcessesTest {
         try (LimitSet set = hammerSet(file)) {
             LimitStats stats = set.stats();
             assertThat(stats.key("conn").inUse()).as("every permit is back").isZero();
-            assertThat(stats.granted()).as("grants counted by every process").isEqualTo(grants.size());
+            assertThat(stats.granted()).as("counters are this JVM's: a fresh set has granted nothing").isZero();
             assertThat(set.tryAcquire(Request.of("conn", PERMITS))).isPresent();
         }
     }

@@ -1,9 +1,21 @@
-package dev.concurry.limit;
+package dev.concurry.tck;
+
+import dev.concurry.limit.AcquireInterruptedException;
+import dev.concurry.limit.AcquireTimeoutException;
+import dev.concurry.limit.Acquisition;
+import dev.concurry.limit.CallLimit;
+import dev.concurry.limit.LimitPool;
+import dev.concurry.limit.LimitPoolStats;
+import dev.concurry.limit.LimitSet;
+import dev.concurry.limit.LimitStats;
+import dev.concurry.limit.PoolBalancing;
+import dev.concurry.limit.RateLimit;
+import dev.concurry.limit.Request;
+import dev.concurry.limit.ResourceLimit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.concurry.time.ManualClock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -27,21 +39,24 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-@Timeout(30)
-class LimitPoolTest {
+/**
+ * SPEC L21–L23 (LimitPool): balancing, failover, waiting on whichever set frees first, the chosen set's
+ * config, routing by keys, giving up with nothing taken — run against pools of the backend's sets.
+ */
+@Timeout(60)
+public abstract class LimitPoolTck extends BackendTck {
     private static final Duration MINUTE = Duration.ofMinutes(1);
+    private static final java.util.concurrent.atomic.AtomicLong NAMES = new java.util.concurrent.atomic.AtomicLong();
     private static final Request TEN_TPM = Request.of("tpm", 10);
-
-    private final ManualClock clock = new ManualClock();
 
     // ---- L21: the seed's multi-region example ----------------------------------------------------
 
     @Test
     void seedMultiRegionExampleSpreadsTpmOverBothRegionsAndSaysWhichRegion_L21_L22() {
-        LimitSet usEast = LimitSet.builder().add(RateLimit.of("tpm", 1000, MINUTE))
-                .config(Map.of("region", "us-east-1")).backend(Backends.inMemory(clock)).build();
-        LimitSet euWest = LimitSet.builder().add(RateLimit.of("tpm", 1000, MINUTE))
-                .config(Map.of("region", "eu-west-1")).backend(Backends.inMemory(clock)).build();
+        LimitSet usEast = track(LimitSet.builder().add(RateLimit.of("tpm", 1000, MINUTE))
+                .config(Map.of("region", "us-east-1")).backend(backend(clock)).build());
+        LimitSet euWest = track(LimitSet.builder().add(RateLimit.of("tpm", 1000, MINUTE))
+                .config(Map.of("region", "eu-west-1")).backend(backend(clock)).build());
         LimitPool regions = LimitPool.of(usEast, euWest);
 
         Map<String, Integer> byRegion = new HashMap<>();
@@ -293,11 +308,11 @@ class LimitPoolTest {
 
     @Test
     void requestsGoOnlyToSetsThatHaveEveryRequestedKey_L23() {
-        LimitSet a = LimitSet.builder().add(RateLimit.of("tokens", 1000, MINUTE)).config("region", "a")
-                .backend(Backends.inMemory(clock)).build();
-        LimitSet b = LimitSet.builder().add(RateLimit.of("tokens", 1000, MINUTE))
+        LimitSet a = track(LimitSet.builder().add(RateLimit.of("tokens", 1000, MINUTE)).config("region", "a")
+                .backend(backend(clock)).build());
+        LimitSet b = track(LimitSet.builder().add(RateLimit.of("tokens", 1000, MINUTE))
                 .add(RateLimit.of("images", 10, MINUTE)).config("region", "b")
-                .backend(Backends.inMemory(clock)).build();
+                .backend(backend(clock)).build());
         LimitPool pool = LimitPool.builder().add(a).add(b).balancing(PoolBalancing.ROUND_ROBIN).build();
 
         for (int i = 0; i < 4; i++) {
@@ -319,9 +334,9 @@ class LimitPoolTest {
 
     @Test
     void aKeyNoSetHasIsRejectedAtOnceListingThePoolsKeys_L23() {
-        LimitSet a = LimitSet.builder().add(RateLimit.of("tokens", 1000, MINUTE)).build();
-        LimitSet b = LimitSet.builder().add(RateLimit.of("tokens", 1000, MINUTE))
-                .add(RateLimit.of("images", 10, MINUTE)).build();
+        LimitSet a = track(LimitSet.builder().add(RateLimit.of("tokens", 1000, MINUTE)).backend(backend(clock)).build());
+        LimitSet b = track(LimitSet.builder().add(RateLimit.of("tokens", 1000, MINUTE))
+                .add(RateLimit.of("images", 10, MINUTE)).backend(backend(clock)).build());
         LimitPool pool = LimitPool.of(a, b);
 
         assertThatThrownBy(() -> pool.acquire(Request.of("video", 1)))
@@ -350,8 +365,8 @@ class LimitPoolTest {
     @Test
     void theEmptyRequestGoesOnlyToSetsWithoutAPlainRateLimit_L9_L23() {
         LimitSet rates = rateSet("rates", 1000);
-        LimitSet calls = LimitSet.builder().add(CallLimit.of(5, MINUTE)).add(ResourceLimit.of("conn", 2))
-                .config("region", "calls").backend(Backends.inMemory(clock)).build();
+        LimitSet calls = track(LimitSet.builder().add(CallLimit.of(5, MINUTE)).add(ResourceLimit.of("conn", 2))
+                .config("region", "calls").backend(backend(clock)).build());
         LimitPool pool = LimitPool.builder().add(rates).add(calls).balancing(PoolBalancing.ROUND_ROBIN).build();
 
         for (int i = 0; i < 2; i++) {
@@ -533,8 +548,8 @@ class LimitPoolTest {
     @Test
     void statsSumEveryKeyOverTheSetsThatHaveItAndPoolStatsShowEachSet_L15_L21() {
         LimitSet a = rateSet("a", 1000);
-        LimitSet b = LimitSet.builder().add(RateLimit.of("tpm", 500, MINUTE)).add(ResourceLimit.of("conn", 3))
-                .config("region", "b").backend(Backends.inMemory(clock)).build();
+        LimitSet b = track(LimitSet.builder().add(RateLimit.of("tpm", 500, MINUTE)).add(ResourceLimit.of("conn", 3))
+                .config("region", "b").backend(backend(clock)).build());
         LimitPool pool = LimitPool.builder().add(a).add(b).balancing(PoolBalancing.ROUND_ROBIN).build();
 
         pool.acquire(Request.of("tpm", 100));
@@ -583,13 +598,13 @@ class LimitPoolTest {
     // ---- helpers ---------------------------------------------------------------------------------
 
     private LimitSet rateSet(String region, double tpm) {
-        return LimitSet.builder().add(RateLimit.of("tpm", tpm, MINUTE)).config("region", region)
-                .name("pool-test-" + region).backend(Backends.inMemory(clock)).build();
+        return track(LimitSet.builder().add(RateLimit.of("tpm", tpm, MINUTE)).config("region", region)
+                .name("pool-test-" + region + "-" + NAMES.incrementAndGet()).backend(backend(clock)).build());
     }
 
     private LimitSet resourceSet(String region, int permits) {
-        return LimitSet.builder().add(ResourceLimit.of("conn", permits)).config("region", region)
-                .name("pool-test-" + region).backend(Backends.inMemory(clock)).build();
+        return track(LimitSet.builder().add(ResourceLimit.of("conn", permits)).config("region", region)
+                .name("pool-test-" + region + "-" + NAMES.incrementAndGet()).backend(backend(clock)).build());
     }
 
     /** Waits (bounded) for a condition other threads make true; not a timing assertion. */

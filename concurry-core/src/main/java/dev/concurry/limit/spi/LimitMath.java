@@ -1,4 +1,10 @@
-package dev.concurry.limit;
+package dev.concurry.limit.spi;
+
+import dev.concurry.limit.CallLimit;
+import dev.concurry.limit.Limit;
+import dev.concurry.limit.RateAlgorithm;
+import dev.concurry.limit.RateLimit;
+import dev.concurry.limit.ResourceLimit;
 
 /**
  * The algorithms of SPEC L5 as pure math over a few doubles (SPEC "central idea"): given the state,
@@ -15,11 +21,19 @@ package dev.concurry.limit;
  * <ul>
  *   <li>TOKEN_BUCKET: tokens, time of last refill.</li>
  *   <li>GCRA, LEAKY_BUCKET: theoretical arrival time (TAT): when everything granted has drained.</li>
- *   <li>FIXED_WINDOW: index of the current window, units counted in it.</li>
- *   <li>SLIDING_WINDOW: a bounded ring of grants (time, units, sequence number). At most one entry per
- *       acquisition (SPEC L6); when the ring is full, the two oldest entries merge into the later one,
- *       which only delays their expiry: conservative, never over-admits. Header: head, size, units in
- *       the ring, sequence number of the last entry that expired.</li>
+ *   <li>FIXED_WINDOW: index of the current window, units counted in it, sequence number of the first
+ *       grant counted in it (a refund applies only to a grant of the current window).</li>
+ *   <li>SLIDING_WINDOW: a ring of {@value #SW_RING} grants (time, units, sequence number), whatever
+ *       the capacity and the amounts (SPEC L6). Header: head, size, units in the ring, sequence number
+ *       of the last entry that expired. Until the ring is full every acquisition has its own entry
+ *       and the window is exact. A full ring is compacted: neighbours that fall in one cell of a grid
+ *       of step {@code 2 × window / SW_RING} merge into the later of them. Merged units only leave the
+ *       window later than they would have (conservative: never over-admits), by less than one cell,
+ *       {@code window / 256}. The entries still alive span less than a window, so at most
+ *       {@code SW_RING / 2 + 1} cells remain and about half the ring is freed: compaction costs O(1)
+ *       per grant, amortised. A client refused now was granted at least capacity minus its request in
+ *       the last window plus one cell, so a saturating client keeps about 256/257 (99.6%) of capacity
+ *       however many grants a window holds.</li>
  *   <li>Resource limits: permits held.</li>
  * </ul>
  */
@@ -28,6 +42,8 @@ final class LimitMath {
     static final double TOLERANCE = 1e-12;
     private static final int SW_HEADER = 4;
     private static final int SW_ENTRY = 3;
+    /** Entries in a sliding window's ring: 4 + 3 × 512 doubles = 12,320 bytes of state per limit. */
+    static final int SW_RING = 512;
 
     enum Kind { TOKEN_BUCKET, LEAKY_BUCKET, SLIDING_WINDOW, FIXED_WINDOW, GCRA, RESOURCE }
 
@@ -38,6 +54,8 @@ final class LimitMath {
     final double tolerance;
     /** Ring size of a sliding window (entries). */
     final int ring;
+    /** A sliding window's merge grid: entries in one cell of this many nanoseconds may merge. */
+    final double cell;
     final int offset;
 
     LimitMath(Limit limit, int offset) {
@@ -46,11 +64,11 @@ final class LimitMath {
         this.tolerance = TOLERANCE * Math.max(1.0, capacity);
         switch (limit) {
             case RateLimit rate -> {
-                this.kind = Kind.valueOf(rate.algorithm().name());
+                this.kind = kindOf(rate.algorithm());
                 this.window = rate.window().toNanos();
             }
             case CallLimit call -> {
-                this.kind = Kind.valueOf(call.algorithm().name());
+                this.kind = kindOf(call.algorithm());
                 this.window = call.window().toNanos();
             }
             case ResourceLimit ignored -> {
@@ -59,13 +77,25 @@ final class LimitMath {
             }
         }
         this.per = window / capacity;
-        this.ring = kind == Kind.SLIDING_WINDOW ? (int) Math.min(1024, Math.max(16, Math.ceil(capacity) + 1)) : 0;
+        this.ring = kind == Kind.SLIDING_WINDOW ? SW_RING : 0;
+        this.cell = kind == Kind.SLIDING_WINDOW ? 2 * window / SW_RING : 0;
+    }
+
+    private static Kind kindOf(RateAlgorithm algorithm) {
+        return switch (algorithm) {
+            case TOKEN_BUCKET -> Kind.TOKEN_BUCKET;
+            case LEAKY_BUCKET -> Kind.LEAKY_BUCKET;
+            case SLIDING_WINDOW -> Kind.SLIDING_WINDOW;
+            case FIXED_WINDOW -> Kind.FIXED_WINDOW;
+            case GCRA -> Kind.GCRA;
+        };
     }
 
     /** How many doubles of state this limit needs. */
     int stateSize() {
         return switch (kind) {
-            case TOKEN_BUCKET, FIXED_WINDOW -> 2;
+            case TOKEN_BUCKET -> 2;
+            case FIXED_WINDOW -> 3;
             case LEAKY_BUCKET, GCRA, RESOURCE -> 1;
             case SLIDING_WINDOW -> SW_HEADER + SW_ENTRY * ring;
         };
@@ -87,6 +117,7 @@ final class LimitMath {
             case FIXED_WINDOW -> {
                 s[o] = Math.floor(now / window);
                 s[o + 1] = 0;
+                s[o + 2] = 0;
             }
             case SLIDING_WINDOW -> {
                 s[o] = 0;
@@ -154,7 +185,7 @@ final class LimitMath {
             // the drain instant itself keeps the grid exact, so fractional progress is never lost.
             case LEAKY_BUCKET -> s[o] = (s[o] >= now - 1 ? s[o] : now) + n * per;
             case FIXED_WINDOW -> {
-                rollWindow(s, now);
+                rollWindow(s, now, seq);
                 s[o + 1] += n;
             }
             case SLIDING_WINDOW -> {
@@ -167,11 +198,11 @@ final class LimitMath {
     }
 
     /**
-     * Settles a grant of {@code granted} units made at {@code grantTime} (sequence {@code seq}) to the
-     * {@code used} units really used: refunds the difference or charges the overuse. {@code lastSeq}
-     * is the newest sequence number issued (for an overuse entry in a sliding window).
+     * Settles grant {@code seq} of {@code granted} units to the {@code used} units really used: refunds
+     * the difference or charges the overuse. {@code lastSeq} is the newest sequence number issued (an
+     * overuse is counted as if granted now).
      */
-    void settle(double[] s, double now, double grantTime, long seq, long lastSeq, double granted, double used) {
+    void settle(double[] s, double now, long seq, long lastSeq, double granted, double used) {
         double refund = granted - used;
         if (refund == 0) {
             return;
@@ -194,11 +225,11 @@ final class LimitMath {
             case FIXED_WINDOW -> {
                 if (refund > 0) {
                     // Only a grant of the current window can be refunded: a past window is gone.
-                    if (Math.floor(grantTime / window) == Math.floor(now / window) && s[o] == Math.floor(now / window)) {
+                    if (s[o] == Math.floor(now / window) && seq >= s[o + 2]) {
                         s[o + 1] = Math.max(0, s[o + 1] - refund);
                     }
                 } else {
-                    rollWindow(s, now);
+                    rollWindow(s, now, lastSeq + 1);
                     s[o + 1] -= refund;
                 }
             }
@@ -246,11 +277,13 @@ final class LimitMath {
         return elapsed > 0 ? Math.min(capacity, s[o] + elapsed / per) : s[o];
     }
 
-    private void rollWindow(double[] s, double now) {
+    /** Moves to the window of {@code now}; {@code firstSeq} is the first grant counted in a new one. */
+    private void rollWindow(double[] s, double now, long firstSeq) {
         double index = Math.floor(now / window);
         if (s[offset] != index) {
             s[offset] = index;
             s[offset + 1] = 0;
+            s[offset + 2] = firstSeq;
         }
     }
 
@@ -317,13 +350,15 @@ final class LimitMath {
             }
         }
         if (size == ring) {
-            // Full: fold the oldest entry into the next one, which expires later (conservative).
-            int first = entry(head, 0);
-            int second = entry(head, 1);
-            s[second + 1] += s[first + 1];
-            head = (head + 1) % ring;
-            size--;
-            s[o] = head;
+            size = compact(s, head, size);
+            if (size == ring) {
+                // Only if time went back (entries from the future): fold the oldest into the next one.
+                int first = entry(head, 0);
+                s[entry(head, 1) + 1] += s[first + 1];
+                head = (head + 1) % ring;
+                size--;
+                s[o] = head;
+            }
         }
         int e = entry(head, size);
         s[e] = now;
@@ -331,6 +366,36 @@ final class LimitMath {
         s[e + 2] = seq;
         s[o + 1] = size + 1;
         s[o + 2] += n;
+    }
+
+    /**
+     * Merges each run of neighbours in one cell of the grid into its last entry (its time and sequence
+     * number are the run's latest, its units the run's sum), packing the ring from its head; returns
+     * the new size. A grant stays findable by sequence number: runs are contiguous, so it is in the
+     * oldest entry whose sequence number is at least its own.
+     */
+    private int compact(double[] s, int head, int size) {
+        int kept = 0;
+        double keptCell = Double.NaN;
+        for (int i = 0; i < size; i++) {
+            int from = entry(head, i);
+            double time = s[from];
+            double units = s[from + 1];
+            double seq = s[from + 2];
+            double cellIndex = Math.floor(time / cell);
+            if (cellIndex == keptCell) {
+                units += s[entry(head, kept - 1) + 1];
+            } else {
+                kept++;
+                keptCell = cellIndex;
+            }
+            int to = entry(head, kept - 1);
+            s[to] = time;
+            s[to + 1] = units;
+            s[to + 2] = seq;
+        }
+        s[offset + 1] = kept;
+        return kept;
     }
 
     private void slidingSettle(double[] s, double now, long seq, long lastSeq, double refund) {

@@ -1,0 +1,92 @@
+package dev.concurry.limit.shm;
+
+import dev.concurry.limit.LimitBackend;
+import dev.concurry.limit.spi.LimitSetDefinition;
+import dev.concurry.limit.spi.LimitStore;
+import dev.concurry.time.MonotonicClock;
+import java.io.IOException;
+import java.io.NotSerializableException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.io.Serializable;
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * The shared-memory backend (SPEC L17): a set's state in a memory-mapped file shared by every JVM on
+ * this host that opens it; no server. Obtain it from {@code Backends.sharedMemory(...)}.
+ *
+ * <pre>{@code
+ * LimitSet db = LimitSet.builder()
+ *         .name("orders-db")                             // the file: <tmpdir>/concurry-orders-db.limits
+ *         .add(ResourceLimit.of("db_conn", 5))
+ *         .backend(Backends.sharedMemory())
+ *         .build();
+ * }</pre>
+ *
+ * <p>{@link Serializable} (with the system clock only), so that a process worker's child JVM re-opens
+ * the same file: process pools send each child the set's definition and this backend (SPEC L17, L20).
+ */
+public final class SharedMemoryBackend implements LimitBackend, Serializable {
+    private static final long serialVersionUID = 2L;
+    /** The file as a string (Path is not serializable); null = the default file of the set's name. */
+    private final String file;
+    private transient MonotonicClock clock;
+
+    /**
+     * A backend on {@code file} (null: {@code <java.io.tmpdir>/concurry-<set name>.limits}) reading
+     * time from {@code clock}. Every process sharing a file must use clocks with one origin:
+     * {@link MonotonicClock#system()} is host-wide.
+     */
+    public SharedMemoryBackend(Path file, MonotonicClock clock) {
+        this.file = file != null ? file.toAbsolutePath().toString() : null;
+        this.clock = Objects.requireNonNull(clock, "clock");
+    }
+
+    @Override
+    public String name() {
+        return "shared-memory";
+    }
+
+    @Override
+    public boolean crossProcess() {
+        return true;
+    }
+
+    @Override
+    public LimitStore open(LimitSetDefinition definition) {
+        Path path = file != null ? Path.of(file) : defaultFile(definition.name());
+        return SharedMemoryStore.open(definition, path, clock);
+    }
+
+    /** {@code java.io.tmpdir/concurry-<name>.limits}, with characters unsafe in a file name replaced. */
+    public static Path defaultFile(String setName) {
+        StringBuilder safe = new StringBuilder();
+        for (char c : setName.toCharArray()) {
+            safe.append(Character.isLetterOrDigit(c) && c < 128 || c == '-' || c == '_' || c == '.' ? c : '_');
+        }
+        String name = safe.toString();
+        if (!name.equals(setName)) {
+            name += "-" + Long.toHexString(SharedFile.fnv64(setName));
+        }
+        return Path.of(System.getProperty("java.io.tmpdir"), "concurry-" + name + ".limits");
+    }
+
+    private void writeObject(ObjectOutputStream out) throws IOException {
+        if (clock != MonotonicClock.system()) {
+            throw new NotSerializableException("a shared-memory backend on " + clock
+                    + " cannot be sent to another process: only MonotonicClock.system() is host-wide");
+        }
+        out.defaultWriteObject();
+    }
+
+    private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
+        in.defaultReadObject();
+        clock = MonotonicClock.system();
+    }
+
+    @Override
+    public String toString() {
+        return "Backends.sharedMemory(" + (file != null ? file : "<tmpdir>/concurry-<name>.limits") + ", " + clock + ")";
+    }
+}

@@ -1,0 +1,159 @@
+package dev.concurry.limit.spi;
+
+import dev.concurry.time.MonotonicClock;
+
+/**
+ * A {@link LocalStore} whose state is an array of doubles run by {@link SetAlgorithms}: a subclass
+ * supplies only exclusive access ({@link #lock()}, {@link #unlock(long, boolean)}) and where the array
+ * lives. The in-memory store keeps it in a field; the shared-memory store loads it from a mapped file
+ * on {@code lock()} and writes back what changed on {@code unlock()}.
+ *
+ * <pre>{@code
+ * final class MyStore extends ArrayStore {
+ *     MyStore(LimitSetDefinition definition, MonotonicClock clock) {
+ *         super(new SetAlgorithms(definition.limits()), clock);
+ *         algorithms.init(state, 0);
+ *         epoch = clock.nanoTime();
+ *     }
+ *     protected void lock() { }                               // the engine's lock is enough in one JVM
+ *     protected void unlock(long touched, boolean freed) { }
+ *     public String describe() { return "mine"; }
+ *     public void close() { }
+ * }
+ * }</pre>
+ *
+ * <p>Every public method runs between {@code lock()} and {@code unlock()}; the engine already calls
+ * them one at a time, under the set's lock.
+ */
+public abstract class ArrayStore implements LocalStore {
+    protected final SetAlgorithms algorithms;
+    /** The state this JVM works on; current between {@link #lock()} and {@link #unlock(long, boolean)}. */
+    protected final double[] state;
+    private final MonotonicClock clock;
+    /** The clock reading at which the state's time is 0; current between lock and unlock. */
+    protected long epoch;
+    private long lastReading;
+
+    protected ArrayStore(SetAlgorithms algorithms, MonotonicClock clock) {
+        this.algorithms = algorithms;
+        this.clock = clock;
+        this.state = new double[algorithms.stateSize()];
+    }
+
+    /** Takes exclusive access to {@link #state} and makes it (and {@link #epoch}) current. */
+    protected abstract void lock();
+
+    /**
+     * Publishes what changed and gives up exclusive access.
+     *
+     * @param touched bit i set when limit i's state may have changed
+     * @param freed   whether units came back (a release or a refund): waiters elsewhere may now be granted
+     */
+    protected abstract void unlock(long touched, boolean freed);
+
+    /** Resource permits of {@code r} were taken (under the lock); for stores that track holders. */
+    protected void resourcesTaken(ResolvedRequest r) {
+    }
+
+    /** Resource permits of {@code r} were given back (under the lock). */
+    protected void resourcesReleased(ResolvedRequest r) {
+    }
+
+    @Override
+    public MonotonicClock clock() {
+        return clock;
+    }
+
+    /** Time since the epoch, reading the clock once (under the lock). */
+    protected final double now() {
+        lastReading = clock.nanoTime();
+        return lastReading - epoch;
+    }
+
+    @Override
+    public long tryGrant(ResolvedRequest r) {
+        lock();
+        long seq = 0;
+        try {
+            seq = algorithms.tryGrant(state, now(), r);
+            if (seq > 0 && r.holdsResource()) {
+                resourcesTaken(r);
+            }
+            return seq;
+        } finally {
+            unlock(r.touches(), false);
+        }
+    }
+
+    @Override
+    public long decide(Batch batch, DecisionSink sink) {
+        lock();
+        long touched = 0;
+        try {
+            for (int i = 0, n = batch.size(); i < n; i++) {
+                touched |= batch.request(i).touches();
+            }
+            algorithms.decide(state, now(), batch, new DecisionSink() {
+                @Override
+                public void granted(int i, long seq) {
+                    ResolvedRequest r = batch.request(i);
+                    if (r.holdsResource()) {
+                        resourcesTaken(r);
+                    }
+                    sink.granted(i, seq);
+                }
+
+                @Override
+                public void refused(int i, long shortOf, double wait) {
+                    sink.refused(i, shortOf, wait);
+                }
+            });
+            return lastReading;
+        } finally {
+            unlock(touched, false);
+        }
+    }
+
+    @Override
+    public boolean settle(ResolvedRequest r, long seq, double[] used) {
+        lock();
+        boolean freed = false;
+        try {
+            freed = algorithms.settle(state, now(), r, seq, used);
+            if (r.holdsResource()) {
+                resourcesReleased(r);
+            }
+            return freed;
+        } finally {
+            unlock(r.touches(), freed);
+        }
+    }
+
+    @Override
+    public double headroom(ResolvedRequest r) {
+        lock();
+        try {
+            return algorithms.headroom(state, now(), r);
+        } finally {
+            unlock(0, false);
+        }
+    }
+
+    @Override
+    public StoreSnapshot snapshot() {
+        lock();
+        try {
+            double now = now();
+            int n = algorithms.limits().size();
+            double[] available = new double[n];
+            double[] inUse = new double[n];
+            for (int i = 0; i < n; i++) {
+                available[i] = algorithms.available(state, i, now);
+                inUse[i] = algorithms.inUse(state, i, now);
+            }
+            return new StoreSnapshot(available, inUse);
+        } finally {
+            unlock(0, false);
+        }
+    }
+}

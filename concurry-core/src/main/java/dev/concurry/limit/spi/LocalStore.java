@@ -1,0 +1,52 @@
+package dev.concurry.limit.spi;
+
+/**
+ * A store whose state this JVM changes directly (see {@link LimitStore}). The engine calls every
+ * method under the set's lock, one call at a time, so a store needs no lock of its own against this
+ * JVM; it needs one only against other processes sharing the state. Every method returns at once:
+ * nothing here waits for capacity.
+ */
+public interface LocalStore extends LimitStore {
+
+    /**
+     * Grants {@code r} now if every limit allows it.
+     *
+     * @return the grant's sequence number (≥ 1), or 0 if refused (nothing taken)
+     */
+    long tryGrant(ResolvedRequest r);
+
+    /**
+     * Decides {@code batch} atomically, in order, as {@link SetAlgorithms#decide} does.
+     *
+     * @return the clock reading the reported waits count from
+     */
+    long decide(Batch batch, DecisionSink sink);
+
+    /**
+     * Settles grant {@code seq} of {@code r} to its actual usage ({@code used}: per limit taken, NaN
+     * where not reported, null if never updated) and releases its resource permits.
+     *
+     * @return whether units came back (waiters may now be granted)
+     */
+    boolean settle(ResolvedRequest r, long seq, double[] used);
+
+    /** See {@link SetAlgorithms#headroom}: a hint for pools, read now. */
+    double headroom(ResolvedRequest r);
+
+    /** What every limit has available and in use now. */
+    StoreSnapshot snapshot();
+
+    /**
+     * A grant made without the engine's lock, for stores with a lock-free representation; tried
+     * only while no waiter is queued. Returns the sequence number, or 0 to take the locked path
+     * (which decides every refusal, so fairness and counters stay exact).
+     */
+    default long tryGrantFast(ResolvedRequest r) {
+        return 0;
+    }
+
+    /** Whether {@link #tryGrantFast} can ever grant (the engine skips it otherwise). */
+    default boolean hasFastPath() {
+        return false;
+    }
+}

@@ -1,0 +1,268 @@
+package dev.concurry.limit.spi;
+
+import dev.concurry.limit.Limit;
+import java.util.List;
+
+/**
+ * The algorithms of one set's limits over a flat array of doubles (SPEC L5, "central idea"): whether
+ * a request can be granted now or how long it must wait, granting it, settling it to its actual usage,
+ * and deciding a whole batch of queued requests in order. Pure: no locks, no clock, no I/O. A store
+ * keeps the array (in a field, a mapped file, a cluster map entry) and supplies atomicity and time;
+ * every Java-side store runs this same code, so every backend admits exactly the same requests.
+ *
+ * <pre>{@code
+ * SetAlgorithms algorithms = new SetAlgorithms(definition.limits());
+ * double[] state = algorithms.newState(0);                 // times are ns since the store's epoch
+ * long seq = algorithms.tryGrant(state, now, request);     // 0: refused
+ * }</pre>
+ *
+ * <p>Layout of the array: word {@link #SEQ} holds the last grant sequence number; words from 1 to
+ * {@code base - 1} belong to the store (a shared-memory store keeps its holder table there); each
+ * limit's state follows from {@code base}, in the set's order ({@link #offset(int)}, {@link #size(int)}).
+ *
+ * <p>Immutable and thread-safe; the array is not (the store serialises access to it).
+ */
+public final class SetAlgorithms {
+    /** Index of the last grant sequence number issued (a double: exact up to 2^53). */
+    public static final int SEQ = 0;
+
+    private final List<Limit> limits;
+    private final LimitMath[] math;
+    private final int base;
+    private final int size;
+
+    /** The algorithms of {@code limits}, their state starting at word 1. */
+    public SetAlgorithms(List<Limit> limits) {
+        this(limits, 1);
+    }
+
+    /**
+     * The algorithms of {@code limits}, their state starting at word {@code base} (at least 1); the
+     * words in between are the store's.
+     */
+    public SetAlgorithms(List<Limit> limits, int base) {
+        if (base < 1) {
+            throw new IllegalArgumentException("base must be at least 1 (word 0 is the sequence), got: " + base);
+        }
+        this.limits = List.copyOf(limits);
+        this.base = base;
+        this.math = new LimitMath[this.limits.size()];
+        int offset = base;
+        for (int i = 0; i < math.length; i++) {
+            math[i] = new LimitMath(this.limits.get(i), offset);
+            offset += math[i].stateSize();
+        }
+        this.size = offset;
+    }
+
+    /** The limits, in the set's order. */
+    public List<Limit> limits() {
+        return limits;
+    }
+
+    /** Words of state in all (store words included). */
+    public int stateSize() {
+        return size;
+    }
+
+    /** Where limit {@code i}'s state starts. */
+    public int offset(int i) {
+        return math[i].offset;
+    }
+
+    /** How many words limit {@code i}'s state has. */
+    public int size(int i) {
+        return math[i].stateSize();
+    }
+
+    /** A fresh state at time {@code now}: buckets full, windows empty, no permit held, sequence 0. */
+    public double[] newState(double now) {
+        double[] s = new double[size];
+        init(s, now);
+        return s;
+    }
+
+    /** Resets the limits' words of {@code s} to their initial state at {@code now} (store words untouched). */
+    public void init(double[] s, double now) {
+        s[SEQ] = 0;
+        for (LimitMath m : math) {
+            m.init(s, now);
+        }
+    }
+
+    // ---- one request -----------------------------------------------------------------------------
+
+    /**
+     * The limits {@code r} is short of at {@code now} (bit i for limit i), 0 when it can be granted.
+     * May normalise the state (expire old entries) without changing its meaning.
+     */
+    public long shortOf(double[] s, double now, ResolvedRequest r) {
+        long shortOf = 0;
+        int[] limits = r.limits;
+        double[] amounts = r.amounts;
+        for (int j = 0; j < limits.length; j++) {
+            if (math[limits[j]].waitTime(s, now, amounts[j]) > 0) {
+                shortOf |= 1L << limits[j];
+            }
+        }
+        return shortOf;
+    }
+
+    /**
+     * Nanoseconds until {@code r} could be granted if nothing else changed: 0 now, positive for rate
+     * limits, {@code +Infinity} when a resource limit is short (only a release frees it).
+     */
+    public double waitTime(double[] s, double now, ResolvedRequest r) {
+        double wait = 0;
+        int[] limits = r.limits;
+        double[] amounts = r.amounts;
+        for (int j = 0; j < limits.length; j++) {
+            wait = Math.max(wait, math[limits[j]].waitTime(s, now, amounts[j]));
+        }
+        return wait;
+    }
+
+    /** Takes every unit of {@code r} at {@code now} and returns the grant's sequence number (≥ 1). */
+    public long commit(double[] s, double now, ResolvedRequest r) {
+        long seq = (long) ++s[SEQ];
+        int[] limits = r.limits;
+        double[] amounts = r.amounts;
+        for (int j = 0; j < limits.length; j++) {
+            math[limits[j]].commit(s, now, amounts[j], seq);
+        }
+        return seq;
+    }
+
+    /** Grants {@code r} now if every limit allows it: its sequence number, else 0 (nothing changed). */
+    public long tryGrant(double[] s, double now, ResolvedRequest r) {
+        int[] limits = r.limits;
+        double[] amounts = r.amounts;
+        for (int j = 0; j < limits.length; j++) {
+            if (math[limits[j]].waitTime(s, now, amounts[j]) > 0) {
+                return 0;
+            }
+        }
+        return commit(s, now, r);
+    }
+
+    /**
+     * Settles grant {@code seq} of {@code r} to its actual usage and gives
+     * back its resource permits (SPEC L13). {@code used[j]} is the usage of the {@code j}-th limit
+     * taken, NaN where not reported; a null {@code used} leaves the requested amounts standing.
+     *
+     * @return whether units came back (a refund or a release): waiters may now be granted
+     */
+    public boolean settle(double[] s, double now, ResolvedRequest r, long seq, double[] used) {
+        boolean freed = false;
+        int[] limits = r.limits;
+        double[] amounts = r.amounts;
+        for (int j = 0; j < limits.length; j++) {
+            LimitMath m = math[limits[j]];
+            if (m.isResource()) {
+                if (amounts[j] > 0) {
+                    m.release(s, amounts[j]);
+                    freed = true;
+                }
+            } else if (used != null && !Double.isNaN(used[j]) && used[j] != amounts[j]) {
+                m.settle(s, now, seq, (long) s[SEQ], amounts[j], used[j]);
+                freed |= used[j] < amounts[j];
+            }
+        }
+        return freed;
+    }
+
+    /** Gives back {@code n} permits of resource limit {@code i} (a dead holder's, for example). */
+    public void release(double[] s, int i, double n) {
+        math[i].release(s, n);
+    }
+
+    /** Whether limit {@code i} is a resource limit. */
+    public boolean isResource(int i) {
+        return math[i].isResource();
+    }
+
+    // ---- a batch ---------------------------------------------------------------------------------
+
+    /**
+     * Decides {@code batch} at {@code now}, in order, first-come first-served per key (SPEC L12): an
+     * attempt granted takes its units at once, so later ones see them taken; a queued attempt short of
+     * a key blocks every later attempt needing that key (it is reported short of those keys, with an
+     * unknown wait), so a large request is never starved by small ones and a waiter for one key never
+     * holds up a request for another. A {@linkplain Batch#isTry try} is granted or refused and never
+     * blocks anyone.
+     */
+    public void decide(double[] s, double now, Batch batch, DecisionSink sink) {
+        long blocked = 0;
+        for (int i = 0, n = batch.size(); i < n; i++) {
+            ResolvedRequest r = batch.request(i);
+            long behind = r.mask() & blocked;
+            if (behind != 0) {
+                sink.refused(i, behind, Double.NaN);
+                continue;
+            }
+            long shortOf = shortOf(s, now, r);
+            if (shortOf == 0) {
+                sink.granted(i, commit(s, now, r));
+            } else {
+                sink.refused(i, shortOf, waitTime(s, now, r));
+                if (!batch.isTry(i)) {
+                    blocked |= shortOf;
+                }
+            }
+        }
+    }
+
+    /**
+     * Reports to {@code sink} what each limit touched by {@code batch} has available at {@code now}
+     * (see {@link DecisionSink#available}); for remote stores, after {@link #decide}.
+     */
+    public void reportAvailable(double[] s, double now, Batch batch, DecisionSink sink) {
+        long touched = 0;
+        for (int i = 0, n = batch.size(); i < n; i++) {
+            touched |= batch.request(i).touches();
+        }
+        for (int i = 0; i < math.length; i++) {
+            if ((touched & (1L << i)) != 0) {
+                sink.available(i, math[i].available(s, now));
+            }
+        }
+    }
+
+    // ---- reading ---------------------------------------------------------------------------------
+
+    /** Units of limit {@code i} that could be granted at {@code now} (negative in debt); no side effect. */
+    public double available(double[] s, int i, double now) {
+        return math[i].available(s, now);
+    }
+
+    /** Units of limit {@code i} counted against it at {@code now} (permits held, for a resource). */
+    public double inUse(double[] s, int i, double now) {
+        return math[i].inUse(s, now);
+    }
+
+    /**
+     * The smallest fraction of capacity left once {@code r} would be granted, over the limits it takes
+     * with a positive amount ({@code 1} when none); negative when it cannot be granted now. A hint for
+     * pools choosing a set.
+     */
+    public double headroom(double[] s, double now, ResolvedRequest r) {
+        double least = 1;
+        for (int j = 0; j < r.limits.length; j++) {
+            if (r.amounts[j] > 0) {
+                LimitMath m = math[r.limits[j]];
+                least = Math.min(least, (m.available(s, now) - r.amounts[j]) / m.capacity);
+            }
+        }
+        return least;
+    }
+
+    /** GCRA only: see {@link LimitMath#gcraGrant}; for a store's lock-free path. */
+    public double gcraGrant(int i, double tat, double now, double n) {
+        return math[i].gcraGrant(tat, now, n);
+    }
+
+    /** Whether the set is a single GCRA limit (its whole state is one number at {@code offset(0)}). */
+    public boolean singleGcra() {
+        return math.length == 1 && math[0].kind == LimitMath.Kind.GCRA;
+    }
+}
