@@ -318,7 +318,8 @@ final class LimitEngine implements LimitSet, Probe {
             return CompletableFuture.failedFuture(e);
         }
         CompletableFuture<Acquisition> future = new CompletableFuture<>();
-        Waiter w = new Waiter(request, r, null, future, false);
+        // A zero timeout on a remote store is one decision, like a try: refused, it times out.
+        Waiter w = new Waiter(request, r, null, future, remote != null && timeoutNanos == 0);
         Waiter signalled;
         lock.lock();
         try {
@@ -332,7 +333,7 @@ final class LimitEngine implements LimitSet, Probe {
                     return future;
                 }
             }
-            if (timeoutNanos == 0) {
+            if (timeoutNanos == 0 && (local != null || (r.mask() & contended) != 0)) {
                 countRefusalLocked(true);
                 return CompletableFuture.failedFuture(timeoutException(request, 0, explainLocked(request, r)));
             }
@@ -624,6 +625,10 @@ final class LimitEngine implements LimitSet, Probe {
                 w.lastShortOf = round.decided[i] ? round.shortOf[i] : 0;
                 w.lastWait = round.decided[i] ? round.wait[i] : Double.NaN;
                 w.lastBase = base;
+                if (w.future != null) {                 // acquireAsync with a zero timeout: it times out
+                    timedOut++;
+                    w.refusal = refusalOf(w, base);
+                }
                 unlinkLocked(w);
                 w.state = REFUSED;
                 w.nextSignal = chain;
@@ -839,6 +844,9 @@ final class LimitEngine implements LimitSet, Probe {
             COMPLETIONS.execute(() -> w.future.completeExceptionally(e));
         } else if (w.state == CLOSED) {
             COMPLETIONS.execute(() -> w.future.completeExceptionally(closedException()));
+        } else if (w.state == REFUSED) {
+            AcquireTimeoutException e = timeoutException(w.original, 0, w.refusal);
+            COMPLETIONS.execute(() -> w.future.completeExceptionally(e));
         }
     }
 
@@ -905,6 +913,12 @@ final class LimitEngine implements LimitSet, Probe {
     private void settle(Grant g) {
         ResolvedRequest r = g.request;
         double[] used = g.used;
+        if (fastPath && used == null && idle && local.releaseFast(r, g.seq)) {
+            if (!idle) {
+                redispatch();       // a waiter queued before the release: decide it now
+            }
+            return;
+        }
         if (local != null) {
             Waiter signalled = null;
             lock.lock();

@@ -50,6 +50,8 @@ local has_resource = false
 do
   local i = 0
   for kind, cap, win in string.gmatch(ARGV[3], '|(%a):([^:|]+):([^:|]+)') do
+    -- a token bucket is stored and run as GCRA (LimitMath: the same admissions, one number)
+    if kind == 'T' then kind = 'G' end
     local m = { kind = kind, cap = tonumber(cap), win = tonumber(win), field = 's' .. i }
     m.tol = 1e-12 * math.max(1.0, m.cap)
     m.per = m.win / m.cap
@@ -125,8 +127,7 @@ local function st(m)
   else
     s = {}
     local k = m.kind
-    if k == 'T' then s[1] = m.cap; s[2] = 0
-    elseif k == 'L' or k == 'G' then s[1] = 0
+    if k == 'L' or k == 'G' then s[1] = 0
     elseif k == 'F' then s[1] = math.floor(0 / m.win); s[2] = 0; s[3] = 0
     else s[1] = 0 end
   end
@@ -149,13 +150,6 @@ local function fb(m)
   end
   m.f = f
   return f
-end
-
-local function tokens_at(m, t)
-  local s = m.s
-  local elapsed = t - s[2]
-  if elapsed > 0 then return math.min(m.cap, s[1] + elapsed / m.per) end
-  return s[1]
 end
 
 -- moves to the window of t; first_seq is the first grant counted in a new one (refunds check it)
@@ -325,11 +319,7 @@ end
 own_wait = function(m, t, n)
   local s = st(m)
   local k = m.kind
-  if k == 'T' then
-    local tokens = tokens_at(m, t)
-    if tokens + m.tol >= n then return 0 end
-    return (n - tokens) * m.per
-  elseif k == 'G' then
+  if k == 'G' then
     local excess = math.max(s[1], t) + n * m.per - t - m.win
     if excess <= m.tol * m.per then return 0 end
     return excess
@@ -364,10 +354,7 @@ local function commit(m, t, n, sq)
     end
     if f[5] ~= 1 then n = n * f[5] end
   end
-  if k == 'T' then
-    s[1] = tokens_at(m, t) - n
-    s[2] = math.max(s[2], t)
-  elseif k == 'G' then
+  if k == 'G' then
     s[1] = math.max(s[1], t) + n * m.per
   elseif k == 'L' then
     -- counted from the drain instant when woken within a nanosecond of it: no drift (as LimitMath)
@@ -398,10 +385,7 @@ local function settle(m, t, sq, last_seq, granted, used)
     end
     if f[5] ~= 1 then refund = refund * f[5] end
   end
-  if k == 'T' then
-    s[1] = math.min(m.cap, tokens_at(m, t) + refund)
-    s[2] = math.max(s[2], t)
-  elseif k == 'G' or k == 'L' then
+  if k == 'G' or k == 'L' then
     if refund > 0 then
       if s[1] > t then s[1] = math.max(t, s[1] - refund * m.per) end
     else
@@ -468,8 +452,7 @@ end
 own_in_use = function(m, t)
   local s = st(m)
   local k = m.kind
-  if k == 'T' then return m.cap - tokens_at(m, t)
-  elseif k == 'G' or k == 'L' then return math.max(0, s[1] - t) / m.per
+  if k == 'G' or k == 'L' then return math.max(0, s[1] - t) / m.per
   elseif k == 'F' then
     if s[1] == math.floor(t / m.win) then return s[2] end
     return 0
@@ -493,8 +476,7 @@ end
 local function horizon(m, t)
   local s = st(m)
   local k = m.kind
-  if k == 'T' then return (m.cap - tokens_at(m, t)) * m.per
-  elseif k == 'G' or k == 'L' then return s[1] - t
+  if k == 'G' or k == 'L' then return s[1] - t
   elseif k == 'F' then return (math.floor(t / m.win) + 1) * m.win - t
   elseif k == 'S' then
     if s[2] == 0 then return 0 end

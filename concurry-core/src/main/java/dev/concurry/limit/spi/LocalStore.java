@@ -60,6 +60,15 @@ public interface LocalStore extends LimitStore {
         return 0;
     }
 
+    /**
+     * Gives back the resource permits of grant {@code seq} of {@code r} (a settlement with no usage to
+     * report) without the engine's lock, for stores with a lock-free representation; tried only while
+     * no waiter is queued. Returns false to take the locked path.
+     */
+    default boolean releaseFast(ResolvedRequest r, long seq) {
+        return false;
+    }
+
     /** Whether {@link #tryGrantFast} can ever grant (the engine skips it otherwise). */
     default boolean hasFastPath() {
         return false;

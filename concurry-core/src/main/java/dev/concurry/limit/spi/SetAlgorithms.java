@@ -309,7 +309,20 @@ public final class SetAlgorithms {
         return math[i].gcraGrant(tat, now, n);
     }
 
-    /** Whether the set is a single GCRA limit (its whole state is one number at {@code offset(0)}). */
+    /** Whether a limit is a sliding window (whose state is a ring of hundreds of words). */
+    public boolean hasSlidingWindow() {
+        for (LimitMath m : math) {
+            if (m.kind == LimitMath.Kind.SLIDING_WINDOW) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether the set is a single GCRA or token-bucket limit (its whole state is one number at
+     * {@code offset(0)}).
+     */
     public boolean singleGcra() {
         return math.length == 1 && math[0].kind == LimitMath.Kind.GCRA;
     }
