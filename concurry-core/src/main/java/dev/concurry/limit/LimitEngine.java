@@ -109,7 +109,6 @@ final class LimitEngine implements LimitSet, Probe {
     // Everything below is guarded by lock.
     private Waiter head;
     private Waiter tail;
-    private int waiting;
     private long contended;
     private MonotonicClock.Wakeup wakeup;
     private long wakeupAt = Long.MAX_VALUE;
@@ -534,9 +533,6 @@ final class LimitEngine implements LimitSet, Probe {
             w.prev = tail;
         }
         tail = w;
-        if (!w.isTry) {
-            waiting++;
-        }
         idle = false;
         if (wasEmpty) {
             store.waiters(true);
@@ -556,9 +552,6 @@ final class LimitEngine implements LimitSet, Probe {
         }
         w.prev = null;
         w.next = null;
-        if (!w.isTry) {
-            waiting--;
-        }
         if (head == null) {
             contended = 0;
             idle = !closed;
@@ -1280,10 +1273,16 @@ final class LimitEngine implements LimitSet, Probe {
             }
             long now = clock.nanoTime();
             Map<String, LimitStats.KeyStats> keys = new LinkedHashMap<>();
+            int waiting = 0;
+            for (Waiter w = head; w != null; w = w.next) {
+                if (waits(w)) {
+                    waiting++;
+                }
+            }
             for (int i = 0; i < specs.size(); i++) {
                 int waitingForKey = 0;
                 for (Waiter w = head; w != null; w = w.next) {
-                    if (!w.isTry && (w.request.mask() & (1L << i)) != 0) {
+                    if (waits(w) && (w.request.mask() & (1L << i)) != 0) {
                         waitingForKey++;
                     }
                 }
@@ -1297,6 +1296,14 @@ final class LimitEngine implements LimitSet, Probe {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Whether {@code w} counts as waiting in stats: refused at least once (a local store refuses before
+     * queueing; a remote waiter whose first call is still in flight is not known to wait yet), never a try.
+     */
+    private static boolean waits(Waiter w) {
+        return !w.isTry && w.refused;
     }
 
     @Override
