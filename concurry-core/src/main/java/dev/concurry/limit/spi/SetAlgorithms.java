@@ -2,6 +2,7 @@ package dev.concurry.limit.spi;
 
 import dev.concurry.limit.Limit;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The algorithms of one set's limits over a flat array of doubles (SPEC L5, "central idea"): whether
@@ -174,6 +175,27 @@ public final class SetAlgorithms {
     /** Gives back {@code n} permits of resource limit {@code i} (a dead holder's, for example). */
     public void release(double[] s, int i, double n) {
         math[i].release(s, n);
+    }
+
+    /**
+     * What makes limit {@code i}'s words of {@code s} impossible at {@code now} — NaN, infinite, a
+     * negative or fractional count of permits, more tokens than capacity, a time in the future, a
+     * debt of over 10^9 windows — or empty when they are plausible. For stores whose state can be
+     * damaged outside this code (a shared file). Unless {@code thorough}, only the words every
+     * decision reads are checked (cheap enough to run whenever the state is reloaded).
+     */
+    public Optional<String> checkState(double[] s, int i, double now, boolean thorough) {
+        return Optional.ofNullable(math[i].invalid(s, now, thorough));
+    }
+
+    /**
+     * Repairs rate limit {@code i} conservatively: its state becomes that of a limit whose whole
+     * capacity was granted at {@code now}, so the repair never admits more than the limit allows (it
+     * heals within one window). Does nothing to a resource limit (permits held are known only to the
+     * store's holders).
+     */
+    public void exhaust(double[] s, int i, double now) {
+        math[i].exhaust(s, now, (long) s[SEQ]);
     }
 
     /** Whether limit {@code i} is a resource limit. */
