@@ -76,8 +76,9 @@ public final class Backends {
      *
      * <p>A waiter is woken at once by a release in its own JVM, and within about 1 ms by a release in
      * another JVM; waiters are served first come, first served per key across every JVM on the file.
-     * A process paused inside the file's lock (SIGSTOP, a debugger) blocks nobody for long: after
-     * 20 ms a {@code tryAcquire} is refused and waiters keep retrying until their timeouts. Opening a
+     * A process paused inside the file's lock blocks nobody for long: a {@code tryAcquire} is refused
+     * within milliseconds if the holder is stopped (SIGSTOP), within 1 s if it runs but keeps the lock
+     * (a long GC), and waiters keep retrying until their timeouts. Opening a
      * file made for other limits, or a file that is not a valid set, fails with an
      * {@link IllegalStateException} that says why; the file is never overwritten. A file truncated
      * while in use fails every later call with an {@link IllegalStateException}; impossible state words

@@ -22,13 +22,12 @@ final class Incarnation {
     static final long PID = ProcessHandle.current().pid();
     private static final boolean PROC = Files.isReadable(Path.of("/proc/self/stat"));
     /** This process's stamp. */
-    static final long STAMP = Math.max(0, current(PID));
+    static final long STAMP = ownStamp();
     /** This process in a lock word: pid in the low 32 bits, stamp in the high 32. */
     static final long LOCK_WORD = (STAMP << 32) | (PID & 0xFFFF_FFFFL);
     /** Hash of this boot of the host (Linux boot id), 0 if unknown: after a reboot nobody holds anything. */
     static final long BOOT = bootId();
 
-    private static final long NO_PROCESS = -1;
     private static final long MASK = 0xFFFF_FFFFL;
 
     private Incarnation() {
@@ -44,22 +43,58 @@ final class Incarnation {
         return lockWord >>> 32;
     }
 
+    /** What became of a process recorded in a file. */
+    enum Liveness {
+        /** No such process, or its pid now belongs to another incarnation: it holds nothing. */
+        DEAD,
+        /** Alive but stopped (SIGSTOP, job control, ptrace): it will not let go of anything soon. */
+        STOPPED,
+        /** Alive, and running or ready to run. */
+        RUNNING
+    }
+
     /** Whether the process {@code pid} that started at {@code stamp} still runs. */
     static boolean alive(long pid, long stamp) {
+        return liveness(pid, stamp) != Liveness.DEAD;
+    }
+
+    /** What became of the process {@code pid} that started at {@code stamp}. */
+    static Liveness liveness(long pid, long stamp) {
         if (pid <= 0 || pid > MASK) {
-            return false;
+            return Liveness.DEAD;
         }
         if (pid == PID) {
-            return stamp == STAMP;      // this process, or a dead one that had this pid before
+            // This process, or a dead one that had this pid before.
+            return stamp == STAMP ? Liveness.RUNNING : Liveness.DEAD;
         }
-        long now = current(pid);
-        if (now == NO_PROCESS) {
-            return false;
+        if (PROC) {
+            try {
+                String[] fields = readStat(pid);
+                char state = fields[0].charAt(0);
+                if (state == 'Z' || state == 'X') {
+                    return Liveness.DEAD;           // a zombie holds nothing: it only waits to be reaped
+                }
+                if (stamp != 0 && stampOf(fields) != stamp) {
+                    return Liveness.DEAD;
+                }
+                return state == 'T' || state == 't' ? Liveness.STOPPED : Liveness.RUNNING;
+            } catch (NoSuchFileException e) {
+                return Liveness.DEAD;
+            } catch (IOException | RuntimeException e) {
+                // unreadable here (hidepid?): ask the JDK below
+            }
         }
-        if (now == 0 || stamp == 0) {
-            return true;                // start unknown: the pid is all there is to go by
+        Optional<ProcessHandle> handle = ProcessHandle.of(pid);
+        if (handle.isEmpty() || !handle.get().isAlive()) {
+            return Liveness.DEAD;
         }
-        return PROC ? now == stamp : Math.abs(now - stamp) <= 2;
+        if (PROC) {
+            return Liveness.RUNNING;        // its /proc entry is hidden from us: the pid is all there is
+        }
+        long now = handle.get().info().startInstant()
+                .map(start -> Long.remainderUnsigned(start.getEpochSecond(), MASK) + 1).orElse(0L);
+        // Derived from the wall clock: allow for it having been adjusted a little.
+        return now == 0 || stamp == 0 || Math.abs(now - stamp) <= 2 ? Liveness.RUNNING : Liveness.DEAD;
     }
 
     /** A description of {@code pid} for messages: "process 4242 (stopped)". */
@@ -81,28 +116,22 @@ final class Incarnation {
         return stat(pid).map(fields -> fields[0].charAt(0)).orElse('?');
     }
 
-    /** The stamp of the process now running as {@code pid}, 0 if its start is unknown, or NO_PROCESS. */
-    private static long current(long pid) {
+    /** This process's stamp, 0 if its start cannot be read. */
+    private static long ownStamp() {
         if (PROC) {
             try {
-                String[] fields = readStat(pid);
-                char state = fields[0].charAt(0);
-                if (state == 'Z' || state == 'X') {
-                    return NO_PROCESS;          // a zombie holds nothing: it only waits to be reaped
-                }
-                return Long.remainderUnsigned(Long.parseLong(fields[19]), MASK) + 1;
-            } catch (NoSuchFileException e) {
-                return NO_PROCESS;
+                return stampOf(readStat(PID));
             } catch (IOException | RuntimeException e) {
-                // unreadable here (hidepid?): ask the JDK below
+                // ask the JDK below
             }
         }
-        Optional<ProcessHandle> handle = ProcessHandle.of(pid);
-        if (handle.isEmpty() || !handle.get().isAlive()) {
-            return NO_PROCESS;
-        }
-        return handle.get().info().startInstant()
+        return ProcessHandle.current().info().startInstant()
                 .map(start -> Long.remainderUnsigned(start.getEpochSecond(), MASK) + 1).orElse(0L);
+    }
+
+    /** The stamp in the fields of /proc/pid/stat: the start time in clock ticks since boot (field 22). */
+    private static long stampOf(String[] fields) {
+        return Long.remainderUnsigned(Long.parseLong(fields[19]), MASK) + 1;
     }
 
     private static Optional<String[]> stat(long pid) {

@@ -84,8 +84,9 @@ final class SharedFile {
     static final int H_SLOTS = 88;
     static final int H_ACQUISITIONS = 96;
     static final int HEADER = 128;
-    /** How often a process waiting for the lock checks whether its owner is still alive. */
-    private static final long LIVENESS_NANOS = 10_000_000L;
+    /** How long a process waits for the lock before it looks up the owner, and how often it does then. */
+    private static final long CHECK_AFTER_NANOS = 1_000_000L;
+    private static final long CHECK_EVERY_NANOS = 5_000_000L;
     /** A holder that keeps the lock too long is logged at most this often. */
     private static final long STALL_LOG_NANOS = 10_000_000_000L;
     private static final Logger log = LoggerFactory.getLogger(SharedFile.class);
@@ -112,7 +113,7 @@ final class SharedFile {
     /** The owner word and acquisition count we last gave up on (0: none), and when we last asked if it lives. */
     private long stalledWord;
     private long stalledCount;
-    private long livenessCheckedAt;
+    private long checkedAt;
     private long stallLoggedAt = System.nanoTime() - STALL_LOG_NANOS;
     // Guarded by OPENING:
     int users;
@@ -288,11 +289,13 @@ final class SharedFile {
     // ---- the lock word ----
 
     /**
-     * Takes the lock word by {@code deadline} ({@code System.nanoTime()}): CAS from free to this
-     * process; steals it from an owner that is not alive. False if a live owner kept it until then, or
-     * kept it since the last attempt gave up (then this one gives up at once). Call with {@link #lock}.
+     * Takes the lock word within {@code patience} ns: CAS from free to this process. While another process holds it, its owner is looked up (after {@link #CHECK_AFTER_NANOS}
+     * of waiting, then every {@link #CHECK_EVERY_NANOS}): a dead owner's lock is stolen; a stopped one
+     * (SIGSTOP, ptrace) is given up on at once; a running one is waited for until the deadline. False
+     * if the lock was not taken; then, until its owner lets go or another process takes the lock in
+     * between, later attempts give up at once. Call with {@link #lock}.
      */
-    boolean lockWord(long deadline) {
+    boolean lockWord(long patience) {
         // A plain read first: on a truncated file a read fails with an InternalError where a CAS
         // (interpreted) would crash the JVM with SIGBUS.
         long owner = (long) LONGS.getVolatile(buf, H_LOCK);
@@ -301,6 +304,7 @@ final class SharedFile {
             return true;
         }
         long start = System.nanoTime();
+        long deadline = start + patience;
         int spins = 0;
         long park = 1_000;
         while (true) {
@@ -311,29 +315,29 @@ final class SharedFile {
                 }
             } else {
                 long now = System.nanoTime();
-                if (now - livenessCheckedAt >= LIVENESS_NANOS
-                        && (owner == stalledWord || now - start >= LIVENESS_NANOS)) {
-                    livenessCheckedAt = now;
-                    if (!Incarnation.alive(Incarnation.pid(owner), Incarnation.stamp(owner))
-                            && LONGS.compareAndSet(buf, H_LOCK, owner, Incarnation.LOCK_WORD)) {
-                        log.warn("shared-memory limit file {}: took over the lock of {}, which died holding it",
-                                path, Incarnation.describe(Incarnation.pid(owner)));
-                        acquired();
-                        return true;
+                boolean stalled = owner == stalledWord && buf.getLong(H_ACQUISITIONS) == stalledCount;
+                if (now - checkedAt >= CHECK_EVERY_NANOS && (stalled || now - start >= CHECK_AFTER_NANOS)) {
+                    checkedAt = now;
+                    long pid = Incarnation.pid(owner);
+                    switch (Incarnation.liveness(pid, Incarnation.stamp(owner))) {
+                        case DEAD -> {
+                            if (LONGS.compareAndSet(buf, H_LOCK, owner, Incarnation.LOCK_WORD)) {
+                                log.warn("shared-memory limit file {}: took over the lock of process {}, which"
+                                        + " died holding it", path, pid);
+                                acquired();
+                                return true;
+                            }
+                        }
+                        case STOPPED -> {
+                            return giveUp(owner, now);
+                        }
+                        case RUNNING -> {
+                            // busy, preempted or in a long GC: wait until the deadline
+                        }
                     }
                 }
-                long count = buf.getLong(H_ACQUISITIONS);
-                if (owner == stalledWord && count == stalledCount || now - deadline >= 0) {
-                    if (stalledWord != owner && now - stallLoggedAt >= STALL_LOG_NANOS) {
-                        stallLoggedAt = now;
-                        log.warn("shared-memory limit file {} is locked by {}, which has not let go for a while:"
-                                + " it is paused (SIGSTOP, a debugger, a long GC) or starved of CPU. Tries are"
-                                + " refused and waiters retry until it lets go", path,
-                                Incarnation.describe(Incarnation.pid(owner)));
-                    }
-                    stalledWord = owner;
-                    stalledCount = count;
-                    return false;
+                if (stalled || now - deadline >= 0) {
+                    return giveUp(owner, now);
                 }
             }
             if (++spins < 100) {
@@ -344,6 +348,18 @@ final class SharedFile {
             }
             owner = (long) LONGS.getVolatile(buf, H_LOCK);
         }
+    }
+
+    /** Remembers that {@code owner} kept the lock (logged at most every 10 s); returns false. */
+    private boolean giveUp(long owner, long now) {
+        if (owner != stalledWord && now - stallLoggedAt >= STALL_LOG_NANOS) {
+            stallLoggedAt = now;
+            log.warn("shared-memory limit file {} is locked by {}, which does not let go: tries are refused and"
+                    + " waiters retry until it does", path, Incarnation.describe(Incarnation.pid(owner)));
+        }
+        stalledWord = owner;
+        stalledCount = buf.getLong(H_ACQUISITIONS);
+        return false;
     }
 
     private void acquired() {

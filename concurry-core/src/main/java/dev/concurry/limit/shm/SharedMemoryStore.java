@@ -51,10 +51,11 @@ import org.slf4j.LoggerFactory;
  * dead process's permits and tickets within about 150 ms).
  *
  * <h2>Peers that stop, files that break</h2>
- * No operation the engine calls waits for a peer longer than {@link #PATIENCE_NANOS}: a process paused
- * inside the lock (SIGSTOP, a debugger, a long GC) makes a try refuse (counted as a rejection), the
- * waiters retry every {@link #RETRY_NANOS} ns (their timeouts fire as usual), a settlement is kept and
- * applied by a background thread once the lock is free, and stats report the last state read. Wake-ups
+ * No operation the engine calls waits long for a peer: for a holder of the lock that is stopped
+ * (SIGSTOP, ptrace) a few milliseconds, for one that runs but keeps it (a long GC, a Java debugger,
+ * starved of CPU) {@link #PATIENCE_NANOS}; then a try is refused (counted as a rejection), the waiters retry every
+ * {@link #RETRY_NANOS} ns (their timeouts fire as usual), a settlement is kept and applied by a
+ * background thread once the lock is free, and stats report the last state read. Wake-ups
  * run off the JVM's shared timer thread ({@link OffTimerClock}). A file truncated while in use (the
  * mapping faults) or a corrupted redo log makes every later operation fail with an
  * {@link IllegalStateException} that says so, instead of crashing the JVM; state words out of range
@@ -66,8 +67,14 @@ import org.slf4j.LoggerFactory;
  */
 final class SharedMemoryStore implements LocalStore {
     static final int PERIODIC_MILLIS = 100;
-    /** How long an operation of the engine waits for the file's lock before it gives up. */
-    static final long PATIENCE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    /**
+     * How long an operation of the engine waits for the file's lock while its holder runs (a holder
+     * that is stopped is given up on within milliseconds, see {@link SharedFile#lockWord}). Long enough
+     * for a holder starved of CPU on an overloaded host (holds of 200 ms were seen at a load of 8 on
+     * 2 CPUs), short enough that a holder in a long GC pause or suspended by a Java debugger holds up
+     * tries only once.
+     */
+    static final long PATIENCE_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** How long opening a set waits for the file's lock. */
     static final long OPEN_PATIENCE_NANOS = TimeUnit.SECONDS.toNanos(10);
     /** When waiters that could not be decided (the lock was not free) are decided again. */
@@ -675,14 +682,13 @@ final class SharedMemoryStore implements LocalStore {
         if (file.broken()) {
             throw file.unusable(null);
         }
-        long deadline = System.nanoTime() + patience;
-        if (!lockInThisJvm(deadline)) {
+        if (!file.lock.tryLock() && !lockInThisJvm(System.nanoTime() + patience)) {
             return false;
         }
         boolean word = false;
         boolean ready = false;
         try {
-            word = file.lockWord(deadline);
+            word = file.lockWord(patience);
             if (!word) {
                 return false;
             }
@@ -710,9 +716,6 @@ final class SharedMemoryStore implements LocalStore {
 
     /** This JVM's lock of the file, by {@code deadline}; uninterruptible (the status is kept). */
     private boolean lockInThisJvm(long deadline) {
-        if (file.lock.tryLock()) {
-            return true;
-        }
         boolean interrupted = false;
         try {
             while (true) {
