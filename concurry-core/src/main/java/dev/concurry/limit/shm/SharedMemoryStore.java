@@ -190,7 +190,7 @@ final class SharedMemoryStore implements LocalStore {
                 file.slot = holders.claim(state);
                 holdersDirty = true;
             }
-            lastSnapshot = snapshotLocked();
+            lastSnapshot = algorithms.snapshot(state, now);
         } finally {
             unlock();
         }
@@ -338,22 +338,11 @@ final class SharedMemoryStore implements LocalStore {
             return lastSnapshot;        // the last state read: consistent, if not current
         }
         try {
-            lastSnapshot = snapshotLocked();
+            lastSnapshot = algorithms.snapshot(state, now);
             return lastSnapshot;
         } finally {
             unlock();
         }
-    }
-
-    private StoreSnapshot snapshotLocked() {
-        int n = algorithms.limits().size();
-        double[] available = new double[n];
-        double[] inUse = new double[n];
-        for (int i = 0; i < n; i++) {
-            available[i] = algorithms.available(state, i, now);
-            inUse[i] = algorithms.inUse(state, i, now);
-        }
-        return new StoreSnapshot(available, inUse);
     }
 
     private boolean settleLocked(ResolvedRequest r, long seq, double[] used) {
@@ -1081,23 +1070,11 @@ final class SharedMemoryStore implements LocalStore {
 
     /** Has the engine decide again when the generation moves, while waiters remain. */
     private void watch(int generation) {
-        long seen;
-        try {
-            seen = file.generation();
-        } catch (InternalError fault) {
-            file.faulted(fault);
-            return;
-        }
+        long seen = generation();
         long idle = POLL_MIN_NANOS;
         long lastPass = System.nanoTime();
         while (watching && watchGeneration == generation && !file.broken()) {
-            long g;
-            try {
-                g = file.generation();
-            } catch (InternalError fault) {
-                file.faulted(fault);
-                return;
-            }
+            long g = generation();
             long t = System.nanoTime();
             if (g != seen || t - lastPass >= PERIODIC_MILLIS * 1_000_000L) {
                 seen = g;
@@ -1115,6 +1092,16 @@ final class SharedMemoryStore implements LocalStore {
                 LockSupport.parkNanos(this, idle);
                 idle = Math.min(idle * 2, POLL_MAX_NANOS);
             }
+        }
+    }
+
+    /** The file's generation word, or 0 once the mapping faults (the file broke: the watch ends). */
+    private long generation() {
+        try {
+            return file.generation();
+        } catch (InternalError fault) {
+            file.faulted(fault);
+            return 0;
         }
     }
 

@@ -3,7 +3,9 @@ package dev.concurry.limit.shm;
 import dev.concurry.limit.Limit;
 import dev.concurry.limit.spi.ResolvedRequest;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The queue of waiters across processes (SPEC L12: the order holds across JVMs): a ring of tickets
@@ -218,9 +220,7 @@ final class Tickets {
     /** Drops the tickets of processes that died; whether any was dropped. */
     boolean reclaim(double[] s) {
         boolean dropped = false;
-        long lastPid = 0;
-        long lastStamp = 0;
-        boolean lastAlive = true;
+        Map<Long, Boolean> alive = new HashMap<>();     // each owner is looked up once (a read of /proc)
         for (int k = 0, head = head(s), size = size(s); k < size; k++) {
             int e = at(head, k);
             if (!live(s, e)) {
@@ -228,12 +228,7 @@ final class Tickets {
             }
             long pid = (long) s[e + OWNER_PID];
             long stamp = (long) s[e + OWNER_STAMP];
-            if (pid != lastPid || stamp != lastStamp) {
-                lastPid = pid;
-                lastStamp = stamp;
-                lastAlive = Incarnation.alive(pid, stamp);
-            }
-            if (!lastAlive) {
+            if (!alive.computeIfAbsent(pid << 32 ^ stamp, owner -> Incarnation.alive(pid, stamp))) {
                 drop(s, e);
                 dropped = true;
             }

@@ -144,15 +144,7 @@ public abstract class ArrayStore implements LocalStore {
     public StoreSnapshot snapshot() {
         lock();
         try {
-            double now = now();
-            int n = algorithms.limits().size();
-            double[] available = new double[n];
-            double[] inUse = new double[n];
-            for (int i = 0; i < n; i++) {
-                available[i] = algorithms.available(state, i, now);
-                inUse[i] = algorithms.inUse(state, i, now);
-            }
-            return new StoreSnapshot(available, inUse);
+            return algorithms.snapshot(state, now());
         } finally {
             unlock(0, false);
         }

@@ -262,6 +262,17 @@ public final class SetAlgorithms {
         return math[i].inUse(s, now);
     }
 
+    /** What every limit has available and in use at {@code now}; no side effect. */
+    public StoreSnapshot snapshot(double[] s, double now) {
+        double[] available = new double[math.length];
+        double[] inUse = new double[math.length];
+        for (int i = 0; i < math.length; i++) {
+            available[i] = math[i].available(s, now);
+            inUse[i] = math[i].inUse(s, now);
+        }
+        return new StoreSnapshot(available, inUse);
+    }
+
     /**
      * The smallest fraction of capacity left once {@code r} would be granted, over the limits it takes
      * with a positive amount ({@code 1} when none); negative when it cannot be granted now. A hint for
