@@ -135,7 +135,7 @@ class SharedMemoryFaultsTest {
     }
 
     @Test
-    @DisplayName("L17 S2 a peer paused inside the lock: tryAcquire refuses, timeouts fire, other sets' timers run")
+    @DisplayName("L17 S2 a peer paused inside the lock: tryAcquire refuses, timeouts fire, releases wait, other sets' timers run")
     void peer_paused_inside_the_lock_holds_nothing_hostage() throws Exception {
         assumeTrue(ChildJvm.canStop(), "kill -STOP is not available here: cannot pause a child inside the lock");
         Path file = dir.resolve("s2.limits");
@@ -147,6 +147,7 @@ class SharedMemoryFaultsTest {
             set.acquire(SLOW).close();
             // Queued now; its wake-up (the slow bucket refills in 400 ms) falls while the child is stopped.
             CompletableFuture<Acquisition> queued = set.acquireAsync(SLOW);
+            Acquisition allPermits = set.acquire(Request.of("conn", 4), Duration.ofSeconds(10));
             unrelated.acquire(Request.of("r", 1)).close();
             long unrelatedStart = System.nanoTime();
             child.stopInsideLock(file);
@@ -182,11 +183,24 @@ class SharedMemoryFaultsTest {
                 assertThat(System.nanoTime() - t).as("acquire(300 ms) gave up within (ns)")
                         .isLessThan(Duration.ofSeconds(3).toNanos());
                 assertThat(queued).as("nothing can be granted while the file is locked").isNotDone();
+
+                t = System.nanoTime();
+                CompletableFuture.runAsync(allPermits::close).get(8, TimeUnit.SECONDS);
+                assertThat(System.nanoTime() - t).as("closing an acquisition returned within (ns)")
+                        .isLessThan(Duration.ofSeconds(2).toNanos());
             } finally {
                 child.signal("CONT");
             }
-            // Once the peer runs again, everything proceeds.
+            // Once the peer runs again, everything proceeds: the release made meanwhile is applied.
             queued.get(10, TimeUnit.SECONDS).close();
+            long permitsDeadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            Optional<Acquisition> permits = set.tryAcquire(Request.of("conn", 4));
+            while (permits.isEmpty() && System.nanoTime() < permitsDeadline) {
+                Thread.sleep(5);
+                permits = set.tryAcquire(Request.of("conn", 4));
+            }
+            assertThat(permits).as("the 4 permits released while the file was locked came back").isPresent();
+            permits.get().close();
             long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
             Optional<Acquisition> again = set.tryAcquire(HOT);
             while (again.isEmpty() && System.nanoTime() < deadline) {
@@ -202,8 +216,10 @@ class SharedMemoryFaultsTest {
     @DisplayName("L17 S3 a file truncated while in use fails with a clear exception instead of crashing the JVM")
     void truncated_file_fails_clearly() throws Exception {
         // Interpreted (a CAS on a vanished page is fatal there) and compiled.
-        for (List<String> options : List.of(List.of("-Xint"), List.of("-XX:TieredStopAtLevel=1"), List.<String>of())) {
-            Path file = dir.resolve("s3-" + options.size() + options.hashCode() + ".limits");
+        List<List<String>> modes = List.of(List.of("-Xint"), List.of("-XX:TieredStopAtLevel=1"), List.of());
+        for (int mode = 0; mode < modes.size(); mode++) {
+            List<String> options = modes.get(mode);
+            Path file = dir.resolve("s3-" + mode + ".limits");
             try (ChildJvm child = ChildJvm.start(dir, options, Child.class, "truncated", file.toString())) {
                 assertThat(child.readLine()).isEqualTo("READY");
                 try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
@@ -225,7 +241,8 @@ class SharedMemoryFaultsTest {
                 assertThat(lines).as("closing never throws").contains("CLOSE-HELD ok", "CLOSE-SET ok");
             }
         }
-        assertThatThrownBy(() -> spinSet(dir.resolve("s3-1" + List.of("-Xint").hashCode() + ".limits")))
-                .as("reopening a truncated file is refused").isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> spinSet(dir.resolve("s3-0.limits")))
+                .as("reopening a truncated file is refused").isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("fewer than the 128-byte header");
     }
 }
