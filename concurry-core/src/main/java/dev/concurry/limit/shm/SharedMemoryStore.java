@@ -9,12 +9,10 @@ import dev.concurry.limit.spi.ResolvedRequest;
 import dev.concurry.limit.spi.SetAlgorithms;
 import dev.concurry.limit.spi.StoreSnapshot;
 import dev.concurry.time.MonotonicClock;
-import java.nio.MappedByteBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -27,13 +25,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The shared-memory store (SPEC L17): a set's state lives in a memory-mapped file ({@link SharedFile})
  * that every JVM on the host opens by path; there is no server. Each JVM runs {@link SetAlgorithms} on
- * a local copy of the state, between taking the file's lock word (reload what other JVMs changed) and
- * releasing it (publish what this one changed through the redo log).
- *
- * <p>Only what changed is copied. On lock, a JVM compares each region's version with the one it last
- * saw and reloads only the regions another JVM changed; on unlock it finds the changed doubles of the
- * regions the transaction touched with {@link Arrays#mismatch} against a shadow copy of what the file
- * holds, and logs only those: a grant logs a few doubles.
+ * a local copy of the state ({@link LocalCopy}), between taking the file's lock word (reload what other
+ * JVMs changed) and releasing it (publish what this one changed through the redo log).
  *
  * <p>Time is {@link MonotonicClock} time ({@code System.nanoTime()}, one host-wide monotonic clock on
  * Linux, macOS and Windows) since the epoch stored in the file; if the host was rebooted since (its
@@ -41,8 +34,8 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Waiting, in order across JVMs</h2>
  * A waiter this store cannot grant at once takes a ticket in the file's queue ({@link Tickets}), and
- * every decision walks the tickets of every process in number order before this JVM's newcomers, so
- * first come, first served holds per key across JVMs (SPEC L12). Whoever holds the lock grants any
+ * every decision walks the tickets of every process in arrival order, with this JVM's newcomers merged
+ * in by theirs, so first come, first served holds per key across JVMs (SPEC L12). Whoever holds the lock grants any
  * ticket that can be granted, for whatever process; the owner collects it when it next decides.
  * Within a JVM the engine's queue and exact clock wake-ups apply unchanged. Events of other JVMs
  * (units coming back, the queue moving) bump the generation word: while the set has waiters here, a
@@ -53,13 +46,13 @@ import org.slf4j.LoggerFactory;
  * <h2>Peers that stop, files that break</h2>
  * No operation the engine calls waits long for a peer: for a holder of the lock that is stopped
  * (SIGSTOP, ptrace) a few milliseconds, for one that runs but keeps it (a long GC, a Java debugger,
- * starved of CPU) {@link #PATIENCE_NANOS}; then a try is refused (counted as a rejection), the waiters retry every
- * {@link #RETRY_NANOS} ns (their timeouts fire as usual), a settlement is kept and applied by a
- * background thread once the lock is free, and stats report the last state read. Wake-ups
- * run off the JVM's shared timer thread ({@link OffTimerClock}). A file truncated while in use (the
- * mapping faults) or a corrupted redo log makes every later operation fail with an
- * {@link IllegalStateException} that says so, instead of crashing the JVM; state words out of range
- * are repaired (see {@link #repair}).
+ * starved of CPU) {@link #PATIENCE_NANOS}; then a try is refused (counted as a rejection), the
+ * waiters retry every {@link #RETRY_NANOS} ns (their timeouts fire as usual), a settlement is kept and
+ * applied by a background thread once the lock is free, and stats report the last state read.
+ * Wake-ups run off the JVM's shared timer thread ({@link OffTimerClock}). A file truncated while in
+ * use (the mapping faults) or a corrupted redo log makes every later operation fail with an
+ * {@link IllegalStateException} that says so, instead of crashing the JVM; impossible state words are
+ * repaired when read ({@link LocalCopy}).
  *
  * <p>Within one JVM, all sets on one file share one mapping and one {@link
  * java.util.concurrent.locks.ReentrantLock} (taken before the lock word, so the word is only contended
@@ -97,24 +90,11 @@ final class SharedMemoryStore implements LocalStore {
     private final int token = ThreadLocalRandom.current().nextInt(1, Integer.MAX_VALUE);
     private final OneTry oneTry = new OneTry();
 
-    // Guarded by file.lock: the state this JVM works on and what it knows of the file.
+    // Guarded by file.lock:
+    /** This set's copy of the file's state and the transaction on it. */
+    private final LocalCopy copy;
+    /** The state words (the copy's). */
     private final double[] state;
-    /** What the file held for each region when this JVM last read or wrote it. */
-    private final double[] shadow;
-    private final long[] versions;
-    private long epoch;
-    /** Clock reading of the current transaction, and the same as state time. */
-    private long reading;
-    private double now;
-    private long dirtyLimits;
-    private boolean holdersDirty;
-    private boolean queueDirty;
-    private boolean allDirty;
-    /** Units came back or the queue moved: bump the generation so that other processes look. */
-    private boolean moved;
-    /** Header words to publish with the next transaction (after a reboot: epoch and boot id). */
-    private final long[] extras = new long[4];
-    private int extraCount;
     private boolean queueFullLogged;
     /** Other processes' tickets, resolved (by ticket number). */
     private final Map<Double, ResolvedRequest> foreign = new HashMap<>();
@@ -170,27 +150,21 @@ final class SharedMemoryStore implements LocalStore {
         this.definition = definition;
         this.clock = clock;
         this.wakeups = clock == MonotonicClock.system() ? new OffTimerClock(clock) : clock;
-        this.state = new double[algorithms.stateSize()];
-        this.shadow = new double[state.length];
-        this.versions = new long[layout.regions];
+        this.copy = new LocalCopy(file, holders, clock);
+        this.state = copy.state;
         this.keyWait = new double[algorithms.limits().size()];
-        Arrays.fill(versions, -1);
         if (!lock(OPEN_PATIENCE_NANOS)) {
             throw new IllegalStateException("cannot open shared-memory limit file " + file.path + ": "
                     + "another process has held its lock for over " + OPEN_PATIENCE_NANOS / 1_000_000_000
                     + " s and is alive (paused by SIGSTOP or a debugger?); resume or stop it");
         }
         try {
-            long boot = file.buf.getLong(SharedFile.H_BOOT);
-            if (Incarnation.BOOT != 0 && boot != 0 && boot != Incarnation.BOOT) {
-                restartAfterReboot();
-            }
-            checkEverything();
+            copy.checkOnOpen();
             if (layout.resources > 0 && file.slot < 0) {
                 file.slot = holders.claim(state);
-                holdersDirty = true;
+                copy.touchHolders();
             }
-            lastSnapshot = algorithms.snapshot(state, now);
+            lastSnapshot = algorithms.snapshot(state, copy.now);
         } finally {
             unlock();
         }
@@ -225,11 +199,11 @@ final class SharedMemoryStore implements LocalStore {
         long seq = 0;
         try {
             if ((r.mask() & tickets.waiting(state)) == 0) {
-                dirtyLimits |= r.touches();
-                seq = algorithms.tryGrant(state, now, r);
+                copy.touch(r.touches());
+                seq = algorithms.tryGrant(state, copy.now, r);
                 if (seq > 0 && r.holdsResource()) {
                     holders.add(state, file.slot, r, 1);
-                    holdersDirty = true;
+                    copy.touchHolders();
                 }
             } else {
                 oneTry.request = r;
@@ -237,7 +211,7 @@ final class SharedMemoryStore implements LocalStore {
                 seq = grantedSeq[0];
             }
         } catch (RuntimeException | Error e) {
-            abandon();
+            copy.abandon();
             throw e;
         }
         unlock();
@@ -269,11 +243,11 @@ final class SharedMemoryStore implements LocalStore {
             }
             return seen;
         }
-        long base = reading;
+        long base = copy.reading;
         try {
             walk(batch, true);
         } catch (RuntimeException e) {
-            abandon();
+            copy.abandon();
             log.warn("shared-memory limit file {}: could not decide {} waiters: {}", file.path, n, e.toString());
             for (int i = 0; i < n; i++) {
                 sink.refused(i, batch.request(i).mask(), RETRY_NANOS);
@@ -309,7 +283,7 @@ final class SharedMemoryStore implements LocalStore {
         try {
             freed = settleLocked(r, seq, used);
         } catch (RuntimeException | Error e) {
-            abandon();
+            copy.abandon();
             throw e;
         }
         unlock();
@@ -325,8 +299,8 @@ final class SharedMemoryStore implements LocalStore {
             if ((r.mask() & tickets.waiting(state)) != 0) {
                 return Double.NEGATIVE_INFINITY;        // waiters of some process are short of its keys
             }
-            dirtyLimits |= r.touches();
-            return algorithms.headroom(state, now, r);
+            copy.touch(r.touches());
+            return algorithms.headroom(state, copy.now, r);
         } finally {
             unlock();
         }
@@ -338,7 +312,7 @@ final class SharedMemoryStore implements LocalStore {
             return lastSnapshot;        // the last state read: consistent, if not current
         }
         try {
-            lastSnapshot = algorithms.snapshot(state, now);
+            lastSnapshot = algorithms.snapshot(state, copy.now);
             return lastSnapshot;
         } finally {
             unlock();
@@ -346,13 +320,15 @@ final class SharedMemoryStore implements LocalStore {
     }
 
     private boolean settleLocked(ResolvedRequest r, long seq, double[] used) {
-        boolean freed = algorithms.settle(state, now, r, seq, used);
-        dirtyLimits |= r.touches();
+        boolean freed = algorithms.settle(state, copy.now, r, seq, used);
+        copy.touch(r.touches());
         if (r.holdsResource()) {
             holders.add(state, file.slot, r, -1);
-            holdersDirty = true;
+            copy.touchHolders();
         }
-        moved |= freed;
+        if (freed) {
+            copy.move();
+        }
         return freed;
     }
 
@@ -429,7 +405,7 @@ final class SharedMemoryStore implements LocalStore {
             if (tickets.granted(state, e)) {
                 grantedSeq[i] = (long) state[e + Tickets.SEQ];
                 tickets.drop(state, e);     // blocks nobody: no one needs to look
-                queueDirty = true;
+                copy.touchQueue();
             }
         }
     }
@@ -448,7 +424,7 @@ final class SharedMemoryStore implements LocalStore {
                 arrivals.remove(id);
             } else {
                 mayQueue = false;
-                arrivals.putIfAbsent(id, reading);      // keeps its place for when one frees up
+                arrivals.putIfAbsent(id, copy.reading);      // keeps its place for when one frees up
             }
         }
     }
@@ -464,10 +440,10 @@ final class SharedMemoryStore implements LocalStore {
     /** When attempt {@code i} arrived, in state time: when this store first saw it, else now. */
     private double arrivalOf(Batch batch, int i) {
         if (batch.isTry(i) || arrivals.isEmpty()) {
-            return now;
+            return copy.now;
         }
         Long first = arrivals.get(batch.id(i));
-        return first == null ? now : first - epoch;
+        return first == null ? copy.now : first - copy.epoch;
     }
 
     /**
@@ -476,29 +452,29 @@ final class SharedMemoryStore implements LocalStore {
      */
     private long decideOne(Batch batch, int i, long blocked, int e) {
         ResolvedRequest r = batch.request(i);
-        dirtyLimits |= r.touches();
+        copy.touch(r.touches());
         long behind = r.mask() & blocked;
         if (behind != 0) {
             shortOf[i] = behind;
             waitFor[i] = earliest(behind);
             return blocked;
         }
-        long shortNow = algorithms.shortOf(state, now, r);
+        long shortNow = algorithms.shortOf(state, copy.now, r);
         if (shortNow == 0) {
-            grantedSeq[i] = algorithms.commit(state, now, r);
+            grantedSeq[i] = algorithms.commit(state, copy.now, r);
             if (r.holdsResource()) {
                 holders.add(state, file.slot, r, 1);
-                holdersDirty = true;
+                copy.touchHolders();
             }
             if (e >= 0) {
                 tickets.drop(state, e);
-                queueDirty = true;
-                moved = true;           // others may have been queued behind it
+                copy.touchQueue();
+                copy.move();           // others may have been queued behind it
             }
             return blocked;
         }
         shortOf[i] = shortNow;
-        waitFor[i] = algorithms.waitTime(state, now, r);
+        waitFor[i] = algorithms.waitTime(state, copy.now, r);
         if (batch.isTry(i)) {
             return blocked;             // a try never holds anyone up
         }
@@ -511,35 +487,35 @@ final class SharedMemoryStore implements LocalStore {
         ResolvedRequest r = requestOf(e);
         if (r == null) {
             tickets.drop(state, e);
-            queueDirty = true;
-            moved = true;
+            copy.touchQueue();
+            copy.move();
             return blocked;
         }
         if ((r.mask() & blocked) != 0) {
             return blocked;
         }
-        dirtyLimits |= r.touches();
-        long shortNow = algorithms.shortOf(state, now, r);
+        copy.touch(r.touches());
+        long shortNow = algorithms.shortOf(state, copy.now, r);
         if (shortNow != 0) {
-            note(shortNow, algorithms.waitTime(state, now, r));
+            note(shortNow, algorithms.waitTime(state, copy.now, r));
             return blocked | shortNow;
         }
-        long seq = algorithms.commit(state, now, r);
+        long seq = algorithms.commit(state, copy.now, r);
         int slot = (int) state[e + Tickets.SLOT];
         if (r.holdsResource() && slot >= 0) {
             holders.add(state, slot, r, 1);
-            holdersDirty = true;
+            copy.touchHolders();
         }
         tickets.grant(state, e, seq);
-        queueDirty = true;
-        moved = true;                   // the owner collects it
+        copy.touchQueue();
+        copy.move();                   // the owner collects it
         return blocked;
     }
 
     /** Takes a ticket for waiter {@code i}; false when the queue is full (later waiters then take none). */
     private boolean takeTicket(Batch batch, int i, double arrival) {
         if (tickets.take(state, token, batch.id(i), arrival, batch.request(i), file.slot)) {
-            queueDirty = true;
+            copy.touchQueue();
             queued = true;
             queueFullLogged = false;
             return true;
@@ -562,8 +538,8 @@ final class SharedMemoryStore implements LocalStore {
             }
         }
         tickets.drop(state, e);
-        queueDirty = true;
-        moved = true;
+        copy.touchQueue();
+        copy.move();
     }
 
     /** The request of ticket {@code e}, resolved against this set (null if its words make no request). */
@@ -657,238 +633,31 @@ final class SharedMemoryStore implements LocalStore {
         }
     }
 
-    // ---- the lock and the transaction ------------------------------------------------------------
+    // ---- the lock ---------------------------------------------------------------------------------
 
     /**
-     * Takes this JVM's lock of the file and its lock word within {@code patience} ns, then makes the
-     * state current: replays a dead process's committed log, reloads what others changed (checking
-     * it), reclaims what dead processes held (at most every {@value Holders#RECLAIM_MILLIS} ms) and
-     * applies pending work. False if a live process kept the lock (nothing is held then).
+     * Takes the lock within {@code patience} ns ({@link LocalCopy#lock}) and applies pending work.
+     * False if a live process kept the lock (nothing is held then).
      *
      * @throws IllegalStateException if the file can no longer be used (truncated, corrupted log)
      */
     private boolean lock(long patience) {
-        if (file.broken()) {
-            throw file.unusable(null);
-        }
-        if (!file.lock.tryLock() && !lockInThisJvm(System.nanoTime() + patience)) {
+        if (!copy.lock(patience)) {
             return false;
         }
-        boolean word = false;
-        boolean ready = false;
         try {
-            word = file.lockWord(patience);
-            if (!word) {
-                return false;
-            }
-            file.recoverLocked();
-            reading = clock.nanoTime();
-            refresh();
-            reclaimIfDue();
             applyPending();
-            ready = true;
-            return true;
-        } catch (InternalError fault) {
-            word = false;               // the mapping is gone: do not touch it again
-            throw file.faulted(fault);
-        } finally {
-            if (!ready) {
-                if (word) {
-                    abandon();
-                } else {
-                    clearDirt();
-                    file.lock.unlock();
-                }
-            }
+        } catch (RuntimeException | Error e) {
+            copy.abandon();
+            throw e;
         }
-    }
-
-    /** This JVM's lock of the file, by {@code deadline}; uninterruptible (the status is kept). */
-    private boolean lockInThisJvm(long deadline) {
-        boolean interrupted = false;
-        try {
-            while (true) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    return false;
-                }
-                try {
-                    return file.lock.tryLock(left, TimeUnit.NANOSECONDS);
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        return true;
     }
 
     /** Publishes what changed and releases the lock. */
     private void unlock() {
-        boolean wake = moved;
-        try {
-            publish();
-        } catch (InternalError fault) {
-            throw file.faulted(fault);
-        } finally {
-            clearDirt();
-            release();
-        }
-        if (wake) {
+        if (copy.unlock()) {
             file.wakeOthers(this);
-        }
-    }
-
-    /**
-     * Gives up the transaction after a failure: nothing is published, the state goes back to what the
-     * file holds, and every region is reloaded (and checked) at the next lock.
-     */
-    private void abandon() {
-        System.arraycopy(shadow, 0, state, 0, state.length);
-        Arrays.fill(versions, -1);
-        clearDirt();
-        release();
-    }
-
-    private void release() {
-        try {
-            if (!file.broken()) {
-                file.unlockWord();
-            }
-        } catch (InternalError fault) {
-            file.faulted(fault);
-        } finally {
-            file.lock.unlock();
-        }
-    }
-
-    private void clearDirt() {
-        dirtyLimits = 0;
-        holdersDirty = false;
-        queueDirty = false;
-        allDirty = false;
-        moved = false;
-        extraCount = 0;
-    }
-
-    /** Reloads the regions another JVM (or another set on this file) changed, checking what it reads. */
-    private void refresh() {
-        MappedByteBuffer buf = file.buf;
-        epoch = buf.getLong(SharedFile.H_EPOCH);
-        now = reading - epoch;
-        for (int r = 0; r < layout.regions; r++) {
-            long v = buf.getLong(layout.versionsOffset + 8 * r);
-            if (v != versions[r]) {
-                int from = layout.regionStart[r];
-                int length = layout.regionStart[r + 1] - from;
-                file.words.get(from, state, from, length);
-                System.arraycopy(state, from, shadow, from, length);
-                versions[r] = v;
-                check(r);
-            }
-        }
-    }
-
-    /** The cheap check of a region just reloaded. */
-    private void check(int region) {
-        if (region == Layout.SEQUENCE_REGION) {
-            double seq = state[SetAlgorithms.SEQ];
-            if (!(seq >= 0 && seq < 0x1p53 && seq == Math.rint(seq))) {
-                repairSequence(seq);
-            }
-        } else if (region == Layout.QUEUE_REGION) {
-            String problem = tickets.checkHeader(state);
-            if (problem != null) {
-                repairQueue(problem);
-            }
-        } else if (region >= Layout.limitRegion(0)) {
-            int i = region - Layout.limitRegion(0);
-            algorithms.checkState(state, i, now, false).ifPresent(problem -> repair(i, problem));
-        }
-    }
-
-    /** On open: every word of every region. */
-    private void checkEverything() {
-        check(Layout.SEQUENCE_REGION);
-        if (layout.resources > 0) {
-            String cleared = holders.repair(state);
-            if (cleared != null) {
-                holdersDirty = true;
-                log.warn("shared-memory limit file {}: its holder table had impossible slots; {}", file.path, cleared);
-            }
-        }
-        String queue = tickets.check(state);
-        if (queue != null) {
-            repairQueue(queue);
-        }
-        for (int i = 0; i < algorithms.limits().size(); i++) {
-            int limit = i;
-            algorithms.checkState(state, i, now, true).ifPresentOrElse(problem -> repair(limit, problem), () -> {
-                if (algorithms.isResource(limit)) {
-                    double held = holders.held(state, limit);
-                    double word = state[algorithms.offset(limit)];
-                    if (word != held) {
-                        repair(limit, "permits held " + word + " while its holders hold " + held);
-                    }
-                }
-            });
-        }
-    }
-
-    /**
-     * Repairs limit {@code i}, whose words were impossible: a resource limit's permits held are set
-     * to what the holder table says its live holders hold; a rate limit is reset as if its whole
-     * capacity had just been granted (never more generous than the limit; it heals within a window).
-     */
-    private void repair(int i, String problem) {
-        String key = algorithms.limits().get(i).key();
-        if (algorithms.isResource(i)) {
-            double held = holders.held(state, i);
-            state[algorithms.offset(i)] = held;
-            log.warn("shared-memory limit file {}: limit '{}' had an impossible state ({}); repaired: {} permits"
-                    + " held, as its holder table says", file.path, key, problem, held);
-        } else {
-            algorithms.exhaust(state, i, now);
-            log.warn("shared-memory limit file {}: limit '{}' had an impossible state ({}); repaired: reset as if"
-                    + " its whole capacity had just been granted", file.path, key, problem);
-        }
-        dirtyLimits |= 1L << i;
-    }
-
-    private void repairSequence(double seq) {
-        log.warn("shared-memory limit file {}: its grant sequence number was {}; repaired: restarted at 0 and"
-                + " every rate limit reset as if its whole capacity had just been granted", file.path, seq);
-        state[SetAlgorithms.SEQ] = 0;
-        for (int i = 0; i < algorithms.limits().size(); i++) {
-            algorithms.exhaust(state, i, now);
-        }
-        allDirty = true;
-    }
-
-    private void repairQueue(String problem) {
-        log.warn("shared-memory limit file {}: its queue of waiters was damaged ({}); repaired: emptied (waiters"
-                + " take new places)", file.path, problem);
-        tickets.init(state);
-        queueDirty = true;
-        moved = true;
-    }
-
-    private void reclaimIfDue() {
-        boolean resources = layout.resources > 0;
-        if ((resources || tickets.size(state) > 0)
-                && System.nanoTime() - file.lastReclaim >= Holders.RECLAIM_MILLIS * 1_000_000L) {
-            file.lastReclaim = System.nanoTime();
-            if (resources && holders.reclaim(state)) {
-                holdersDirty = true;
-                allDirty = true;
-                moved = true;
-            }
-            if (tickets.size(state) > 0 && tickets.reclaim(state)) {
-                queueDirty = true;
-                moved = true;
-            }
         }
     }
 
@@ -912,84 +681,6 @@ final class SharedMemoryStore implements LocalStore {
                 dropOwnTicket(e);
             }
         }
-    }
-
-
-    /** Writes what changed through the redo log; bumps the generation if others should look. */
-    private void publish() {
-        MappedByteBuffer buf = file.buf;
-        int log = layout.logOffset;
-        int n = 0;
-        for (int r = 0; r < layout.regions; r++) {
-            if (!allDirty && !dirty(r)) {
-                continue;
-            }
-            int from = layout.regionStart[r];
-            int to = layout.regionStart[r + 1];
-            boolean changed = false;
-            while (from < to) {
-                int m = Arrays.mismatch(state, from, to, shadow, from, to);
-                if (m < 0) {
-                    break;
-                }
-                int i = from + m;
-                buf.putLong(log + 16 * n, layout.wordsOffset + 8L * i);
-                buf.putLong(log + 16 * n + 8, Double.doubleToRawLongBits(state[i]));
-                n++;
-                shadow[i] = state[i];
-                changed = true;
-                from = i + 1;
-            }
-            if (changed) {
-                versions[r]++;
-                buf.putLong(log + 16 * n, layout.versionsOffset + 8L * r);
-                buf.putLong(log + 16 * n + 8, versions[r]);
-                n++;
-            }
-        }
-        for (int e = 0; e < extraCount; e += 2) {
-            buf.putLong(log + 16 * n, extras[e]);
-            buf.putLong(log + 16 * n + 8, extras[e + 1]);
-            n++;
-        }
-        if (moved) {
-            buf.putLong(log + 16 * n, SharedFile.H_GENERATION);
-            buf.putLong(log + 16 * n + 8, buf.getLong(SharedFile.H_GENERATION) + 1);
-            n++;
-        }
-        if (n > 0) {
-            SharedFile.LONGS.setVolatile(buf, SharedFile.H_LOG_COUNT, (long) n);      // commit
-            SharedFile.apply(buf, log, n);
-            SharedFile.LONGS.setVolatile(buf, SharedFile.H_LOG_COUNT, 0L);
-        }
-    }
-
-    /** Whether region {@code r} may differ from the file: the sequence word always, others if touched. */
-    private boolean dirty(int r) {
-        return switch (r) {
-            case Layout.SEQUENCE_REGION -> true;
-            case Layout.HOLDERS_REGION -> holdersDirty;
-            case Layout.QUEUE_REGION -> queueDirty;
-            default -> (dirtyLimits & (1L << (r - Layout.limitRegion(0)))) != 0;
-        };
-    }
-
-    private void restartAfterReboot() {
-        holders.clear(state);
-        tickets.init(state);
-        long boot = clock.nanoTime();
-        algorithms.init(state, 0);
-        // Everything changed: publish it all, with the new epoch and boot id, in one transaction.
-        allDirty = true;
-        moved = true;
-        extras[0] = SharedFile.H_EPOCH;
-        extras[1] = boot;
-        extras[2] = SharedFile.H_BOOT;
-        extras[3] = Incarnation.BOOT;
-        extraCount = 4;
-        epoch = boot;
-        reading = boot;
-        now = 0;
     }
 
     // ---- work that could not wait ----------------------------------------------------------------
