@@ -19,6 +19,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -104,6 +106,28 @@ class SharedFileCorruptionTest {
             assertThat(set.tryAcquire(Request.of("conn", 1))).as("a sixth permit of five").isEmpty();
             three.close();
             two.close();
+            assertThat(set.stats().key("conn").inUse()).isZero();
+        }
+    }
+
+    @Test
+    @DisplayName("L17 S4 a damaged queue of waiters and a holder slot with a NaN pid are repaired on open")
+    void damaged_queue_and_holder_slot_are_repaired_on_open() throws Exception {
+        Path file = dir.resolve("queue.limits");
+        open(file, POOL).close();
+        Layout layout = new Layout(POOL);
+        long queue = layout.wordsOffset + 8L * layout.regionStart[Layout.QUEUE_REGION];
+        writeDouble(file, queue + 8L * Tickets.SIZE, 1e9);
+        long slot = layout.wordsOffset + 8L * (layout.holdersBase + 5 * layout.slotWords);
+        writeDouble(file, slot, Double.NaN);          // no process, yet 3 permits of conn
+        writeDouble(file, slot + 16, 3);
+        try (LimitSet set = open(file, POOL)) {
+            Acquisition all = set.tryAcquire(Request.of("conn", 5)).orElseThrow();
+            // The queue works again: a waiter queues and is granted when a permit comes back.
+            CompletableFuture<Acquisition> waiter = set.acquireAsync(Request.of("conn", 1));
+            assertThat(waiter).isNotDone();
+            all.close();
+            waiter.get(10, TimeUnit.SECONDS).close();
             assertThat(set.stats().key("conn").inUse()).isZero();
         }
     }
