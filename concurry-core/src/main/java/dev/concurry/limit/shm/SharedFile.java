@@ -289,11 +289,12 @@ final class SharedFile {
     // ---- the lock word ----
 
     /**
-     * Takes the lock word within {@code patience} ns: CAS from free to this process. While another process holds it, its owner is looked up (after {@link #CHECK_AFTER_NANOS}
-     * of waiting, then every {@link #CHECK_EVERY_NANOS}): a dead owner's lock is stolen; a stopped one
-     * (SIGSTOP, ptrace) is given up on at once; a running one is waited for until the deadline. False
-     * if the lock was not taken; then, until its owner lets go or another process takes the lock in
-     * between, later attempts give up at once. Call with {@link #lock}.
+     * Takes the lock word within {@code patience} ns: CAS from free to this process. While another
+     * process holds it, its owner is looked up (after {@link #CHECK_AFTER_NANOS} of waiting, then every
+     * {@link #CHECK_EVERY_NANOS}): a dead owner's lock is stolen; a stopped one (SIGSTOP, ptrace) is
+     * given up on at once; a running one is waited for until the patience runs out. False if the lock
+     * was not taken; then, until its owner lets go or another process takes the lock in between, later
+     * attempts give up at once. Call with {@link #lock}.
      */
     boolean lockWord(long patience) {
         // A plain read first: on a truncated file a read fails with an InternalError where a CAS
@@ -332,7 +333,7 @@ final class SharedFile {
                             return giveUp(owner, now);
                         }
                         case RUNNING -> {
-                            // busy, preempted or in a long GC: wait until the deadline
+                            // busy, preempted or in a long GC: wait while the patience lasts
                         }
                     }
                 }
