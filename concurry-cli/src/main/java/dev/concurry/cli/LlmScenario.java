@@ -147,8 +147,8 @@ final class LlmScenario {
     }
 
     /**
-     * Keeps a pool of {@code workers} LlmWorkers busy until {@code deadline}, with a progress bar of
-     * calls done over the run's length, and returns every call's outcome.
+     * Keeps a pool of {@code workers} LlmWorkers busy until {@code deadline}, with a progress bar of the
+     * run's time (elapsed, remaining) and the calls done, and returns every call's outcome.
      */
     static List<LlmWorker.Outcome> callUntil(HttpClient http, Map<String, URI> endpoints, Limiter limits, int workers,
                                             Mode mode, long deadline, String description) {
@@ -156,7 +156,8 @@ final class LlmScenario {
         try (WorkerPool<LlmWorker> pool = Worker.options(LlmWorker.class)
                 .mode(mode).maxWorkers(workers).maxQueuedTasks(2).limits(limits).name("demo")
                 .init(() -> new LlmWorker(http, endpoints));
-             ProgressTracker progress = Progress.bar(description).start(-1)) {
+             ProgressTracker progress = Progress.bar(description)
+                     .startFor(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())))) {
             while (System.nanoTime() < deadline) {
                 CompletableFuture<Optional<LlmWorker.Outcome>> call = pool.submit(w -> w.generate(deadline));
                 call.whenComplete((outcome, failure) -> progress.step());

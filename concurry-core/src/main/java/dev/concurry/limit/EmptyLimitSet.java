@@ -1,6 +1,6 @@
 package dev.concurry.limit;
 
-import dev.concurry.limit.spi.Headroom;
+import dev.concurry.limit.spi.Probe;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.LimitStore;
 import java.time.Duration;
@@ -14,7 +14,7 @@ import java.util.concurrent.CompletableFuture;
  * The set with no limits (SPEC L14): grants everything at once, ignores keys and usage, allocates
  * nothing for {@code acquire} and {@code tryAcquire}. Every worker without limits gets one.
  */
-final class EmptyLimitSet implements LimitSet, Headroom {
+final class EmptyLimitSet implements LimitSet, Probe {
     static final EmptyLimitSet INSTANCE = new EmptyLimitSet(new LimitSetDefinition("empty", List.of(), Map.of()));
 
     /** Works in every worker mode: there is no state to share. */
@@ -99,6 +99,16 @@ final class EmptyLimitSet implements LimitSet, Headroom {
     @Override
     public double headroom(Request request) {
         return 1;
+    }
+
+    @Override
+    public Optional<Refusal> explain(Request request) {
+        return Optional.empty();
+    }
+
+    @Override
+    public Attempt attempt(Request request) {
+        return new Attempt.Granted(acquisition);
     }
 
     @Override

@@ -2,7 +2,8 @@ package dev.concurry.limit;
 
 import dev.concurry.limit.spi.Batch;
 import dev.concurry.limit.spi.DecisionSink;
-import dev.concurry.limit.spi.Headroom;
+import dev.concurry.limit.spi.Probe;
+import dev.concurry.limit.spi.Shortfall;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.LimitStore;
 import dev.concurry.limit.spi.LocalStore;
@@ -59,7 +60,7 @@ import org.slf4j.LoggerFactory;
  * set, kept here for every backend alike; {@code available} and {@code inUse} come from the store and
  * are shared by every process using the set.
  */
-final class LimitEngine implements LimitSet, Headroom {
+final class LimitEngine implements LimitSet, Probe {
     private static final Logger log = LoggerFactory.getLogger(LimitEngine.class);
     private static final Executor COMPLETIONS = Executors.newVirtualThreadPerTaskExecutor();
     /** Usage reported for a key may not exceed this many times its capacity (an absurd charge). */
@@ -182,21 +183,65 @@ final class LimitEngine implements LimitSet, Headroom {
     }
 
     private Acquisition tryAcquireOrNull(Request request) {
-        return tryOnce(resolve(request), false);
+        return tryOnce(request, resolve(request));
     }
 
-    /**
-     * Grants {@code r} now or returns null, never waiting for capacity; a refusal is counted as a
-     * timeout ({@code acquire} with a zero timeout) or as a rejected try.
-     */
-    private Acquisition tryOnce(ResolvedRequest r, boolean asTimeout) {
+    @Override
+    public Attempt attempt(Request request) {
+        ResolvedRequest r = resolve(request);
+        Acquisition now = local != null ? tryFast(r) : null;
+        if (now != null) {
+            return new Attempt.Granted(now);
+        }
+        if (local == null) {
+            Waiter w = new Waiter(request, r, Thread.currentThread(), null, true);
+            now = remoteTry(r, w);
+            if (now != null) {
+                return new Attempt.Granted(now);
+            }
+            lock.lock();
+            try {
+                countRefusalLocked(false);
+                return new Attempt.Refused(w.state == REFUSED ? refusalOf(w, clock.nanoTime())
+                        : refusalLocked(request, r, 0, Double.NaN, r.mask() & contended));
+            } finally {
+                lock.unlock();
+            }
+        }
+        lock.lock();
+        try {
+            checkOpen();
+            now = tryGrantLocked(r);
+            if (now != null) {
+                return new Attempt.Granted(now);
+            }
+            countRefusalLocked(false);
+            return new Attempt.Refused(explainLocked(request, r));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public CompletableFuture<Acquisition> acquireAsync(Request request, Duration timeout) {
+        long nanos;
+        try {
+            nanos = timeoutNanos(timeout);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return acquireAsync(request, nanos);
+    }
+
+    /** Grants {@code r} now or returns null, never waiting for capacity; a refusal counts as rejected. */
+    private Acquisition tryOnce(Request request, ResolvedRequest r) {
         Acquisition now;
         if (local == null) {
-            now = remoteTry(r);
+            now = remoteTry(r, new Waiter(request, r, Thread.currentThread(), null, true));
             if (now == null) {
                 lock.lock();
                 try {
-                    countRefusalLocked(asTimeout);
+                    countRefusalLocked(false);
                 } finally {
                     lock.unlock();
                 }
@@ -212,7 +257,7 @@ final class LimitEngine implements LimitSet, Headroom {
             checkOpen();
             now = tryGrantLocked(r);
             if (now == null) {
-                countRefusalLocked(asTimeout);
+                countRefusalLocked(false);
             }
             return now;
         } finally {
@@ -230,6 +275,10 @@ final class LimitEngine implements LimitSet, Headroom {
 
     @Override
     public CompletableFuture<Acquisition> acquireAsync(Request request) {
+        return acquireAsync(request, -1);
+    }
+
+    private CompletableFuture<Acquisition> acquireAsync(Request request, long timeoutNanos) {
         ResolvedRequest r;
         try {
             r = resolve(request);
@@ -237,7 +286,8 @@ final class LimitEngine implements LimitSet, Headroom {
             return CompletableFuture.failedFuture(e);
         }
         CompletableFuture<Acquisition> future = new CompletableFuture<>();
-        Waiter w = new Waiter(r, null, future, false);
+        // A zero timeout on a remote store is one decision, like a try: refused, it times out.
+        Waiter w = new Waiter(request, r, null, future, remote != null && timeoutNanos == 0);
         Waiter signalled;
         lock.lock();
         try {
@@ -251,9 +301,16 @@ final class LimitEngine implements LimitSet, Headroom {
                     return future;
                 }
             }
+            if (timeoutNanos == 0 && (local != null || (r.mask() & contended) != 0)) {
+                countRefusalLocked(true);
+                return CompletableFuture.failedFuture(timeoutException(request, 0, explainLocked(request, r)));
+            }
             w.refused = local != null;
             enqueueLocked(w);
             signalled = local != null ? dispatchLocked() : null;
+            if (timeoutNanos > 0 && w.state == WAITING) {
+                w.deadline = clock.wakeAt(deadline(timeoutNanos), () -> expireAsync(w, request, timeoutNanos));
+            }
         } finally {
             lock.unlock();
         }
@@ -272,17 +329,24 @@ final class LimitEngine implements LimitSet, Headroom {
     private Acquisition acquireBlocking(Request request, long timeoutNanos) {
         ResolvedRequest r = resolve(request);
         if (timeoutNanos == 0) {
-            Acquisition now = tryOnce(r, true);
-            if (now == null) {
-                throw timeoutException(request, 0);
+            Attempt now = attempt(request);
+            if (now instanceof Attempt.Refused refused) {
+                lock.lock();
+                try {
+                    rejected--;             // counted as a refused attempt: it is a timeout
+                    timedOut++;
+                } finally {
+                    lock.unlock();
+                }
+                throw timeoutException(request, 0, refused.refusal());
             }
-            return now;
+            return ((Attempt.Granted) now).acquisition();
         }
         Acquisition fast = tryFast(r);
         if (fast != null) {
             return fast;
         }
-        Waiter w = new Waiter(r, Thread.currentThread(), null, false);
+        Waiter w = new Waiter(request, r, Thread.currentThread(), null, false);
         Waiter signalled = null;
         lock.lock();
         try {
@@ -299,8 +363,7 @@ final class LimitEngine implements LimitSet, Headroom {
                 signalled = dispatchLocked();
             }
             if (timeoutNanos > 0 && w.state == WAITING) {
-                long deadline = clock.nanoTime() + timeoutNanos;
-                w.deadline = clock.wakeAt(deadline < 0 ? Long.MAX_VALUE : deadline, () -> expire(w));
+                w.deadline = clock.wakeAt(deadline(timeoutNanos), () -> expire(w));
             }
         } finally {
             lock.unlock();
@@ -323,10 +386,49 @@ final class LimitEngine implements LimitSet, Headroom {
         }
         return switch (w.state) {
             case GRANTED -> w.result;
-            case TIMED_OUT -> throw timeoutException(request, timeoutNanos);
+            case TIMED_OUT -> throw timeoutException(request, timeoutNanos, freshFacts(w.refusal));
             case FAILED -> throw failure(w);
             default -> throw closedException();
         };
+    }
+
+    /**
+     * A remote store's refusal at a timeout, with what its keys have available now (one read: the last
+     * call's figures may be old); as it was if the read fails. Local refusals are fresh already.
+     */
+    private Refusal freshFacts(Refusal refusal) {
+        if (remote == null || refusal == null) {
+            return refusal;
+        }
+        try {
+            return withAvailable(refusal, await(remote.snapshot()));
+        } catch (RuntimeException e) {
+            return refusal;
+        }
+    }
+
+    private Refusal withAvailable(Refusal refusal, StoreSnapshot snapshot) {
+        List<Refusal.Shortage> shortages = new java.util.ArrayList<>(refusal.shortages().size());
+        for (Refusal.Shortage s : refusal.shortages()) {
+            int i = indexOf(s.key());
+            shortages.add(new Refusal.Shortage(s.key(), s.requested(), snapshot.available(i), s.capacity()));
+        }
+        return new Refusal(refusal.set(), refusal.config(), refusal.request(), shortages, refusal.grantableIn(),
+                refusal.queuedBehind());
+    }
+
+    private int indexOf(String key) {
+        for (int i = 0; i < specs.size(); i++) {
+            if (specs.get(i).key().equals(key)) {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException("unknown key '" + key + "'");
+    }
+
+    private long deadline(long timeoutNanos) {
+        long deadline = clock.nanoTime() + timeoutNanos;
+        return deadline < 0 ? Long.MAX_VALUE : deadline;
     }
 
     /** The store's lock-free grant while nobody waits, or null to take the locked path. */
@@ -359,8 +461,7 @@ final class LimitEngine implements LimitSet, Headroom {
      * next call and waits for its answer (never for capacity). Waiting for the round trip is not
      * interruptible (the store bounds it); the interrupt status is kept.
      */
-    private Acquisition remoteTry(ResolvedRequest r) {
-        Waiter w = new Waiter(r, Thread.currentThread(), null, true);
+    private Acquisition remoteTry(ResolvedRequest r, Waiter w) {
         lock.lock();
         try {
             checkOpen();
@@ -489,12 +590,22 @@ final class LimitEngine implements LimitSet, Headroom {
             } else if (w.state != WAITING) {
                 continue;
             } else if (w.isTry) {
+                w.lastShortOf = round.decided[i] ? round.shortOf[i] : 0;
+                w.lastWait = round.decided[i] ? round.wait[i] : Double.NaN;
+                w.lastBase = base;
+                if (w.future != null) {                 // acquireAsync with a zero timeout: it times out
+                    timedOut++;
+                    w.refusal = refusalOf(w, base);
+                }
                 unlinkLocked(w);
                 w.state = REFUSED;
                 w.nextSignal = chain;
                 chain = w;
             } else if (round.decided[i]) {
                 w.refused = true;
+                w.lastShortOf = round.shortOf[i];
+                w.lastWait = round.wait[i];
+                w.lastBase = base;
                 shortOf |= round.shortOf[i];
                 if (round.wait[i] < earliest) {
                     earliest = round.wait[i];
@@ -502,6 +613,7 @@ final class LimitEngine implements LimitSet, Headroom {
             }
         }
         contended = head == null ? 0 : shortOf;
+        earliest = Math.min(earliest, round.recheck);
         for (int i = 0; i < knownAvailable.length; i++) {
             if (!Double.isNaN(round.available[i])) {
                 knownAvailable[i] = round.available[i];
@@ -700,6 +812,9 @@ final class LimitEngine implements LimitSet, Headroom {
             COMPLETIONS.execute(() -> w.future.completeExceptionally(e));
         } else if (w.state == CLOSED) {
             COMPLETIONS.execute(() -> w.future.completeExceptionally(closedException()));
+        } else if (w.state == REFUSED) {
+            AcquireTimeoutException e = timeoutException(w.original, 0, w.refusal);
+            COMPLETIONS.execute(() -> w.future.completeExceptionally(e));
         }
     }
 
@@ -707,6 +822,14 @@ final class LimitEngine implements LimitSet, Headroom {
     private void expire(Waiter w) {
         if (leave(w, TIMED_OUT, true)) {
             LockSupport.unpark(w.thread);
+        }
+    }
+
+    /** Timeout of an async waiter with a deadline: its future fails with the facts. */
+    private void expireAsync(Waiter w, Request request, long timeoutNanos) {
+        if (leave(w, TIMED_OUT, true)) {
+            COMPLETIONS.execute(() -> w.future.completeExceptionally(
+                    timeoutException(request, timeoutNanos, freshFacts(w.refusal))));
         }
     }
 
@@ -733,6 +856,9 @@ final class LimitEngine implements LimitSet, Headroom {
             }
             unlinkLocked(w);
             w.state = newState;
+            if (newState == TIMED_OUT) {
+                w.refusal = refusalOf(w, clock.nanoTime());
+            }
             if (countTimeout) {
                 timedOut++;
             }
@@ -755,6 +881,12 @@ final class LimitEngine implements LimitSet, Headroom {
     private void settle(Grant g) {
         ResolvedRequest r = g.request;
         double[] used = g.used;
+        if (fastPath && used == null && idle && local.releaseFast(r, g.seq)) {
+            if (!idle) {
+                redispatch();       // a waiter queued before the release: decide it now
+            }
+            return;
+        }
         if (local != null) {
             Waiter signalled = null;
             lock.lock();
@@ -842,6 +974,70 @@ final class LimitEngine implements LimitSet, Headroom {
         } finally {
             lock.unlock();
         }
+    }
+
+    @Override
+    public Optional<Refusal> explain(Request request) {
+        ResolvedRequest r = resolve(request);
+        lock.lock();
+        try {
+            Refusal refusal = explainLocked(request, r);
+            return refusal.shortages().isEmpty() && !refusal.queuedBehind() ? Optional.empty() : Optional.of(refusal);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Why {@code r} cannot be granted now, for a newcomer (under the lock). */
+    private Refusal explainLocked(Request request, ResolvedRequest r) {
+        long behind = r.mask() & contended;
+        if (local == null) {
+            return refusalLocked(request, r, 0, Double.NaN, behind);
+        }
+        Shortfall f = local.explain(r);
+        return refusalLocked(request, r, f.shortOf(), f.waitNanos(), behind, f.available());
+    }
+
+    /**
+     * Why waiter {@code w} is still not granted at {@code now} (under the lock): what the store says now
+     * (a local store), or what its last decision said (a remote store), minus the time since.
+     */
+    private Refusal refusalOf(Waiter w, long now) {
+        ResolvedRequest r = w.request;
+        Request request = w.original;
+        if (local != null) {
+            Shortfall f = local.explain(r);
+            long behind = f.shortOf() == 0 ? r.mask() & contended : 0;     // grantable alone: others come first
+            return refusalLocked(request, r, f.shortOf() != 0 ? f.shortOf() : 0, f.waitNanos(), behind,
+                    f.available());
+        }
+        if (Double.isNaN(w.lastWait)) {
+            return refusalLocked(request, r, 0, Double.NaN, w.lastShortOf != 0 ? w.lastShortOf : r.mask() & contended);
+        }
+        double left = w.lastWait < Double.POSITIVE_INFINITY ? Math.max(0, w.lastBase + w.lastWait - now) : w.lastWait;
+        return refusalLocked(request, r, w.lastShortOf, left, 0);
+    }
+
+    private Refusal refusalLocked(Request request, ResolvedRequest r, long shortOf, double wait, long behind) {
+        double[] available = new double[r.size()];
+        for (int j = 0; j < available.length; j++) {
+            available[j] = knownAvailable[r.limitIndex(j)];
+        }
+        return refusalLocked(request, r, shortOf, wait, behind, available);
+    }
+
+    private Refusal refusalLocked(Request request, ResolvedRequest r, long shortOf, double wait, long behind,
+                                  double[] available) {
+        List<Refusal.Shortage> shortages = new java.util.ArrayList<>();
+        for (int j = 0; j < r.size(); j++) {
+            int i = r.limitIndex(j);
+            if (((shortOf | behind) & (1L << i)) != 0) {
+                shortages.add(new Refusal.Shortage(r.key(j), r.amount(j), available[j], specs.get(i).capacity()));
+            }
+        }
+        Optional<Duration> in = behind != 0 || !(wait < Double.POSITIVE_INFINITY)
+                ? Optional.empty() : Optional.of(Duration.ofNanos((long) Math.ceil(Math.max(0, wait))));
+        return new Refusal(name(), config(), request, shortages, in, behind != 0);
     }
 
     @Override
@@ -935,9 +1131,10 @@ final class LimitEngine implements LimitSet, Headroom {
         return new IllegalStateException("LimitSet '" + name() + "' is closed");
     }
 
-    private AcquireTimeoutException timeoutException(Request request, long timeoutNanos) {
+    private AcquireTimeoutException timeoutException(Request request, long timeoutNanos, Refusal refusal) {
         return new AcquireTimeoutException("could not acquire " + request + " from set '" + name() + "' within "
-                + Duration.ofNanos(timeoutNanos) + "; nothing was taken");
+                + Duration.ofNanos(timeoutNanos) + (refusal != null ? ": " + refusal : "") + "; nothing was taken",
+                refusal);
     }
 
     private static RuntimeException failure(Waiter w) {
@@ -996,6 +1193,7 @@ final class LimitEngine implements LimitSet, Headroom {
 
     /** A queued acquirer: a parked thread (blocking, or a try on a remote store) or a future (async). */
     private static final class Waiter {
+        final Request original;
         final ResolvedRequest request;
         final Thread thread;
         final CompletableFuture<Acquisition> future;
@@ -1010,12 +1208,20 @@ final class LimitEngine implements LimitSet, Headroom {
         boolean refused;
         /** Unique among this set's waiters; set when queued. */
         long id;
+        /** What the last decision said (for a refusal's facts): keys short, wait from {@link #lastBase}. */
+        long lastShortOf;
+        double lastWait = Double.NaN;
+        long lastBase;
+        /** Why it timed out, set when it does. */
+        volatile Refusal refusal;
         volatile int state = WAITING;
         volatile Acquisition result;
         volatile RuntimeException failure;
         volatile MonotonicClock.Wakeup deadline;
 
-        Waiter(ResolvedRequest request, Thread thread, CompletableFuture<Acquisition> future, boolean isTry) {
+        Waiter(Request original, ResolvedRequest request, Thread thread, CompletableFuture<Acquisition> future,
+               boolean isTry) {
+            this.original = original;
             this.request = request;
             this.thread = thread;
             this.future = future;
@@ -1035,6 +1241,8 @@ final class LimitEngine implements LimitSet, Headroom {
         long[] shortOf;
         double[] wait;
         final double[] available;
+        /** Decide again after this many nanoseconds regardless (see {@link DecisionSink#recheck}). */
+        double recheck = Double.POSITIVE_INFINITY;
         int size;
         /** Grants whose waiter left before they arrived, to give back once the lock is released. */
         private Grant[] abandoned;
@@ -1053,6 +1261,7 @@ final class LimitEngine implements LimitSet, Headroom {
 
         void clear() {
             size = 0;
+            recheck = Double.POSITIVE_INFINITY;
         }
 
         void add(Waiter w) {
@@ -1130,6 +1339,11 @@ final class LimitEngine implements LimitSet, Headroom {
         @Override
         public void available(int limit, double units) {
             available[limit] = units;
+        }
+
+        @Override
+        public void recheck(double nanos) {
+            recheck = Math.min(recheck, nanos);
         }
     }
 

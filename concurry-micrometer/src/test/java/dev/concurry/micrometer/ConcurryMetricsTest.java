@@ -14,6 +14,7 @@ import dev.concurry.limit.Request;
 import dev.concurry.limit.ResourceLimit;
 import dev.concurry.time.ManualClock;
 import dev.concurry.worker.Mode;
+import dev.concurry.worker.TaskExecutor;
 import dev.concurry.worker.Worker;
 import dev.concurry.worker.WorkerPool;
 import io.micrometer.core.instrument.FunctionTimer;
@@ -182,6 +183,30 @@ class ConcurryMetricsTest {
         a4.close();
     }
 
+    @Test
+    void poolNameTagsOnlyThePoolsOwnMetersSoTwoPoolsOverOneSetStayApart_P2_L22() {
+        LimitSet shared = LimitSet.builder().name("shared").add(ResourceLimit.of("conn", 2))
+                .backend(Backends.inMemory(clock)).build();
+        LimitPool first = LimitPool.of(shared);
+        LimitPool second = LimitPool.of(shared);
+        ConcurryMetrics.of(shared).bindTo(registry);
+        ConcurryMetrics.of(first).poolName("first").bindTo(registry);
+        ConcurryMetrics.of(second).poolName("second").bindTo(registry);
+
+        first.acquire(CONN).close();
+        first.acquire(CONN).close();
+        second.acquire(CONN).close();
+
+        assertThat(registry.get("concurry.limit.pool.dispatched").tags("set", "shared", "pool", "first")
+                .functionCounter().count()).isEqualTo(2);
+        assertThat(registry.get("concurry.limit.pool.dispatched").tags("set", "shared", "pool", "second")
+                .functionCounter().count()).isEqualTo(1);
+        assertThat(registry.find("concurry.limit.pool.failovers").functionCounters()).hasSize(2);
+        assertThat(registry.find("concurry.limit.grants").functionCounters()).as("the set's meters: once, untagged")
+                .singleElement().satisfies(c -> assertThat(c.count()).isEqualTo(3));
+        assertThat(registry.get("concurry.limit.in.use").gauge().getId().getTag("pool")).isNull();
+    }
+
     // ---- worker pools ----------------------------------------------------------------------------
 
     /** A worker whose calls succeed or fail on demand. */
@@ -219,6 +244,25 @@ class ConcurryMetricsTest {
             assertThat(calls.count()).isEqualTo(5);
             assertThat(calls.totalTime(TimeUnit.NANOSECONDS)).isPositive();
             assertThat(calls.getId().getTags()).containsExactlyInAnyOrder(Tag.of("pool", "echo"), Tag.of("mode", "sync"));
+        }
+    }
+
+    @Test
+    void aTaskExecutorReportsLikeAWorkerPoolUnderItsName_P2_W9() {
+        try (TaskExecutor tasks = TaskExecutor.options().mode(Mode.SYNC).name("fetchers").init()) {
+            ConcurryMetrics.of(tasks).bindTo(registry);
+            tasks.submit(() -> "ok").join();
+            tasks.submit(() -> "ok").join();
+            assertThatThrownBy(() -> tasks.submit(() -> {
+                throw new IOException("failed on purpose");
+            }).join()).isInstanceOf(CompletionException.class);
+
+            assertThat(registry.get("concurry.worker.calls").tags("pool", "fetchers", "mode", "sync", "outcome", "success")
+                    .functionCounter().count()).isEqualTo(2);
+            assertThat(registry.get("concurry.worker.calls").tags("pool", "fetchers", "outcome", "failure")
+                    .functionCounter().count()).isEqualTo(1);
+            assertThat(registry.get("concurry.worker.call").tag("pool", "fetchers").functionTimer().count()).isEqualTo(3);
+            assertThat(registry.get("concurry.worker.active").tag("pool", "fetchers").gauge().value()).isZero();
         }
     }
 

@@ -114,8 +114,12 @@ final class RedisStore implements RemoteStore {
                         }
                         sink.granted(i, g.seq());
                     }
-                    case LimitScript.Refused refused -> sink.refused(i, refused.shortOf(),
-                            waitFor(refused, decisions.untilLeaseExpiry()));
+                    case LimitScript.Refused refused -> {
+                        sink.refused(i, refused.shortOf(), refused.waitNanos());
+                        if (shortOfResource(refused)) {
+                            sink.recheck(untilPermitsMayReturn(decisions.untilLeaseExpiry()));
+                        }
+                    }
                 }
             }
             for (int i = 0; i < decisions.available().length; i++) {
@@ -129,20 +133,20 @@ final class RedisStore implements RemoteStore {
 
     /**
      * A permit comes back on a release (this JVM decides again at once; others are told through the
-     * set's channel) or when a lease expires, which nobody announces: a waiter short of a permit also
-     * wakes when the earliest lease could expire (or after a third of a lease, if none is held).
+     * set's channel) or when a lease expires, which nobody announces: a waiter short of a permit is also
+     * decided again when the earliest lease could expire (or after a third of a lease, if none is held).
      */
-    private double waitFor(LimitScript.Refused refused, double untilLeaseExpiry) {
-        if (Double.isNaN(refused.waitNanos()) || refused.waitNanos() < Double.POSITIVE_INFINITY) {
-            return refused.waitNanos();
-        }
+    private double untilPermitsMayReturn(double untilLeaseExpiry) {
+        return Double.isNaN(untilLeaseExpiry) ? backend.lease().toNanos() / 3.0 : Math.max(0, untilLeaseExpiry) + 1_000_000;
+    }
+
+    private boolean shortOfResource(LimitScript.Refused refused) {
         for (int i = 0; i < specs.size(); i++) {
             if ((refused.shortOf() & (1L << i)) != 0 && specs.get(i) instanceof ResourceLimit) {
-                return Double.isNaN(untilLeaseExpiry) ? backend.lease().toNanos() / 3.0
-                        : Math.max(0, untilLeaseExpiry) + 1_000_000;
+                return true;
             }
         }
-        return refused.waitNanos();
+        return false;
     }
 
     private void warnFailOpen(RedisUnavailableException e) {

@@ -49,6 +49,8 @@ local has_resource = false
 do
   local i = 0
   for kind, cap, win in string.gmatch(ARGV[3], '|(%a):([^:|]+):([^:|]+)') do
+    -- a token bucket is stored and run as GCRA (LimitMath: the same admissions, one number)
+    if kind == 'T' then kind = 'G' end
     local m = { kind = kind, cap = tonumber(cap), win = tonumber(win), field = 's' .. i }
     m.tol = 1e-12 * math.max(1.0, m.cap)
     m.per = m.win / m.cap
@@ -120,8 +122,7 @@ local function st(m)
   else
     s = {}
     local k = m.kind
-    if k == 'T' then s[1] = m.cap; s[2] = 0
-    elseif k == 'L' or k == 'G' then s[1] = 0
+    if k == 'L' or k == 'G' then s[1] = 0
     elseif k == 'F' then s[1] = math.floor(0 / m.win); s[2] = 0; s[3] = 0
     else s[1] = 0 end
   end
@@ -130,13 +131,6 @@ local function st(m)
 end
 
 local function dirty(m) m.dirty = true end
-
-local function tokens_at(m, t)
-  local s = m.s
-  local elapsed = t - s[2]
-  if elapsed > 0 then return math.min(m.cap, s[1] + elapsed / m.per) end
-  return s[1]
-end
 
 -- moves to the window of t; first_seq is the first grant counted in a new one (refunds check it)
 local function roll_window(m, t, first_seq)
@@ -290,11 +284,7 @@ local function wait_time(m, t, n)
   if n == 0 then return 0 end
   local s = st(m)
   local k = m.kind
-  if k == 'T' then
-    local tokens = tokens_at(m, t)
-    if tokens + m.tol >= n then return 0 end
-    return (n - tokens) * m.per
-  elseif k == 'G' then
+  if k == 'G' then
     local excess = math.max(s[1], t) + n * m.per - t - m.win
     if excess <= m.tol * m.per then return 0 end
     return excess
@@ -321,10 +311,7 @@ local function commit(m, t, n, sq)
   local s = st(m)
   dirty(m)
   local k = m.kind
-  if k == 'T' then
-    s[1] = tokens_at(m, t) - n
-    s[2] = math.max(s[2], t)
-  elseif k == 'G' then
+  if k == 'G' then
     s[1] = math.max(s[1], t) + n * m.per
   elseif k == 'L' then
     -- counted from the drain instant when woken within a nanosecond of it: no drift (as LimitMath)
@@ -347,10 +334,7 @@ local function settle(m, t, sq, last_seq, granted, used)
   local s = st(m)
   dirty(m)
   local k = m.kind
-  if k == 'T' then
-    s[1] = math.min(m.cap, tokens_at(m, t) + refund)
-    s[2] = math.max(s[2], t)
-  elseif k == 'G' or k == 'L' then
+  if k == 'G' or k == 'L' then
     if refund > 0 then
       if s[1] > t then s[1] = math.max(t, s[1] - refund * m.per) end
     else
@@ -379,8 +363,7 @@ end
 local function in_use(m, t)
   local s = st(m)
   local k = m.kind
-  if k == 'T' then return m.cap - tokens_at(m, t)
-  elseif k == 'G' or k == 'L' then return math.max(0, s[1] - t) / m.per
+  if k == 'G' or k == 'L' then return math.max(0, s[1] - t) / m.per
   elseif k == 'F' then
     if s[1] == math.floor(t / m.win) then return s[2] end
     return 0
@@ -404,8 +387,7 @@ end
 local function horizon(m, t)
   local s = st(m)
   local k = m.kind
-  if k == 'T' then return (m.cap - tokens_at(m, t)) * m.per
-  elseif k == 'G' or k == 'L' then return s[1] - t
+  if k == 'G' or k == 'L' then return s[1] - t
   elseif k == 'F' then return (math.floor(t / m.win) + 1) * m.win - t
   elseif k == 'S' then
     if s[2] == 0 then return 0 end

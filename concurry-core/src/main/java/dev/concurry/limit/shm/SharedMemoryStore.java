@@ -7,6 +7,7 @@ import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.LocalStore;
 import dev.concurry.limit.spi.ResolvedRequest;
 import dev.concurry.limit.spi.SetAlgorithms;
+import dev.concurry.limit.spi.Shortfall;
 import dev.concurry.limit.spi.StoreSnapshot;
 import dev.concurry.time.MonotonicClock;
 import java.nio.file.Path;
@@ -288,6 +289,50 @@ final class SharedMemoryStore implements LocalStore {
         }
         unlock();
         return freed;
+    }
+
+    /**
+     * From the state as it is now. A request the limits would allow while waiters of any JVM wait for
+     * its keys is reported short of those keys, with no known wait (it queues behind them). If the lock
+     * is not free (or the file broke), it is reported short of every key, from the last state read.
+     */
+    @Override
+    public Shortfall explain(ResolvedRequest r) {
+        boolean locked;
+        try {
+            locked = lock(PATIENCE_NANOS);
+        } catch (RuntimeException unusable) {
+            locked = false;
+        }
+        if (!locked) {
+            double[] available = new double[r.size()];
+            for (int j = 0; j < available.length; j++) {
+                available[j] = lastSnapshot.available(r.limitIndex(j));
+            }
+            return new Shortfall(r.mask(), Double.NaN, available);
+        }
+        Shortfall shortfall;
+        try {
+            copy.touch(r.touches());
+            double[] available = new double[r.size()];
+            for (int j = 0; j < available.length; j++) {
+                available[j] = algorithms.available(state, r.limitIndex(j), copy.now);
+            }
+            long shortNow = algorithms.shortOf(state, copy.now, r);
+            long behind = r.mask() & tickets.waiting(state);
+            shortfall = shortNow == 0 && behind != 0
+                    ? new Shortfall(behind, Double.NaN, available)
+                    : new Shortfall(shortNow, algorithms.waitTime(state, copy.now, r), available);
+        } catch (RuntimeException | Error e) {
+            copy.abandon();
+            throw e;
+        }
+        try {
+            unlock();
+        } catch (IllegalStateException unusable) {
+            // the file broke while we looked: the answer stands (a refusal explains, never fails)
+        }
+        return shortfall;
     }
 
     @Override

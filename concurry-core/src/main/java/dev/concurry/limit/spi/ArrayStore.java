@@ -131,6 +131,21 @@ public abstract class ArrayStore implements LocalStore {
     }
 
     @Override
+    public Shortfall explain(ResolvedRequest r) {
+        lock();
+        try {
+            double now = now();
+            double[] available = new double[r.size()];
+            for (int j = 0; j < available.length; j++) {
+                available[j] = algorithms.available(state, r.limitIndex(j), now);
+            }
+            return new Shortfall(algorithms.shortOf(state, now, r), algorithms.waitTime(state, now, r), available);
+        } finally {
+            unlock(r.touches(), false);
+        }
+    }
+
+    @Override
     public double headroom(ResolvedRequest r) {
         lock();
         try {

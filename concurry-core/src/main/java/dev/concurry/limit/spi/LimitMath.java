@@ -20,8 +20,10 @@ import java.util.Arrays;
  *
  * <p>State layouts, at {@code offset} in the set's state array:
  * <ul>
- *   <li>TOKEN_BUCKET: tokens, time of last refill.</li>
- *   <li>GCRA, LEAKY_BUCKET: theoretical arrival time (TAT): when everything granted has drained.</li>
+ *   <li>GCRA, LEAKY_BUCKET: theoretical arrival time (TAT): when everything granted has drained.
+ *       TOKEN_BUCKET is stored and run as GCRA: a bucket holding {@code capacity - (TAT - now) / per}
+ *       tokens admits, refunds and charges exactly what GCRA does (SPEC L5), and one number lets the
+ *       in-memory store grant it lock-free.</li>
  *   <li>FIXED_WINDOW: index of the current window, units counted in it, sequence number of the first
  *       grant counted in it (a refund applies only to a grant of the current window).</li>
  *   <li>SLIDING_WINDOW: a ring of {@value #SW_RING} grants (time, units, sequence number), whatever
@@ -46,7 +48,7 @@ final class LimitMath {
     /** Entries in a sliding window's ring: 4 + 3 × 512 doubles = 12,320 bytes of state per limit. */
     static final int SW_RING = 512;
 
-    enum Kind { TOKEN_BUCKET, LEAKY_BUCKET, SLIDING_WINDOW, FIXED_WINDOW, GCRA, RESOURCE }
+    enum Kind { LEAKY_BUCKET, SLIDING_WINDOW, FIXED_WINDOW, GCRA, RESOURCE }
 
     final Kind kind;
     final double capacity;
@@ -84,18 +86,16 @@ final class LimitMath {
 
     private static Kind kindOf(RateAlgorithm algorithm) {
         return switch (algorithm) {
-            case TOKEN_BUCKET -> Kind.TOKEN_BUCKET;
+            case TOKEN_BUCKET, GCRA -> Kind.GCRA;
             case LEAKY_BUCKET -> Kind.LEAKY_BUCKET;
             case SLIDING_WINDOW -> Kind.SLIDING_WINDOW;
             case FIXED_WINDOW -> Kind.FIXED_WINDOW;
-            case GCRA -> Kind.GCRA;
         };
     }
 
     /** How many doubles of state this limit needs. */
     int stateSize() {
         return switch (kind) {
-            case TOKEN_BUCKET -> 2;
             case FIXED_WINDOW -> 3;
             case LEAKY_BUCKET, GCRA, RESOURCE -> 1;
             case SLIDING_WINDOW -> SW_HEADER + SW_ENTRY * ring;
@@ -110,10 +110,6 @@ final class LimitMath {
     void init(double[] s, double now) {
         int o = offset;
         switch (kind) {
-            case TOKEN_BUCKET -> {
-                s[o] = capacity;
-                s[o + 1] = now;
-            }
             case LEAKY_BUCKET, GCRA -> s[o] = now;
             case FIXED_WINDOW -> {
                 s[o] = Math.floor(now / window);
@@ -141,10 +137,6 @@ final class LimitMath {
         }
         int o = offset;
         return switch (kind) {
-            case TOKEN_BUCKET -> {
-                double tokens = tokensAt(s, now);
-                yield tokens + tolerance >= n ? 0 : (n - tokens) * per;
-            }
             case GCRA -> {
                 double excess = Math.max(s[o], now) + n * per - now - window;
                 yield excess <= tolerance * per ? 0 : excess;
@@ -177,10 +169,6 @@ final class LimitMath {
     void commit(double[] s, double now, double n, long seq) {
         int o = offset;
         switch (kind) {
-            case TOKEN_BUCKET -> {
-                s[o] = tokensAt(s, now) - n;
-                s[o + 1] = Math.max(s[o + 1], now);
-            }
             case GCRA -> s[o] = Math.max(s[o], now) + n * per;
             // A waiter wakes at the first whole nanosecond at or after the drain instant; counting from
             // the drain instant itself keeps the grid exact, so fractional progress is never lost.
@@ -210,10 +198,6 @@ final class LimitMath {
         }
         int o = offset;
         switch (kind) {
-            case TOKEN_BUCKET -> {
-                s[o] = Math.min(capacity, tokensAt(s, now) + refund);
-                s[o + 1] = Math.max(s[o + 1], now);
-            }
             case GCRA, LEAKY_BUCKET -> {
                 if (refund > 0) {
                     if (s[o] > now) {
@@ -260,10 +244,6 @@ final class LimitMath {
         double debt = MAX_DEBT_WINDOWS * capacity;
         double latest = now + FUTURE_SLACK_NANOS;
         return switch (kind) {
-            case TOKEN_BUCKET -> s[o] > capacity + tolerance ? "tokens " + s[o] + " above the capacity " + capacity
-                    : s[o] < -debt ? "tokens " + s[o] + ", a debt of more than " + MAX_DEBT_WINDOWS + " windows"
-                    : s[o + 1] > latest ? "last refill at " + s[o + 1] + " ns, later than now (" + now + " ns)"
-                    : null;
             case GCRA, LEAKY_BUCKET -> s[o] > latest + window * (1 + MAX_DEBT_WINDOWS)
                     ? "theoretical arrival time " + s[o] + " ns, a debt of more than " + MAX_DEBT_WINDOWS
                             + " windows at " + now + " ns"
@@ -318,10 +298,6 @@ final class LimitMath {
     void exhaust(double[] s, double now, long seq) {
         int o = offset;
         switch (kind) {
-            case TOKEN_BUCKET -> {
-                s[o] = 0;
-                s[o + 1] = now;
-            }
             case GCRA, LEAKY_BUCKET -> s[o] = now + window;
             case FIXED_WINDOW -> {
                 s[o] = Math.floor(now / window);
@@ -358,7 +334,6 @@ final class LimitMath {
     double inUse(double[] s, double now) {
         int o = offset;
         return switch (kind) {
-            case TOKEN_BUCKET -> capacity - tokensAt(s, now);
             case GCRA, LEAKY_BUCKET -> Math.max(0, s[o] - now) / per;
             case FIXED_WINDOW -> s[o] == Math.floor(now / window) ? s[o + 1] : 0;
             case SLIDING_WINDOW -> {
@@ -377,11 +352,6 @@ final class LimitMath {
         };
     }
 
-    private double tokensAt(double[] s, double now) {
-        int o = offset;
-        double elapsed = now - s[o + 1];
-        return elapsed > 0 ? Math.min(capacity, s[o] + elapsed / per) : s[o];
-    }
 
     /** Moves to the window of {@code now}; {@code firstSeq} is the first grant counted in a new one. */
     private void rollWindow(double[] s, double now, long firstSeq) {

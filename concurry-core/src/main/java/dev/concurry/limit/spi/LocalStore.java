@@ -30,6 +30,9 @@ public interface LocalStore extends LimitStore {
      */
     boolean settle(ResolvedRequest r, long seq, double[] used);
 
+    /** Why {@code r} would be refused now, or that it would not be ({@code shortOf} 0); takes nothing. */
+    Shortfall explain(ResolvedRequest r);
+
     /** See {@link SetAlgorithms#headroom}: a hint for pools, read now. */
     double headroom(ResolvedRequest r);
 
@@ -43,6 +46,15 @@ public interface LocalStore extends LimitStore {
      */
     default long tryGrantFast(ResolvedRequest r) {
         return 0;
+    }
+
+    /**
+     * Gives back the resource permits of grant {@code seq} of {@code r} (a settlement with no usage to
+     * report) without the engine's lock, for stores with a lock-free representation; tried only while
+     * no waiter is queued. Returns false to take the locked path.
+     */
+    default boolean releaseFast(ResolvedRequest r, long seq) {
+        return false;
     }
 
     /** Whether {@link #tryGrantFast} can ever grant (the engine skips it otherwise). */

@@ -179,8 +179,8 @@ public final class SetAlgorithms {
 
     /**
      * What makes limit {@code i}'s words of {@code s} impossible at {@code now} — NaN, infinite, a
-     * negative or fractional count of permits, more tokens than capacity, a time in the future, a
-     * debt of over 10^9 windows — or empty when they are plausible. For stores whose state can be
+     * negative or fractional count, a window or a ring entry in the future, a debt of over 10^9
+     * windows — or empty when they are plausible. For stores whose state can be
      * damaged outside this code (a shared file). Unless {@code thorough}, only the words every
      * decision reads are checked (cheap enough to run whenever the state is reloaded).
      */
@@ -294,7 +294,20 @@ public final class SetAlgorithms {
         return math[i].gcraGrant(tat, now, n);
     }
 
-    /** Whether the set is a single GCRA limit (its whole state is one number at {@code offset(0)}). */
+    /** Whether a limit is a sliding window (whose state is a ring of hundreds of words). */
+    public boolean hasSlidingWindow() {
+        for (LimitMath m : math) {
+            if (m.kind == LimitMath.Kind.SLIDING_WINDOW) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether the set is a single GCRA or token-bucket limit (its whole state is one number at
+     * {@code offset(0)}).
+     */
     public boolean singleGcra() {
         return math.length == 1 && math[0].kind == LimitMath.Kind.GCRA;
     }
