@@ -145,7 +145,7 @@ public final class HazelcastCluster extends WorkerCluster {
         }
     }
 
-    private static String clusterName(HazelcastInstance hz) {
+    static String clusterName(HazelcastInstance hz) {
         try {
             return hz.getConfig().getClusterName();
         } catch (RuntimeException e) {
