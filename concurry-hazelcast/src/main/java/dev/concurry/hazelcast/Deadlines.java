@@ -5,6 +5,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -16,7 +17,7 @@ import java.util.concurrent.locks.LockSupport;
 final class Deadlines {
     private static final long TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(25);
     private static final Map<CompletableFuture<?>, Long> PENDING = new ConcurrentHashMap<>();
-    private static volatile Thread checker;
+    private static final AtomicBoolean STARTED = new AtomicBoolean();
 
     private Deadlines() {
     }
@@ -25,14 +26,8 @@ final class Deadlines {
     static void watch(CompletableFuture<?> call, long deadlineNanos) {
         PENDING.put(call, deadlineNanos);
         call.whenComplete((value, failure) -> PENDING.remove(call));
-        if (checker == null) {
-            start();
-        }
-    }
-
-    private static synchronized void start() {
-        if (checker == null) {
-            checker = Thread.ofPlatform().daemon(true).name("concurry-hazelcast-deadlines").start(Deadlines::run);
+        if (!STARTED.get() && STARTED.compareAndSet(false, true)) {
+            Thread.ofPlatform().daemon(true).name("concurry-hazelcast-deadlines").start(Deadlines::run);
         }
     }
 

@@ -16,6 +16,7 @@ import com.hazelcast.core.OperationTimeoutException;
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.IMap;
 import com.hazelcast.spi.exception.RetryableException;
+import com.hazelcast.spi.impl.operationexecutor.OperationHostileThread;
 import com.hazelcast.spi.exception.TargetDisconnectedException;
 import com.hazelcast.splitbrainprotection.SplitBrainProtectionException;
 import com.hazelcast.topic.ITopic;
@@ -33,6 +34,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -91,6 +94,7 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
     public static final String SPLIT_BRAIN_PROTECTION = "concurry-limits-majority";
     private static final long RETRY_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
     private static final long MAX_RETRY_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+    private static final Executor HANDOFF = Executors.newVirtualThreadPerTaskExecutor();
 
     private final HazelcastInstance hz;
     private final String mapName;
@@ -281,6 +285,19 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
         return lease;
     }
 
+    String mapName() {
+        return mapName;
+    }
+
+    Duration commandTimeout() {
+        return commandTimeout;
+    }
+
+    /** The instance this backend reaches the cluster through. */
+    HazelcastInstance instance() {
+        return hz;
+    }
+
     long leaseNanos() {
         return leaseNanos;
     }
@@ -344,6 +361,12 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
 
     private <R> void attempt(String setName, String what, Supplier<EntryProcessor<String, StoredSet, R>> processor,
                              long deadline, int attempts, CompletableFuture<R> result) {
+        if (Thread.currentThread() instanceof OperationHostileThread) {
+            // A reply's callbacks run on the member's response or partition thread (see below), where Hazelcast
+            // forbids starting a call: the engine's next batch is sent from another thread.
+            HANDOFF.execute(() -> attempt(setName, what, processor, deadline, attempts, result));
+            return;
+        }
         CompletableFuture<R> call = new CompletableFuture<>();
         try {
             // On the thread that receives the reply: Hazelcast runs plain whenComplete callbacks on another
