@@ -317,8 +317,9 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
         return target;
     }
 
-    boolean isClosed() {
-        return closed;
+    /** Whether calls can still be made: not closed, and the Hazelcast instance is running. */
+    boolean isUsable() {
+        return !closed && hz.getLifecycleService().isRunning();
     }
 
     void leaseExpired() {
@@ -434,7 +435,7 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
                     + SPLIT_BRAIN_PROTECTION + "' requires (fail closed); nothing was taken, retry once the members"
                     + " rejoin (" + e.getMessage() + ")", e);
         }
-        if (e instanceof HazelcastInstanceNotActiveException && !hz.getLifecycleService().isRunning()) {
+        if (!(e instanceof LimitException) && !hz.getLifecycleService().isRunning()) {
             return new IllegalStateException("the Hazelcast instance of HazelcastBackend " + target + " is shut down:"
                     + " limit set '" + setName + "' cannot be decided", e);
         }

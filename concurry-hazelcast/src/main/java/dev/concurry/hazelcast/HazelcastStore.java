@@ -17,7 +17,6 @@ import dev.concurry.time.MonotonicClock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
@@ -122,8 +121,7 @@ final class HazelcastStore implements RemoteStore {
 
     private CompletableFuture<Decisions> decideOnce(Attempts attempts, long callNo, long abandoned, long reading,
                                                      boolean reopen) {
-        UUID holder = backend.holder();
-        return backend.invoke(name(), "decide", () -> new Decide(reading, origin, callNo, abandoned, holder,
+        return backend.invoke(name(), "decide", () -> new Decide(reading, origin, callNo, abandoned, backend.holder(),
                         backend.leaseNanos(), backend.keepNanos(), signature, attempts))
                 .thenCompose(d -> switch (d.status) {
                     case Decisions.DECIDED -> CompletableFuture.completedFuture(d);
@@ -238,20 +236,22 @@ final class HazelcastStore implements RemoteStore {
         }
     }
 
-    /** Renews every lease held here, in one call, then reschedules itself while leases remain. */
+    /**
+     * Renews every lease held here, in one call, then reschedules itself while leases remain and the backend
+     * can reach its cluster.
+     */
     private void renewLeases() {
         List<Long> held = new ArrayList<>(leases);
-        if (held.isEmpty() || backend.isClosed()) {
+        if (held.isEmpty() || !backend.isUsable()) {
             renewing.set(false);
-            if (!leases.isEmpty() && !backend.isClosed()) {
+            if (!leases.isEmpty() && backend.isUsable()) {
                 scheduleRenewal();
             }
             return;
         }
         long[] seqs = held.stream().mapToLong(Long::longValue).toArray();
         long reading = backend.reading();
-        UUID holder = backend.holder();
-        backend.invoke(name(), "renew", () -> new SetProcessors.Renew(reading, holder, seqs, backend.leaseNanos()))
+        backend.invoke(name(), "renew", () -> new SetProcessors.Renew(reading, backend.holder(), seqs, backend.leaseNanos()))
                 .whenComplete((renewed, failure) -> {
                     if (failure != null) {
                         LOG.warn("could not renew {} lease(s) of limit set '{}': {}", seqs.length, name(),

@@ -58,7 +58,7 @@ class SetProcessorsTest {
                 settle(t + 1, d.values[0], Request.of("requests", 1).and("tokens", 7).and("db", 1),
                         i % 3 == 0 ? new double[] {1, 2, Double.NaN} : null);
             }
-            assertThat(sameState(owner.getValue(), backup.getValue())).as("after call " + i).isTrue();
+            assertThat(StoredSets.sameState(owner.getValue(), backup.getValue())).as("after call " + i).isTrue();
         }
         assertThat(owner.getValue().version).isGreaterThan(10);
     }
@@ -127,7 +127,7 @@ class SetProcessorsTest {
 
         assertThat(next.granted[0]).isTrue();
         assertThat(owner.getValue().leases).doesNotContainKey(lost.values[0]).containsKey(next.values[0]);
-        assertThat(sameState(owner.getValue(), backup.getValue())).isTrue();
+        assertThat(StoredSets.sameState(owner.getValue(), backup.getValue())).isTrue();
     }
 
     @Test
@@ -170,7 +170,7 @@ class SetProcessorsTest {
         }
         // Each settlement is kept for keepNanos (5 s here): the older ones are gone.
         assertThat(owner.getValue().settled).hasSize(1);
-        assertThat(sameState(owner.getValue(), backup.getValue())).isTrue();
+        assertThat(StoredSets.sameState(owner.getValue(), backup.getValue())).isTrue();
     }
 
     // ---- leases ----------------------------------------------------------------------------------
@@ -326,37 +326,5 @@ class SetProcessorsTest {
 
     private static Object copy(Object value) {
         return SERIALIZATION.toObject(SERIALIZATION.toData(value));
-    }
-
-    /** Same state, word for word (bits of every double), same leases, call records and settled grants. */
-    private static boolean sameState(StoredSet a, StoredSet b) {
-        if (a.version != b.version || a.epoch != b.epoch || Double.compare(a.last, b.last) != 0
-                || !a.limits.equals(b.limits) || a.state.length != b.state.length) {
-            return false;
-        }
-        for (int i = 0; i < a.state.length; i++) {
-            if (Double.doubleToRawLongBits(a.state[i]) != Double.doubleToRawLongBits(b.state[i])) {
-                return false;
-            }
-        }
-        if (!a.leases.keySet().equals(b.leases.keySet()) || !a.calls.keySet().equals(b.calls.keySet())
-                || !a.settled.equals(b.settled)) {
-            return false;
-        }
-        for (Map.Entry<Long, StoredSet.Lease> lease : a.leases.entrySet()) {
-            StoredSet.Lease other = b.leases.get(lease.getKey());
-            if (!lease.getValue().holder().equals(other.holder()) || lease.getValue().expiry() != other.expiry()
-                    || !Arrays.equals(lease.getValue().permits(), other.permits())) {
-                return false;
-            }
-        }
-        for (Map.Entry<Long, StoredSet.CallRecord> call : a.calls.entrySet()) {
-            StoredSet.CallRecord other = b.calls.get(call.getKey());
-            if (call.getValue().callNo() != other.callNo()
-                    || !Arrays.equals(call.getValue().decisions().values, other.decisions().values)) {
-                return false;
-            }
-        }
-        return true;
     }
 }
