@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.hazelcast.config.InMemoryFormat;
 import com.hazelcast.config.MapConfig;
-import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 import dev.concurry.limit.Acquisition;
 import dev.concurry.limit.LimitSet;
@@ -13,9 +12,6 @@ import dev.concurry.limit.RateLimit;
 import dev.concurry.limit.Request;
 import dev.concurry.limit.ResourceLimit;
 import dev.concurry.time.ManualClock;
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -144,7 +140,7 @@ class HazelcastBackendTest {
     @Test
     void L18b_the_permits_of_a_member_that_leaves_the_cluster_come_back_at_once() throws Exception {
         String name = name("departed");
-        HazelcastInstance extra = startExtraMember();
+        HazelcastInstance extra = ExtraMembers.join(cluster);
         try (HazelcastBackend survivor = HazelcastBackend.builder(cluster.embeddedMember(0)).leaseDuration(HOUR).build();
              LimitSet waiter = set(survivor, name, ResourceLimit.of("db", 2))) {
             HazelcastBackend doomed = HazelcastBackend.builder(extra).leaseDuration(HOUR).build();
@@ -195,18 +191,5 @@ class HazelcastBackendTest {
             assertThat(System.nanoTime()).as("a waiter queued in time").isLessThan(deadline);
             Thread.sleep(5);
         }
-    }
-
-    /** A fourth member joining the cluster, for a test that kills it. */
-    private static HazelcastInstance startExtraMember() throws IOException {
-        int port;
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = socket.getLocalPort();
-        }
-        List<Integer> ports = new ArrayList<>(cluster.ports());
-        ports.add(port);
-        HazelcastInstance member = Hazelcast.newHazelcastInstance(LoopbackCluster.memberConfig(cluster.name(), port, ports));
-        assertThat(member.getCluster().getMembers()).hasSize(4);
-        return member;
     }
 }
