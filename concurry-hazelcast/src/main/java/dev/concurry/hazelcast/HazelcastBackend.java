@@ -83,7 +83,7 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>The members run the processors, so their class paths must hold concurry-core and concurry-hazelcast
- * (always true for embedded members). Close the backend (after its sets) to remove its listeners; the
+ * (always true for embedded members). Close the backend (after its sets) to remove its listener; the
  * Hazelcast instance stays yours.
  */
 public final class HazelcastBackend implements LimitBackend, AutoCloseable {
@@ -246,7 +246,11 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
         return expiredLeases.get();
     }
 
-    /** Removes this backend's listeners. Sets of this backend stop working; the Hazelcast instance stays open. */
+    /**
+     * Removes this backend's listener of releases and refuses new sets. Sets already built keep working while
+     * the Hazelcast instance runs (an acquisition closed later still gives its permits back), but no longer
+     * hear of releases elsewhere; close them first. The Hazelcast instance stays open.
+     */
     @Override
     public void close() {
         if (closed) {
@@ -317,9 +321,9 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
         return target;
     }
 
-    /** Whether calls can still be made: not closed, and the Hazelcast instance is running. */
+    /** Whether calls can still be made: the Hazelcast instance is running. */
     boolean isUsable() {
-        return !closed && hz.getLifecycleService().isRunning();
+        return hz.getLifecycleService().isRunning();
     }
 
     void leaseExpired() {
@@ -351,9 +355,6 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
      * command timeout; the processors make a repeat harmless.
      */
     <R> CompletableFuture<R> invoke(String setName, String what, Supplier<EntryProcessor<String, StoredSet, R>> processor) {
-        if (closed) {
-            return CompletableFuture.failedFuture(closedException());
-        }
         CompletableFuture<R> result = new CompletableFuture<>();
         long deadline = commandTimeoutNanos == Long.MAX_VALUE ? Long.MAX_VALUE : System.nanoTime() + commandTimeoutNanos;
         attempt(setName, what, processor, deadline, 0, result);
@@ -403,6 +404,34 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
             LOG.debug("{} of limit set '{}' on {}: outcome unknown ({}), repeating", what, setName, target, cause.toString());
             CompletableFuture.delayedExecutor(pause, TimeUnit.NANOSECONDS)
                     .execute(() -> attempt(setName, what, processor, deadline, attempts + 1, result));
+        });
+    }
+
+    /**
+     * Makes {@code call} (a whole {@link #invoke}) again, with pauses, while it fails with
+     * {@link ClusterUnavailableException} and {@code deadlineNanos} has not passed: for what must reach the
+     * set eventually but nobody waits for (a settlement, a give-back).
+     */
+    <R> CompletableFuture<R> repeatUntil(long deadlineNanos, Supplier<CompletableFuture<R>> call) {
+        CompletableFuture<R> result = new CompletableFuture<>();
+        repeat(deadlineNanos, call, 0, result);
+        return result;
+    }
+
+    private <R> void repeat(long deadline, Supplier<CompletableFuture<R>> call, int attempts, CompletableFuture<R> result) {
+        call.get().whenComplete((value, failure) -> {
+            if (failure == null) {
+                result.complete(value);
+                return;
+            }
+            long pause = Math.min(TimeUnit.SECONDS.toNanos(1), MAX_RETRY_PAUSE_NANOS << Math.min(attempts, 2));
+            if (translate("", failure) instanceof ClusterUnavailableException && isUsable()
+                    && deadline - System.nanoTime() > pause) {
+                CompletableFuture.delayedExecutor(pause, TimeUnit.NANOSECONDS)
+                        .execute(() -> repeat(deadline, call, attempts + 1, result));
+            } else {
+                result.completeExceptionally(failure);
+            }
         });
     }
 

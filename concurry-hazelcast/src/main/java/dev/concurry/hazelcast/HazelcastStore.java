@@ -13,6 +13,7 @@ import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.RemoteStore;
 import dev.concurry.limit.spi.ResolvedRequest;
 import dev.concurry.limit.spi.StoreSnapshot;
+import com.hazelcast.map.EntryProcessor;
 import dev.concurry.time.MonotonicClock;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +26,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -197,11 +199,39 @@ final class HazelcastStore implements RemoteStore {
             return CompletableFuture.completedFuture(false);
         }
         long reading = backend.reading();
-        return backend.invoke(name(), "settle", () -> new Settle(reading, seq, r, used, backend.keepNanos()))
-                .handle((reply, failure) -> {
-                    if (failure != null) {
-                        throw backend.translate(name(), failure);
+        long sent = System.nanoTime();
+        Supplier<EntryProcessor<String, StoredSet, Integer>> settle =
+                () -> new Settle(reading, seq, r, used, backend.keepNanos());
+        return backend.invoke(name(), "settle", settle).handle((reply, failure) -> {
+            if (failure == null) {
+                return settled(r, reply);
+            }
+            RuntimeException e = backend.translate(name(), failure);
+            if (e instanceof ClusterUnavailableException) {
+                settleLater(settle, seq, sent);
+            }
+            throw e;
+        });
+    }
+
+    /**
+     * Repeats a settlement whose outcome is unknown in the background, while the owner still remembers the
+     * grants it settled (so a repeat applies once), so that its permits and refunds are not lost: the engine
+     * was told it failed, the set learns it anyway once the cluster answers.
+     */
+    private void settleLater(Supplier<EntryProcessor<String, StoredSet, Integer>> settle, long seq, long sent) {
+        backend.repeatUntil(sent + backend.keepNanos() / 2, () -> backend.invoke(name(), "settle", settle))
+                .whenComplete((reply, failure) -> {
+                    if (failure == null) {
+                        LOG.info("settled grant {} of limit set '{}' after all, in the background", seq, name());
+                    } else {
+                        LOG.warn("gave up settling grant {} of limit set '{}': {}; its permits come back when its lease"
+                                + " expires", seq, name(), backend.translate(name(), failure).getMessage());
                     }
+                });
+    }
+
+    private boolean settled(ResolvedRequest r, int reply) {
                     if ((reply & Settle.OUTCOME) == Settle.LEASE_EXPIRED) {
                         backend.leaseExpired();
                         LOG.warn("the lease on {} of limit set '{}' had expired before it was released (held longer"
@@ -214,7 +244,6 @@ final class HazelcastStore implements RemoteStore {
                         backend.publishReleased(name());
                     }
                     return freed;
-                });
     }
 
     private boolean changesRates(ResolvedRequest r, double[] used) {
@@ -308,9 +337,29 @@ final class HazelcastStore implements RemoteStore {
         ASYNC.execute(decide::getAsBoolean);
     }
 
+    /**
+     * Forgets this store. If its last decide calls ended without an answer, one more call (deciding nothing)
+     * gives their grants back now rather than when their leases expire; repeated in the background while
+     * the owner still keeps this store's record.
+     */
     @Override
     public void close() {
         backend.forget(this);
+        long abandoned = abandonedFrom;
+        if (abandoned == 0 || !backend.isUsable()) {
+            return;
+        }
+        long callNo = callNumbers.incrementAndGet();
+        long reading = backend.reading();
+        backend.repeatUntil(System.nanoTime() + backend.keepNanos() / 2,
+                        () -> decideOnce(Attempts.none(), callNo, abandoned, reading, false))
+                .whenComplete((decisions, failure) -> {
+                    if (failure != null) {
+                        LOG.warn("could not give back the grants of limit set '{}' whose outcome stayed unknown: {};"
+                                + " their permits come back when their leases expire", name(),
+                                backend.translate(name(), failure).getMessage());
+                    }
+                });
     }
 
     @Override

@@ -48,23 +48,54 @@ final class SetProcessors {
     private SetProcessors() {
     }
 
-    /** Cluster time in nanoseconds on {@code hz}'s member: the wall clock plus the cluster's offset from it. */
+    /**
+     * Cluster time in nanoseconds on {@code hz}'s member: the wall clock plus the member's offset from the
+     * cluster's clock, as {@link OwnerClock} keeps it.
+     */
     static long clusterNanos(HazelcastInstance hz) {
         Instant now = Instant.now();
         long nanos = now.getEpochSecond() * 1_000_000_000L + now.getNano();
-        if (hz == null) {
-            return nanos;
+        return hz == null ? nanos : nanos + OwnerClock.of(hz).offsetMillis() * 1_000_000L;
+    }
+
+    /**
+     * A member's offset from cluster time, steadied. Hazelcast estimates each member's offset from the
+     * master's clock in whole milliseconds and re-estimates it continually; measured on one host (where the
+     * true offset is 0) it wandered between 0 and -3 ms. Followed as is, every forward step would shorten a
+     * window by that much (a saturated limit then admits a grant too many), and a failover would jump by the
+     * members' difference. So the offset applied moves only when the estimate departs from it by more than
+     * {@link #STEADY}: members whose wall clocks agree (one host, NTP) use the wall clock, a member whose
+     * clock is off by more is corrected.
+     */
+    static final class OwnerClock {
+        static final long STEADY = 25;
+        private final HazelcastInstance member;
+        private volatile long applied;
+
+        private OwnerClock(HazelcastInstance member) {
+            this.member = member;
         }
-        // The cluster clock is the wall clock plus an offset in whole milliseconds: read it where the
-        // millisecond does not change, so that the offset is exact.
-        for (int attempt = 0; attempt < 3; attempt++) {
+
+        static OwnerClock of(HazelcastInstance member) {
+            return (OwnerClock) member.getUserContext().computeIfAbsent(OwnerClock.class.getName(),
+                    key -> new OwnerClock(member));
+        }
+
+        long offsetMillis() {
+            // Hazelcast's cluster clock is the wall clock plus a whole number of milliseconds: read it where
+            // the millisecond does not change, so that the estimate is exact.
             long before = System.currentTimeMillis();
-            long cluster = hz.getCluster().getClusterTime();
+            long cluster = member.getCluster().getClusterTime();
             if (System.currentTimeMillis() == before) {
-                return nanos + (cluster - before) * 1_000_000L;
+                applied = steadied(applied, cluster - before);
             }
+            return applied;
         }
-        return nanos;
+
+        /** The offset to apply now: {@code applied} unless the {@code estimate} departs from it by more than STEADY. */
+        static long steadied(long applied, long estimate) {
+            return Math.abs(estimate - applied) > STEADY ? estimate : applied;
+        }
     }
 
     /**
@@ -221,6 +252,16 @@ final class SetProcessors {
 
         /** For Hazelcast's deserialization. */
         public Attempts() {
+        }
+
+        /** No attempt: a call that only gives back the grants of calls given up on. */
+        static Attempts none() {
+            Attempts a = new Attempts();
+            a.ids = new long[0];
+            a.tries = new boolean[0];
+            a.limits = new int[0][];
+            a.amounts = new double[0][];
+            return a;
         }
 
         static Attempts of(Batch batch) {

@@ -241,6 +241,21 @@ class SetProcessorsTest {
         assertThat(behind.waits[0]).isEqualTo(10.0 * SECOND);
     }
 
+    @Test
+    void L7_L18b_the_owners_clock_ignores_the_millisecond_wander_of_hazelcasts_offset_but_follows_a_real_skew() {
+        long applied = 0;
+        for (long estimate : new long[] {0, -1, -3, -2, 2, -1}) {     // as measured on one host: true offset 0
+            applied = SetProcessors.OwnerClock.steadied(applied, estimate);
+        }
+        assertThat(applied).isZero();
+        applied = SetProcessors.OwnerClock.steadied(applied, 740);      // a member whose wall clock is 740 ms behind
+        assertThat(applied).isEqualTo(740);
+        for (long estimate : new long[] {738, 742, 741}) {
+            applied = SetProcessors.OwnerClock.steadied(applied, estimate);
+        }
+        assertThat(applied).isEqualTo(740);
+    }
+
     // ---- helpers ---------------------------------------------------------------------------------
 
     private void open(Limit... specs) {
