@@ -39,6 +39,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -355,10 +356,41 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
      * command timeout; the processors make a repeat harmless.
      */
     <R> CompletableFuture<R> invoke(String setName, String what, Supplier<EntryProcessor<String, StoredSet, R>> processor) {
-        CompletableFuture<R> result = new CompletableFuture<>();
         long deadline = commandTimeoutNanos == Long.MAX_VALUE ? Long.MAX_VALUE : System.nanoTime() + commandTimeoutNanos;
+        if (testClock && !(Thread.currentThread() instanceof OperationHostileThread)) {
+            return invokeHere(setName, what, processor, deadline);
+        }
+        CompletableFuture<R> result = new CompletableFuture<>();
         attempt(setName, what, processor, deadline, 0, result);
         return result;
+    }
+
+    /**
+     * {@link #invoke} on this thread, for a test clock: the engine then waits for every call on the thread
+     * that made it (so that moving the clock is exact), and {@code executeOnKey} returns sooner than a
+     * future's callback reaches a waiting thread (measured: 20,000 calls in 3 s against 8 s, two members in
+     * one busy JVM). The same processors and repeats as {@link #attempt}; a call that hangs is bounded by
+     * Hazelcast's own invocation timeout rather than the command timeout.
+     */
+    private <R> CompletableFuture<R> invokeHere(String setName, String what,
+                                                Supplier<EntryProcessor<String, StoredSet, R>> processor, long deadline) {
+        for (int attempts = 0; ; attempts++) {
+            Throwable cause;
+            try {
+                return CompletableFuture.completedFuture(map.executeOnKey(setName, processor.get()));
+            } catch (RuntimeException e) {
+                cause = unwrap(e);
+            }
+            if (!outcomeUnknown(cause)) {
+                return CompletableFuture.failedFuture(cause);
+            }
+            long pause = Math.min(MAX_RETRY_PAUSE_NANOS, RETRY_PAUSE_NANOS << Math.min(attempts, 5));
+            if (deadline != Long.MAX_VALUE && deadline - System.nanoTime() <= pause) {
+                return CompletableFuture.failedFuture(timedOut(setName, cause));
+            }
+            LOG.debug("{} of limit set '{}' on {}: outcome unknown ({}), repeating", what, setName, target, cause.toString());
+            LockSupport.parkNanos(pause);
+        }
     }
 
     private <R> void attempt(String setName, String what, Supplier<EntryProcessor<String, StoredSet, R>> processor,
@@ -621,7 +653,9 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
 
         /**
          * For tests: time comes from {@code clock} (its reading is sent with each call) instead of the owner's
-         * cluster time, so that a {@link dev.concurry.time.ManualClock} drives every decision.
+         * cluster time, so that a {@link dev.concurry.time.ManualClock} drives every decision. Calls are then
+         * made on the calling thread, as the engine waits for them there anyway; one that hangs is bounded by
+         * Hazelcast's invocation timeout rather than {@link #commandTimeout(Duration)}.
          */
         public Builder clock(MonotonicClock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
