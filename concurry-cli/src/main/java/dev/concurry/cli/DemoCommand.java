@@ -14,10 +14,12 @@ import picocli.CommandLine.Parameters;
         description = {"Runs the seed's scenarios against local services that enforce their own limits.",
                 "llm: 500 requests + 10,000 tokens per (scaled) minute against a local LLM-like HTTP API.",
                 "db: 20 process workers against a real PostgreSQL that allows 5 connections.",
-                "regions: two local API regions with their own quotas behind one LimitPool."})
+                "regions: two local API regions with their own quotas behind one LimitPool.",
+                "cluster: the llm scenario with workers on 3 member JVMs of a Hazelcast cluster sharing one limit set;",
+                "         one member is killed mid-run (not part of 'all': it starts JVMs)."})
 final class DemoCommand implements Callable<Integer> {
 
-    enum Scenario { llm, db, regions, all }
+    enum Scenario { llm, db, regions, cluster, all }
 
     @Parameters(index = "0", arity = "0..1", defaultValue = "all",
             description = "Which scenario: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
@@ -43,6 +45,9 @@ final class DemoCommand implements Callable<Integer> {
             description = "Worker mode of the database scenario: PROCESS (the seed's), THREAD or VIRTUAL (default: ${DEFAULT-VALUE}).")
     dev.concurry.worker.Mode dbMode;
 
+    @Option(names = "--members", defaultValue = "3", description = "Member JVMs of the cluster scenario (default: ${DEFAULT-VALUE}).")
+    int members;
+
     @Option(names = "--port", defaultValue = "0", description = "Port of the local API server; 0 picks a free one.")
     int port;
 
@@ -64,9 +69,9 @@ final class DemoCommand implements Callable<Integer> {
         if (mode != dev.concurry.worker.Mode.THREAD && mode != dev.concurry.worker.Mode.VIRTUAL) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--mode must be THREAD or VIRTUAL, got " + mode);
         }
-        if (seconds <= 0 || minute <= 0 || workers < 1 || dbWorkers < 1 || port < 0 || port > 65535) {
+        if (seconds <= 0 || minute <= 0 || workers < 1 || dbWorkers < 1 || members < 2 || port < 0 || port > 65535) {
             throw new CommandLine.ParameterException(spec.commandLine(),
-                    "--seconds and --minute must be > 0, --workers >= 1, --port in 0..65535");
+                    "--seconds and --minute must be > 0, --workers >= 1, --members >= 2, --port in 0..65535");
         }
         Duration runFor = Duration.ofMillis((long) (seconds * 1000));
         Duration scaledMinute = Duration.ofMillis((long) (minute * 1000));
@@ -84,6 +89,9 @@ final class DemoCommand implements Callable<Integer> {
         }
         if (scenario == Scenario.regions || scenario == Scenario.all) {
             new RegionsScenario(workers, runFor, scaledMinute, !noLimits).run().print(out);
+        }
+        if (scenario == Scenario.cluster) {
+            new ClusterScenario(members, workers, runFor, scaledMinute, port).run().print(out);
         }
         return 0;
     }

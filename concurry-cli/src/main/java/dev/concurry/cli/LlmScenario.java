@@ -20,7 +20,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -152,17 +151,27 @@ final class LlmScenario {
      */
     static List<LlmWorker.Outcome> callUntil(HttpClient http, Map<String, URI> endpoints, Limiter limits, int workers,
                                             Mode mode, long deadline, String description) {
-        List<CompletableFuture<Optional<LlmWorker.Outcome>>> calls = new ArrayList<>();
         try (WorkerPool<LlmWorker> pool = Worker.options(LlmWorker.class)
                 .mode(mode).maxWorkers(workers).maxQueuedTasks(2).limits(limits).name("demo")
-                .init(() -> new LlmWorker(http, endpoints));
-             ProgressTracker progress = Progress.bar(description).start(-1)) {
+                .init(() -> new LlmWorker(http, endpoints))) {
+            return keepBusy(pool, deadline, description);
+        }
+    }
+
+    /**
+     * Keeps {@code pool} busy with {@code generate} calls until {@code deadline}, with a progress bar of calls
+     * done, and returns every call's outcome. The call returns a plain outcome (null when none was granted
+     * in time), which crosses to and from cluster members.
+     */
+    static List<LlmWorker.Outcome> keepBusy(WorkerPool<LlmWorker> pool, long deadline, String description) {
+        List<CompletableFuture<LlmWorker.Outcome>> calls = new ArrayList<>();
+        try (ProgressTracker progress = Progress.bar(description).start(-1)) {
             while (System.nanoTime() < deadline) {
-                CompletableFuture<Optional<LlmWorker.Outcome>> call = pool.submit(w -> w.generate(deadline));
+                CompletableFuture<LlmWorker.Outcome> call = pool.submit(w -> w.generate(deadline).orElse(null));
                 call.whenComplete((outcome, failure) -> progress.step());
                 calls.add(call);                       // submit blocks while the workers' queues are full
             }
-            return Futures.gather(calls).stream().flatMap(Optional::stream).toList();
+            return Futures.gather(calls).stream().filter(java.util.Objects::nonNull).toList();
         }
     }
 

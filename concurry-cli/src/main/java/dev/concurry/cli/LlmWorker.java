@@ -20,8 +20,11 @@ import java.util.regex.Pattern;
  * of the region its acquisition names, then settles the reservation to the tokens really used.
  */
 public final class LlmWorker extends Worker {
-    /** What one call did. */
-    record Outcome(String region, int status, int tokens, long grantedAt) {
+    /**
+     * What one call did; {@code grantedAt} in {@link System#nanoTime()} (comparable across the JVMs of one
+     * host), {@code pid} of the JVM that made the call (a member JVM in cluster mode).
+     */
+    record Outcome(String region, int status, int tokens, long grantedAt, long pid) implements java.io.Serializable {
     }
 
     static final Request RESERVE = Request.of("requests", 1).and("tokens", LlmScenario.MAX_TOKENS);
@@ -34,6 +37,11 @@ public final class LlmWorker extends Worker {
     LlmWorker(HttpClient http, Map<String, URI> endpoints) {
         this.http = http;
         this.endpoints = endpoints;
+    }
+
+    /** A worker with an HTTP client of its own: for a worker built where it runs (a cluster member). */
+    LlmWorker(Map<String, URI> endpoints) {
+        this(HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build(), endpoints);
     }
 
     /** One completion, or empty when no grant came before {@code deadlineNanos} (the run is over). */
@@ -55,7 +63,8 @@ public final class LlmWorker extends Worker {
                 used = m.find() ? Integer.parseInt(m.group(1)) : LlmScenario.MAX_TOKENS;
             }
             acq.update("tokens", used);            // settle the reservation to actual usage on close
-            return Optional.of(new Outcome(region, response.statusCode(), used, grantedAt));
+            return Optional.of(new Outcome(region, response.statusCode(), used, grantedAt,
+                    ProcessHandle.current().pid()));
         } catch (AcquireTimeoutException e) {
             return Optional.empty();
         }
