@@ -44,6 +44,18 @@ public final class LlmWorker extends Worker {
         this(HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build(), endpoints);
     }
 
+    /**
+     * Calls the API's {@code /health} (not counted) {@code calls} times, to open connections and compile the
+     * HTTP path before a measured run; returns the JVM's pid.
+     */
+    long warmUp(int calls) throws IOException, InterruptedException {
+        HttpRequest health = HttpRequest.newBuilder(endpoints.values().iterator().next().resolve("/health")).build();
+        for (int i = 0; i < calls; i++) {
+            http.send(health, HttpResponse.BodyHandlers.discarding());
+        }
+        return ProcessHandle.current().pid();
+    }
+
     /** One completion, or empty when no grant came before {@code deadlineNanos} (the run is over). */
     Optional<Outcome> generate(long deadlineNanos) throws IOException, InterruptedException {
         Duration left = Duration.ofNanos(Math.max(0, deadlineNanos - System.nanoTime()));
