@@ -25,11 +25,12 @@ final class DemoCommand implements Callable<Integer> {
             description = "Which scenario: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     Scenario scenario;
 
-    @Option(names = "--seconds", defaultValue = "6", description = "How long each run lasts (default: ${DEFAULT-VALUE}).")
-    double seconds;
+    @Option(names = "--seconds", description = "How long each run lasts (default: 6; 8 for cluster).")
+    Double seconds;
 
-    @Option(names = "--minute", defaultValue = "2", description = "Seconds that one simulated minute lasts (default: ${DEFAULT-VALUE}).")
-    double minute;
+    @Option(names = "--minute", description = "Seconds that one simulated minute lasts (default: 2; 4 for cluster,"
+            + " whose grants reach the workers across JVMs, a delay the API's 5% margin must cover).")
+    Double minute;
 
     @Option(names = "--workers", defaultValue = "10", description = "Concurrent workers (default: ${DEFAULT-VALUE}).")
     int workers;
@@ -69,12 +70,14 @@ final class DemoCommand implements Callable<Integer> {
         if (mode != dev.concurry.worker.Mode.THREAD && mode != dev.concurry.worker.Mode.VIRTUAL) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--mode must be THREAD or VIRTUAL, got " + mode);
         }
-        if (seconds <= 0 || minute <= 0 || workers < 1 || dbWorkers < 1 || members < 2 || port < 0 || port > 65535) {
+        double runSeconds = seconds != null ? seconds : scenario == Scenario.cluster ? 8 : 6;
+        double minuteSeconds = minute != null ? minute : scenario == Scenario.cluster ? 4 : 2;
+        if (runSeconds <= 0 || minuteSeconds <= 0 || workers < 1 || dbWorkers < 1 || members < 2 || port < 0 || port > 65535) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--seconds and --minute must be > 0, --workers >= 1, --members >= 2, --port in 0..65535");
         }
-        Duration runFor = Duration.ofMillis((long) (seconds * 1000));
-        Duration scaledMinute = Duration.ofMillis((long) (minute * 1000));
+        Duration runFor = Duration.ofMillis((long) (runSeconds * 1000));
+        Duration scaledMinute = Duration.ofMillis((long) (minuteSeconds * 1000));
         var out = spec.commandLine().getOut();
         out.printf("Concurry demo: %s%n", scenario);
         if (scenario == Scenario.llm || scenario == Scenario.all) {

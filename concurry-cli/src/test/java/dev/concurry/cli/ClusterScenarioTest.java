@@ -12,7 +12,7 @@ class ClusterScenarioTest {
     @Test
     void L18b_W2_workers_on_three_member_jvms_share_one_set_and_a_killed_member_fails_over_without_any_429()
             throws Exception {
-        ClusterScenario.Result result = new ClusterScenario(3, 10, Duration.ofSeconds(6), Duration.ofSeconds(2), 0).run();
+        ClusterScenario.Result result = new ClusterScenario(3, 10, Duration.ofSeconds(8), Duration.ofSeconds(4), 0).run();
 
         assertThat(result.rejected()).as("429 answers").isZero();
         assertThat(result.callsByMember()).as("calls made on each member JVM").hasSize(3);

@@ -63,8 +63,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Behaviour worth knowing:
  * <ul>
- *   <li><b>Time</b> is the owner's cluster time (Hazelcast's cluster clock, in nanoseconds), and a set's
- *       time never goes backwards, so a new owner after a failover continues where the old one stopped.</li>
+ *   <li><b>Time</b> is the wall clock of the member owning the set's entry, in nanoseconds, and a set's time
+ *       never goes backwards, so a new owner after a failover continues where the old one stopped. Keep the
+ *       members' clocks synchronized (NTP): a member far off the cluster's time is logged as a warning.</li>
  *   <li><b>Backups</b>: the owner sends its backup exactly the change it applied (never a re-run); a call
  *       that changed nothing (a refusal) sends no backup.</li>
  *   <li><b>Waiting</b> is not polling: the owner says how long to wait; a release or refund anywhere is
@@ -74,8 +75,9 @@ import org.slf4j.LoggerFactory;
  *       at once; those of a client that vanishes, when its leases expire.</li>
  *   <li><b>Unknown outcomes</b> (the owner died mid-call, a timeout): the call is repeated, under the same
  *       ids, until the command timeout ({@link Builder#commandTimeout(Duration)}, 5 s by default); the owner
- *       answers a repeat with its first answer, so nothing is granted twice, and gives back a call whose
- *       caller gave up. Then {@link ClusterUnavailableException}, nothing taken.</li>
+ *       undoes what a repeated call granted the first time before deciding it again, so nothing is granted
+ *       twice, and gives back a call whose caller gave up. Then {@link ClusterUnavailableException},
+ *       nothing taken.</li>
  *   <li><b>Fail closed</b>: with {@link #configure(Config)} the map has split-brain protection, so a
  *       minority side of a split cluster refuses ({@link ClusterUnavailableException}) instead of granting
  *       what the other side also grants; it decides again once the cluster heals.</li>
@@ -283,7 +285,7 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
 
     /** The clock reading to send: the test clock's, or {@link SetProcessors#CLUSTER_TIME} (the owner's). */
     long reading() {
-        return testClock ? clock.nanoTime() : SetProcessors.CLUSTER_TIME;
+        return testClock ? clock.nanoTime() : SetProcessors.OWNER_TIME;
     }
 
     Duration lease() {
@@ -653,7 +655,7 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
 
         /**
          * For tests: time comes from {@code clock} (its reading is sent with each call) instead of the owner's
-         * cluster time, so that a {@link dev.concurry.time.ManualClock} drives every decision. Calls are then
+         * wall clock, so that a {@link dev.concurry.time.ManualClock} drives every decision. Calls are then
          * made on the calling thread, as the engine waits for them there anyway; one that hangs is bounded by
          * Hazelcast's invocation timeout rather than {@link #commandTimeout(Duration)}.
          */

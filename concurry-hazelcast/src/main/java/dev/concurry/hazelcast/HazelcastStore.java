@@ -38,9 +38,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Repeats are safe: this store is one "origin" (a random id), its decide calls are numbered and sent one
  * at a time (the engine keeps one call in flight per set), and the owner keeps each origin's last applied
- * call with its answer. A repeat after a lost reply gets that answer, never a second grant. A call given up
- * after the command timeout (its waiters were told nothing was taken) is given back by the next call, which
- * names it in {@code abandonedFrom}. Settlements are repeated as they are, and applied once per grant.
+ * call with what it granted. A repeat after a lost reply undoes those grants and is decided again, at its own
+ * time: never a second grant. A call given up after the command timeout (its waiters were told nothing was
+ * taken) is given back by the next call, which names it in {@code abandonedFrom}, or when the set closes.
+ * Settlements are repeated as they are, and applied once per grant.
  */
 final class HazelcastStore implements RemoteStore {
     private static final Logger LOG = LoggerFactory.getLogger(HazelcastStore.class);

@@ -21,6 +21,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,16 +32,16 @@ import org.slf4j.LoggerFactory;
  * what changed in a {@link Change}, applies it, and hands the same change to the backup
  * ({@link #getBackupProcessor}: {@link ApplyChange}); a call that changed nothing sends no backup.
  *
- * <p>Time: a processor carries the caller's test-clock reading, or {@link #CLUSTER_TIME} to use the
- * owner's cluster time ({@link #clusterNanos}); either way a change never moves the set's time backwards.
+ * <p>Time: a processor carries the caller's test-clock reading, or {@link #OWNER_TIME} to use the
+ * owner's clock ({@link #ownerNanos}); either way a change never moves the set's time backwards.
  *
  * <p>All are {@link DataSerializable}: written field by field, without Java serialization, and found by
  * class name, so that no factory has to be configured on the members.
  */
 final class SetProcessors {
     private static final Logger LOG = LoggerFactory.getLogger(SetProcessors.class);
-    /** "Use the owner's cluster time" (no test clock). */
-    static final long CLUSTER_TIME = Long.MIN_VALUE;
+    /** "Use the owner's clock" (no test clock). */
+    static final long OWNER_TIME = Long.MIN_VALUE;
     /** Settled grants remembered at most, whatever their age (a bound on the entry's size). */
     static final int MAX_SETTLED = 65_536;
     /** Origins checked for staleness once in this many changes. */
@@ -49,63 +51,59 @@ final class SetProcessors {
     }
 
     /**
-     * Cluster time in nanoseconds on {@code hz}'s member: the wall clock plus the member's offset from the
-     * cluster's clock, as {@link OwnerClock} keeps it.
+     * The owner's time: its wall clock in nanoseconds. Not Hazelcast's cluster time: that is the wall clock
+     * plus an offset each member estimates from heartbeats, and the estimate is noisy (measured on one host,
+     * where the true offset is 0: it wandered between 0 and -3 ms, and under load reached -180 ms for a
+     * second); every forward step of it would shorten a window, and a failover would jump by the two
+     * members' estimates. Members must therefore keep their wall clocks synchronized (NTP), as any
+     * distributed limiter must; {@link ClockCheck} warns about a member whose clock is far off the cluster's.
+     * A set's time never goes backwards ({@link StoredSet#now}).
      */
-    static long clusterNanos(HazelcastInstance hz) {
+    static long ownerNanos(HazelcastInstance hz) {
         Instant now = Instant.now();
-        long nanos = now.getEpochSecond() * 1_000_000_000L + now.getNano();
-        return hz == null ? nanos : nanos + OwnerClock.of(hz).offsetMillis() * 1_000_000L;
+        if (hz != null) {
+            ClockCheck.of(hz).check(now.toEpochMilli());
+        }
+        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
     }
 
-    /**
-     * A member's offset from cluster time, steadied. Hazelcast estimates each member's offset from the
-     * master's clock in whole milliseconds and re-estimates it continually; measured on one host (where the
-     * true offset is 0) it wandered between 0 and -3 ms. Followed as is, every forward step would shorten a
-     * window by that much (a saturated limit then admits a grant too many), and a failover would jump by the
-     * members' difference. So the offset applied moves only when the estimate departs from it by more than
-     * {@link #STEADY}: members whose wall clocks agree (one host, NTP) use the wall clock, a member whose
-     * clock is off by more is corrected.
-     */
-    static final class OwnerClock {
-        static final long STEADY = 25;
+    /** Warns, at most every ten minutes, when a member's wall clock is more than a second off the cluster's time. */
+    static final class ClockCheck {
+        static final long WARN_MILLIS = 1_000;
+        private static final long EVERY_NANOS = TimeUnit.MINUTES.toNanos(10);
         private final HazelcastInstance member;
-        private volatile long applied;
+        private final AtomicLong warnedAt = new AtomicLong(System.nanoTime() - EVERY_NANOS);
 
-        private OwnerClock(HazelcastInstance member) {
+        private ClockCheck(HazelcastInstance member) {
             this.member = member;
         }
 
-        static OwnerClock of(HazelcastInstance member) {
-            return (OwnerClock) member.getUserContext().computeIfAbsent(OwnerClock.class.getName(),
-                    key -> new OwnerClock(member));
+        static ClockCheck of(HazelcastInstance member) {
+            return (ClockCheck) member.getUserContext().computeIfAbsent(ClockCheck.class.getName(),
+                    key -> new ClockCheck(member));
         }
 
-        long offsetMillis() {
-            // Hazelcast's cluster clock is the wall clock plus a whole number of milliseconds: read it where
-            // the millisecond does not change, so that the estimate is exact.
-            long before = System.currentTimeMillis();
-            long cluster = member.getCluster().getClusterTime();
-            if (System.currentTimeMillis() == before) {
-                applied = steadied(applied, cluster - before);
+        void check(long wallMillis) {
+            long skew = member.getCluster().getClusterTime() - wallMillis;
+            long last = warnedAt.get();
+            if (Math.abs(skew) > WARN_MILLIS && System.nanoTime() - last > EVERY_NANOS
+                    && warnedAt.compareAndSet(last, System.nanoTime())) {
+                LOG.warn("member {}: its wall clock is {} ms off the Hazelcast cluster's time; limit sets owned here"
+                        + " decide with this clock, so windows are off by as much when another member takes over:"
+                        + " synchronize the members' clocks (NTP)", member.getCluster().getLocalMember().getAddress(),
+                        -skew);
             }
-            return applied;
-        }
-
-        /** The offset to apply now: {@code applied} unless the {@code estimate} departs from it by more than STEADY. */
-        static long steadied(long applied, long estimate) {
-            return Math.abs(estimate - applied) > STEADY ? estimate : applied;
         }
     }
 
     /**
-     * What every processor shares: the clock reading, the member's instance (for cluster time), and the
+     * What every processor shares: the clock reading, the member's instance (for its clock check), and the
      * change to send to the backup.
      */
     abstract static class OnSet<R> implements EntryProcessor<String, StoredSet, R>, DataSerializable,
             HazelcastInstanceAware {
         private static final long serialVersionUID = 1L;
-        long reading = CLUSTER_TIME;
+        long reading = OWNER_TIME;
         private transient HazelcastInstance member;
         private transient Change applied;
 
@@ -114,9 +112,9 @@ final class SetProcessors {
             this.member = instance;
         }
 
-        /** The clock reading of this call: the caller's test clock, or the owner's cluster time. */
+        /** The clock reading of this call: the caller's test clock, or the owner's clock. */
         final long reading() {
-            return reading != CLUSTER_TIME ? reading : clusterNanos(member);
+            return reading != OWNER_TIME ? reading : ownerNanos(member);
         }
 
         /** Applies {@code change} to {@code set} unless it is empty, and keeps it for the backup. */
@@ -387,8 +385,9 @@ final class SetProcessors {
 
     /**
      * Decides a batch with {@link SetAlgorithms#decide}: one call per engine round trip. Deduplicated per
-     * origin: the repeat of a call already applied (its reply was lost) gets the recorded answer; an older
-     * call is ignored; and the grants of calls the caller gave up on ({@link #abandonedFrom}) are given back.
+     * origin: the repeat of a call already applied (its reply was lost) first undoes what that call granted,
+     * so nothing is granted twice; an older call is ignored; and the grants of calls the caller gave up on
+     * ({@link #abandonedFrom}) are given back.
      */
     static final class Decide extends OnSet<Decisions> {
         private static final long serialVersionUID = 1L;
@@ -435,9 +434,6 @@ final class SetProcessors {
             // outcome, so its calls reach the owner in order: the same number again is a repeat, a smaller
             // one a duplicate that arrived late.
             CallRecord previous = set.calls.get(origin);
-            if (previous != null && callNo == previous.callNo()) {
-                return previous.decisions();
-            }
             if (previous != null && callNo < previous.callNo()) {
                 return Decisions.of(Decisions.STALE);
             }
@@ -447,7 +443,12 @@ final class SetProcessors {
             Change change = new Change(set, now);
             double[] s = set.state.clone();
             set.reclaimExpired(s, now, change);
-            if (previous != null && abandonedFrom > 0 && previous.callNo() >= abandonedFrom) {
+            // The caller never received the recorded call's answer: a repeat of it, or one it gave up on.
+            // Its grants are undone, and a repeat is decided again now: answering with grants made
+            // earlier would let them be used later than the set counted them (after a failover, by
+            // hundreds of milliseconds), bunching them with grants made since.
+            boolean repeat = previous != null && callNo == previous.callNo();
+            if (repeat || previous != null && abandonedFrom > 0 && previous.callNo() >= abandonedFrom) {
                 giveBack(set, s, now, previous, compiled, change);
             }
             int n = attempts.size();
@@ -530,9 +531,9 @@ final class SetProcessors {
         }
 
         /**
-         * Undoes the grants of {@code abandoned}, a call whose caller never learned that it was applied (it
-         * gave up after the command timeout and told its waiters that nothing was taken): rate limits are
-         * settled to zero use, resource permits released (if their lease is still held).
+         * Undoes the grants of {@code abandoned}, a call whose caller never learned that it was applied (its
+         * reply was lost, or it gave up after the command timeout and told its waiters that nothing was
+         * taken): rate limits are settled to zero use, resource permits released (if their lease is still held).
          */
         private static void giveBack(StoredSet set, double[] s, double now, CallRecord abandoned,
                                      CompiledLimits compiled, Change change) {
@@ -555,7 +556,7 @@ final class SetProcessors {
                     change.leasesRemoved.add(seq);
                 }
             }
-            LOG.info("gave back the grants of call {} from origin {}, whose caller never learned its outcome",
+            LOG.debug("undid the grants of call {} from origin {}, whose caller never learned its outcome",
                     abandoned.callNo(), Long.toHexString(abandoned.origin()));
         }
 

@@ -24,14 +24,14 @@ import java.util.UUID;
  * <p>What it holds:
  * <ul>
  *   <li>the limits (the identity of the set: a JVM declaring the name with other limits is refused);</li>
- *   <li>the {@link SetAlgorithms} state, whose times are nanoseconds since {@link #epoch} (a cluster-time
+ *   <li>the {@link SetAlgorithms} state, whose times are nanoseconds since {@link #epoch} (a wall-clock
  *       or test-clock reading), never earlier than {@link #last}, so time never goes backwards;</li>
  *   <li>{@link #version}: the number of changes applied, so that a backup applies a change only onto the
  *       state it was computed from;</li>
  *   <li>resource leases by grant sequence number: holder (member or client id), expiry, permits;</li>
- *   <li>per caller (an "origin": one open set in one JVM) its last call that changed something, with the
- *       answer it got, so that a call repeated after an unknown outcome gets the same answer instead of a
- *       second grant, and a call its caller gave up on can be given back;</li>
+ *   <li>per caller (an "origin": one open set in one JVM) its last call that changed something, with what
+ *       it asked and granted, so that a call repeated after an unknown outcome first undoes its earlier grants
+ *       (never a second grant), and a call its caller gave up on can be given back;</li>
  *   <li>the grants settled recently, so that a repeated settlement applies once.</li>
  * </ul>
  */
