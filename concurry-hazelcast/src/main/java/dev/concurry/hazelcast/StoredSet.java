@@ -165,21 +165,6 @@ final class StoredSet implements DataSerializable {
         version = c.fromVersion + 1;
     }
 
-    /** A copy of this set (for a backup that must not share the owner's objects). */
-    StoredSet copy() {
-        StoredSet copy = new StoredSet();
-        copy.limits = limits;
-        copy.signature = signature;
-        copy.epoch = epoch;
-        copy.last = last;
-        copy.version = version;
-        copy.state = state.clone();
-        copy.leases.putAll(leases);
-        copy.calls.putAll(calls);
-        copy.settled.putAll(settled);
-        return copy;
-    }
-
     @Override
     public void writeData(ObjectDataOutput out) throws IOException {
         CompiledLimits.write(out, limits);
