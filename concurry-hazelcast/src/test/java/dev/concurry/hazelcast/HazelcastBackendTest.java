@@ -185,6 +185,29 @@ class HazelcastBackendTest {
         }
     }
 
+    @Test
+    void L18b_an_instance_configured_without_configure_gets_the_limits_map_configured_at_run_time() {
+        com.hazelcast.config.Config plain = new com.hazelcast.config.Config().setClusterName(name("unconfigured"));
+        plain.setProperty("hazelcast.phone.home.enabled", "false");
+        plain.setProperty("hazelcast.logging.type", "slf4j");
+        plain.getJetConfig().setEnabled(false);
+        plain.getNetworkConfig().getJoin().getMulticastConfig().setEnabled(false);
+        plain.getNetworkConfig().getJoin().getAutoDetectionConfig().setEnabled(false);
+        plain.getNetworkConfig().setPort(0).getInterfaces().setEnabled(true).addInterface("127.0.0.1");
+        plain.setProperty("hazelcast.socket.bind.any", "false");
+        HazelcastInstance alone = com.hazelcast.core.Hazelcast.newHazelcastInstance(plain);
+        try (HazelcastBackend backend = HazelcastBackend.of(alone);
+             LimitSet set = set(backend, name("plain"), RateLimit.of("requests", 2, HOUR))) {
+            MapConfig added = alone.getConfig().getMapConfig(HazelcastBackend.DEFAULT_MAP);
+            assertThat(added.getInMemoryFormat()).isEqualTo(InMemoryFormat.OBJECT);
+            assertThat(added.getBackupCount()).isEqualTo(1);
+            assertThat(set.tryAcquire(Request.of("requests", 2))).isPresent();
+            assertThat(set.tryAcquire(Request.of("requests", 1))).isEmpty();
+        } finally {
+            alone.getLifecycleService().terminate();
+        }
+    }
+
     private static void awaitWaiting(LimitSet set) throws InterruptedException {
         long deadline = System.nanoTime() + PATIENCE.toNanos();
         while (set.stats().waiting() == 0) {
