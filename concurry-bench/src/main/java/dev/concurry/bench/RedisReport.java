@@ -90,7 +90,7 @@ public final class RedisReport {
         return rows;
     }
 
-    private static String method(RunResult r) {
+    static String method(RunResult r) {
         String benchmark = r.getParams().getBenchmark();
         return benchmark.substring(benchmark.lastIndexOf('.') + 1);
     }
@@ -130,20 +130,20 @@ public final class RedisReport {
         return out.toString();
     }
 
-    private static String micros(double v) {
+    static String micros(double v) {
         return Double.isNaN(v) ? "n/a" : String.format(Locale.ROOT, "%.0f", v);
     }
 
-    private static double value(Row a, Row b) {
+    static double value(Row a, Row b) {
         return a == null || b == null ? Double.NaN : a.opsPerSecond / b.opsPerSecond;
     }
 
-    private static String ratio(Row a, Row b) {
+    static String ratio(Row a, Row b) {
         double v = value(a, b);
         return Double.isNaN(v) ? "n/a" : String.format(Locale.ROOT, "%.2f", v);
     }
 
-    private static String verdict(String target, Row a, Row b, double needed) {
+    static String verdict(String target, Row a, Row b, double needed) {
         double v = value(a, b);
         String result = Double.isNaN(v) ? "n/a" : v >= needed ? "met" : "MISSED";
         return String.format(Locale.ROOT, "- %s: %s (%.2f, needed %.2f)%n", target, result, v, needed);
