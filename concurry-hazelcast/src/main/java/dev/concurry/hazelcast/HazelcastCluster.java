@@ -285,12 +285,17 @@ public final class HazelcastCluster extends WorkerCluster {
     /**
      * The backend with which each member re-opens a set given to a cluster pool (SPEC L20): a
      * {@link HazelcastBackend} set of this cluster is re-opened on each member through the member's own
-     * instance, with the same map, lease and command timeout. Any other set is refused: an in-memory set
-     * lives in one JVM, and other shared backends are not reached the same way from every member.
+     * instance, with the same map, lease and command timeout. A set whose backend has a portable form
+     * ({@code LimitBackend.portable()}, such as a Redis backend built from its address) is re-opened from
+     * it on each member; others are refused: an in-memory set lives in one JVM. (A shared-memory set is
+     * portable but spans one host only: use it when every member runs on that host.)
      */
     @Override
     protected LimitBackend memberBackend(LimitSet set) {
         if (!(set.backend() instanceof HazelcastBackend backend)) {
+            if (set.backend().portable().isPresent()) {
+                return super.memberBackend(set);        // re-opened from its own portable form (Redis, say)
+            }
             throw refuseSet(set, "HazelcastBackend.of(hz) (concurry-hazelcast), which every member of " + name
                     + " reaches");
         }

@@ -31,6 +31,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -351,6 +352,27 @@ class ClusterWorkerTest {
             try (var acquisition = given.acquire(db, LONG)) {
                 assertThat(acquisition.granted()).containsEntry("db_conn", 1.0);
             }
+        }
+    }
+
+    @Test
+    @DisplayName("L20 L21 a LimitPool of Hazelcast sets (the seed's regions) works for workers on the members")
+    void l20_l21_aPoolOfHazelcastSetsGivenToAClusterPoolWorksOnTheMembers() {
+        String run = "regions-" + System.nanoTime();
+        try (HazelcastBackend backend = HazelcastBackend.of(cluster.embeddedMember(0));
+             LimitSet usEast = LimitSet.builder().name(run + "-us").add(RateLimit.of("tpm", 3, Duration.ofHours(1)))
+                     .config("region", "us-east-1").backend(backend).build();
+             LimitSet euWest = LimitSet.builder().name(run + "-eu").add(RateLimit.of("tpm", 3, Duration.ofHours(1)))
+                     .config("region", "eu-west-1").backend(backend).build();
+             WorkerPool<Counter> pool = options().maxWorkers(3).limits(dev.concurry.limit.LimitPool.of(usEast, euWest))
+                     .init(() -> new Counter("regions"))) {
+            List<String> regions = IntStream.range(0, 7).mapToObj(i -> (String) pool.call(w -> w.region("tpm"))).toList();
+            // Three units in each region, taken by workers on every member from the shared sets; then none left.
+            assertThat(regions.subList(0, 6)).containsOnly("us-east-1", "eu-west-1");
+            assertThat(regions.stream().filter("us-east-1"::equals).count()).isEqualTo(3);
+            assertThat(regions.get(6)).isEqualTo("none");
+            assertThat(usEast.stats().key("tpm").inUse()).isEqualTo(3);
+            assertThat(euWest.stats().key("tpm").inUse()).isEqualTo(3);
         }
     }
 

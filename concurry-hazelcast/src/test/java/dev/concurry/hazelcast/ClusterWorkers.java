@@ -92,6 +92,11 @@ final class ClusterWorkers {
             return limits().tryAcquire(Request.of(key, 1)).map(Acquisition::config).isPresent();
         }
 
+        /** Takes one unit of {@code key} (kept) and says which region's set granted it, or "none". */
+        public String region(String key) {
+            return limits().tryAcquire(Request.of(key, 1)).map(acq -> acq.config().get("region")).orElse("none");
+        }
+
         /**
          * Takes {@code amounts} from the worker's limits, holds them {@code holdMillis}, and logs when it asked,
          * got and gave them back (in this JVM: an independent log of the grants).
