@@ -81,6 +81,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     final String ownerId;
     private final AtomicLong expiredLeases = new AtomicLong();
     private final AtomicLong leaseIds = new AtomicLong();
+    private final AtomicLong storeIds = new AtomicLong();
     /** The open sets of this backend by notification channel (several sets may share a name). */
     private final Map<String, Set<RedisStore>> byChannel = new ConcurrentHashMap<>();
     private final ReentrantLock connecting = new ReentrantLock();
@@ -225,6 +226,11 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         return serverClock ? "" : Long.toString(clock.nanoTime());
     }
 
+    /** A new store's identity in its set (its recorded calls, its waiters' tickets): unique per JVM and store. */
+    String newOwnerId() {
+        return ownerId + "." + storeIds.incrementAndGet();
+    }
+
     String newLeaseId() {
         return ownerId + ":" + leaseIds.incrementAndGet();
     }
@@ -249,8 +255,8 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
      * when disconnected, and with one when Redis does not answer within the command timeout (the command
      * is then cancelled, so that Lettuce does not run it late after reconnecting).
      */
-    <T> CompletableFuture<T> evalAsync(String setName, ScriptOutputType type, String[] keys, String... args) {
-        ScriptCall<T> call = new ScriptCall<>(commands(setName), type, keys, args);
+    <T> CompletableFuture<T> evalAsync(LimitScript script, String setName, ScriptOutputType type, String... args) {
+        ScriptCall<T> call = new ScriptCall<>(commands(setName), script, type, args);
         long timeout = TimeUnit.NANOSECONDS.convert(commandTimeout);       // saturates: a timeout of centuries
         if (timeout == Long.MAX_VALUE) {
             return call.result;
@@ -275,8 +281,8 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
      * wait is bounded by the command timeout): a grant the script made must reach its owner, and the
      * dispatcher serves other threads' waiters too. The interrupt status is kept for the caller.
      */
-    <T> T eval(String setName, ScriptOutputType type, String[] keys, String... args) {
-        ScriptCall<T> call = new ScriptCall<>(commands(setName), type, keys, args);
+    <T> T eval(LimitScript script, String setName, ScriptOutputType type, String... args) {
+        ScriptCall<T> call = new ScriptCall<>(commands(setName), script, type, args);
         long deadline = System.nanoTime() + TimeUnit.NANOSECONDS.convert(commandTimeout);   // wraps: compared by difference
         boolean interrupted = false;
         try {
@@ -313,14 +319,16 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         final CompletableFuture<T> result = new CompletableFuture<>();
         private volatile RedisFuture<T> current;
 
-        ScriptCall(RedisScriptingAsyncCommands<String, String> c, ScriptOutputType type, String[] keys, String[] args) {
-            RedisFuture<T> first = c.evalsha(LimitScript.SHA, type, keys, args);
+        ScriptCall(RedisScriptingAsyncCommands<String, String> c, LimitScript script, ScriptOutputType type,
+                   String[] args) {
+            String[] keys = script.keys();
+            RedisFuture<T> first = c.evalsha(script.sha(), type, keys, args);
             current = first;
             first.whenComplete((value, failure) -> {
                 if (failure == null) {
                     result.complete(value);
                 } else if (unwrap(failure) instanceof RedisNoScriptException) {
-                    RedisFuture<T> again = c.eval(LimitScript.SOURCE, type, keys, args);
+                    RedisFuture<T> again = c.eval(script.source(), type, keys, args);
                     current = again;
                     again.whenComplete((v, f) -> {
                         if (f == null) {
@@ -350,6 +358,9 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         }
         if (e instanceof IllegalStateException closedOrRefused) {
             return closedOrRefused;
+        }
+        if (closed) {
+            return closedException();      // the connection failed because this backend was closed
         }
         if (e instanceof RedisUnavailableException u) {
             return u;

@@ -1,28 +1,56 @@
 -- One limit set, evaluated atomically on the Redis server (SPEC L18). A line-by-line port of
--- dev.concurry.limit.LimitMath: same state layout, same formulas in the same order, so the same
+-- dev.concurry.limit.spi.LimitMath: same state layout, same formulas in the same order, so the same
 -- inputs give bit-identical doubles (Lua numbers are IEEE doubles like Java's). A differential test
 -- (RedisDifferentialTest) checks it against the Java code.
 --
--- KEYS[1]  hash: sig, epoch, seq, last, s<i> (state of limit i, packed doubles; a sliding window: its
---          header, and s<i>.<slot> per ring entry)
+-- Each set runs its own copy of this script: LimitScript prepends the set's constants, so nothing is
+-- parsed per call but the call's own arguments:
+--   local SIG = '<signature>'                       stored with the set; another signature is refused
+--   local SPECS = { [0] = { '<kind>', <capacity>, <window ns> }, ... }   kinds T L S F G R
+--
+-- KEYS[1]  hash: sig, epoch, seq, last, x (key expiry deadline), qe (end of the restart quarantine),
+--          q (the set's queue of waiters across JVMs), o:<owner> (calls recorded per client),
+--          s<i> (state of limit i, packed doubles; a sliding window: its header, s<i>.<slot> per entry)
 -- KEYS[2]  sorted set of resource leases: member "<owner>|<i>=<n>;...", score = expiry (set time, ns)
--- ARGV[1]  op: init | acquire | settle | renew | stats
+-- ARGV[1]  op: init | acquire | settle | undo | leave | renew | stats
 -- ARGV[2]  time: '' for the server clock (TIME), else the test clock in ns
--- ARGV[3]  the set's spec signature: "concurry2#<sha1 of the keys>|<kind>:<capacity>:<window ns>|..."
--- ARGV[4]  lease duration, ns
--- ARGV[5]  channel to publish on when units come back (release, refund, reclaimed lease)
--- ARGV[6+] arguments of the op (see each op below)
+-- ARGV[3]  owner: one client of the set (a JVM's RedisStore), for its records and its waiters' tickets
+-- ARGV[4]  call number of this owner's call (0: an idempotent op, not recorded)
+-- ARGV[5]  low: every call of this owner numbered below it is settled on the client's side
+-- ARGV[6]  lease duration, ns
+-- ARGV[7]  channel to publish on when waiters elsewhere may now go (units came back, the queue moved)
+-- ARGV[8+] arguments of the op (see each op below)
+--
+-- At most once (issue 17 R1, R2). Clients re-send commands after reconnecting, and a call whose reply
+-- was lost may have been applied. Every call that changes state carries its owner and number; the
+-- outcome of each is recorded in o:<owner> ("<low>|<n>:<outcome>|...") until the client says, through
+-- low, that it has the answer. A call seen again replays its recorded outcome instead of running
+-- twice; a call numbered below low is stale (its client gave up on it and settled it) and does
+-- nothing. A client that lost an acquire's reply sends undo: the grants it made are given back, or, if
+-- it has not run yet, it is marked so that it never will.
+--
+-- Restarts (R3). When the set is created while the server has been up for less than a lease (at most
+-- 30 s), resource permits may still be held by clients of the state the server lost: none is granted
+-- before that much time has passed since the server started (qe), and holders, which renew every third
+-- of a lease (at most every 10 s), re-assert their leases meanwhile.
+--
+-- Fair waiting across JVMs (issue 20). A waiter (not a try) refused for the first time takes a ticket
+-- in the set's queue q; an attempt never overtakes a live ticket older than its own that is short of
+-- a key it needs, whichever JVM holds it (first-come first-served per key, across JVMs). A ticket
+-- lives TICKET_TTL after its owner last asked for it, so that a dead JVM's waiters stop blocking.
 --
 -- Java encodes every call and decodes every reply in one place (dev.concurry.redis.LimitScript).
--- The decision of a batch is SetAlgorithms.decide's: requests in queue order, a waiter short of a key
--- blocks later requests needing it, a try never blocks anyone. Counters (grants, refunds...) are kept
--- by each JVM's engine, not here. Times inside the set are nanoseconds since the set's epoch (stored
--- when the set is created), as doubles, like the in-memory backend. Doubles are stored packed
--- (struct 'd'), so they round-trip exactly.
+-- Counters (grants, refunds...) are kept by each JVM's engine, not here. Times inside the set are
+-- nanoseconds since the set's epoch (stored when the set is created), as doubles.
 
 local H, L = KEYS[1], KEYS[2]
 local op = ARGV[1]
+local owner = ARGV[3]
+local call = tonumber(ARGV[4])
+local low = tonumber(ARGV[5])
+local lease = tonumber(ARGV[6])
 local INF = math.huge
+local TICKET_TTL = 3e9
 
 local function fmt(x)
   if x == INF then return 'Infinity' end
@@ -30,10 +58,11 @@ local function fmt(x)
   return string.format('%.17g', x)
 end
 
--- ---- time and identity --------------------------------------------------------------------------
+-- ---- time ---------------------------------------------------------------------------------------
 
 local abs, unit
-if ARGV[2] == '' then
+local server_clock = ARGV[2] == ''
+if server_clock then
   local t = redis.call('TIME')
   abs = tonumber(t[1]) * 1000000 + tonumber(t[2])   -- microseconds: exact in a double
   unit = 1000
@@ -42,44 +71,81 @@ else
   unit = 1
 end
 
--- ---- the limits ---------------------------------------------------------------------------------
+-- ---- the limits (constants of this set's script) ------------------------------------------------
 
+local record_field = 'o:' .. owner
+local wanted = { 'sig', 'epoch', 'seq', 'last', 'x', 'qe', 'q', record_field }
 local limits = {}
 local has_resource = false
-do
-  local i = 0
-  for kind, cap, win in string.gmatch(ARGV[3], '|(%a):([^:|]+):([^:|]+)') do
-    local m = { kind = kind, cap = tonumber(cap), win = tonumber(win), field = 's' .. i }
-    m.tol = 1e-12 * math.max(1.0, m.cap)
-    m.per = m.win / m.cap
-    if kind == 'S' then
-      m.ring = 512            -- LimitMath.SW_RING
-      m.cell = 2 * m.win / m.ring
-    else
-      m.ring = 0
-      m.cell = 0
-    end
-    limits[i] = m
-    if kind == 'R' then has_resource = true end
-    i = i + 1
+local count = 0
+for i = 0, #SPECS do
+  local spec = SPECS[i]
+  local m = { kind = spec[1], cap = spec[2], win = spec[3], field = 's' .. i, index = i }
+  m.tol = 1e-12 * math.max(1.0, m.cap)
+  m.per = m.win / m.cap
+  if m.kind == 'S' then
+    m.ring = 512            -- LimitMath.SW_RING
+    m.cell = 2 * m.win / m.ring
+  else
+    m.ring = 0
+    m.cell = 0
   end
+  if m.kind == 'R' then has_resource = true end
+  limits[i] = m
+  count = count + 1
+  wanted[#wanted + 1] = m.field
 end
 
--- One read for the header and every limit's state.
-local wanted = { 'sig', 'epoch', 'seq', 'last' }
-for i = 0, #limits do wanted[#wanted + 1] = limits[i].field end
+-- One read for the header, the caller's records and every limit's state.
 local head = redis.call('HMGET', H, unpack(wanted))
-for i = 0, #limits do limits[i].blob = head[5 + i] end
+for i = 0, count - 1 do limits[i].blob = head[9 + i] end
 local sig, epoch, seq, last = head[1], tonumber(head[2]), tonumber(head[3]), tonumber(head[4])
+local expiry_until = tonumber(head[5]) or 0
+local quarantine = tonumber(head[6])
+local queue_text, record_text = head[7], head[8]
+local fresh = false
 if not sig then
-  sig, epoch, seq, last = ARGV[3], abs, 0, 0
-  redis.call('HSET', H, 'sig', sig, 'epoch', fmt(epoch), 'seq', 0, 'last', 0)
-elseif sig ~= ARGV[3] then
+  sig, epoch, seq, last = SIG, abs, 0, 0
+  fresh = true
+  if has_resource and server_clock then
+    -- The server lost this set, or never had it. If it started less than a lease ago, permits granted
+    -- before may still be held: withhold them until a lease has passed since the start.
+    -- Holders renew every third of a lease, at most every 10 s (RedisStore): after 3 renewals at most
+    -- they have re-asserted what they hold.
+    local up = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')) or 0
+    local rest = math.min(lease, 3e10) - up * 1e9
+    if rest > 0 then quarantine = rest end
+  end
+elseif sig ~= SIG then
   return redis.error_reply('CONCURRY_SPEC_MISMATCH ' .. sig)
 end
 local now = (abs - epoch) * unit
 if now < last then now = last end   -- the server's wall clock stepped back: time stands still instead
-local lease = tonumber(ARGV[4])
+if quarantine and quarantine <= now then quarantine = nil end
+
+-- ---- the caller's records (at most once) --------------------------------------------------------
+
+local records = {}
+local stored_low = 0
+local records_dirty = false
+if record_text then
+  stored_low = tonumber(string.match(record_text, '^(%d+)'))
+  for n, outcome in string.gmatch(record_text, '|(%d+):([^|]*)') do records[tonumber(n)] = outcome end
+end
+if low > stored_low then
+  stored_low = low
+  for n in pairs(records) do
+    if n < low then records[n] = nil end
+  end
+  records_dirty = true
+end
+
+local function record(n, outcome)
+  records[n] = outcome
+  records_dirty = true
+end
+
+-- ---- state of each limit ------------------------------------------------------------------------
 
 -- State of limit m (1-based table; Java's s[o + k] is s[k + 1] here), loaded on first use.
 -- A sliding window's ring is stored one entry per hash field ("s<i>.<slot>", loaded on first access
@@ -290,28 +356,29 @@ local function wait_time(m, t, n)
   if n == 0 then return 0 end
   local s = st(m)
   local k = m.kind
-  if k == 'T' then
-    local tokens = tokens_at(m, t)
-    if tokens + m.tol >= n then return 0 end
-    return (n - tokens) * m.per
-  elseif k == 'G' then
+  if k == 'G' then
     local excess = math.max(s[1], t) + n * m.per - t - m.win
     if excess <= m.tol * m.per then return 0 end
     return excess
+  elseif k == 'T' then
+    local tokens = tokens_at(m, t)
+    if tokens + m.tol >= n then return 0 end
+    return (n - tokens) * m.per
   elseif k == 'L' then
     local behind = s[1] - t
     if behind <= m.tol * m.per then return 0 end
     return behind
   elseif k == 'F' then
     local index = math.floor(t / m.win)
-    local count = 0
-    if s[1] == index then count = s[2] end
-    if count + n <= m.cap + m.tol then return 0 end
+    local used = 0
+    if s[1] == index then used = s[2] end
+    if used + n <= m.cap + m.tol then return 0 end
     return (index + 1) * m.win - t
   elseif k == 'S' then
     dirty(m)   -- expiry normalises the ring
     return sliding_wait(m, t, n)
   else
+    if quarantine then return quarantine - t end
     if s[1] + n <= m.cap then return 0 end
     return INF
   end
@@ -321,11 +388,11 @@ local function commit(m, t, n, sq)
   local s = st(m)
   dirty(m)
   local k = m.kind
-  if k == 'T' then
+  if k == 'G' then
+    s[1] = math.max(s[1], t) + n * m.per
+  elseif k == 'T' then
     s[1] = tokens_at(m, t) - n
     s[2] = math.max(s[2], t)
-  elseif k == 'G' then
-    s[1] = math.max(s[1], t) + n * m.per
   elseif k == 'L' then
     -- counted from the drain instant when woken within a nanosecond of it: no drift (as LimitMath)
     local from = t
@@ -414,28 +481,34 @@ local function horizon(m, t)
   return 0
 end
 
--- ---- requests and leases ------------------------------------------------------------------------
+-- ---- requests, leases and the queue -------------------------------------------------------------
 
--- "<i>=<amount>;..." -> list of {m, amount}
+-- "<i>=<amount>;..." -> list of {m, amount}; the attempts of one call often share a request
+local parsed = {}
 local function parse_request(text)
-  local parts = {}
+  local parts = parsed[text]
+  if parts then return parts end
+  parts = {}
   for i, n in string.gmatch(text, '(%d+)=([^;]+)') do
     parts[#parts + 1] = { limits[tonumber(i)], tonumber(n) }
   end
+  parsed[text] = parts
   return parts
 end
 
+local function permits(member)
+  return parse_request(string.sub(member, string.find(member, '|', 1, true) + 1))
+end
+
 local notify = false
+local leased = false      -- a lease was added: the lease set's expiry is set again
 
 -- Gives back the permits of expired leases (their holder stopped renewing: it crashed or hung).
 local function reclaim(t)
   if not has_resource then return end
   local expired = redis.call('ZRANGEBYSCORE', L, '-inf', t)
   for _, member in ipairs(expired) do
-    local bar = string.find(member, '|', 1, true)
-    for _, p in ipairs(parse_request(string.sub(member, bar + 1))) do
-      release(p[1], p[2])
-    end
+    for _, p in ipairs(permits(member)) do release(p[1], p[2]) end
     notify = true
   end
   if #expired > 0 then
@@ -443,10 +516,75 @@ local function reclaim(t)
   end
 end
 
+-- Gives back the permits of lease member if it is still held; whether it was.
+local function release_lease(member)
+  if redis.call('ZREM', L, member) == 1 then
+    for _, p in ipairs(permits(member)) do release(p[1], p[2]) end
+    notify = true
+    return true
+  end
+  return false
+end
+
+-- The queue: tickets in order, each {ticket, owner, id, short (list of limit indexes), expiry}.
+-- Stored as "<next ticket>;<ticket>,<owner>,<id>,<i.j>,<expiry>;..." in field q.
+local queue = {}
+local next_ticket = 1
+local queue_dirty = false
+local moved = false      -- a ticket left: a waiter elsewhere may now be first
+if queue_text then
+  next_ticket = tonumber(string.match(queue_text, '^(%d+)'))
+  for t, o, id, short, e in string.gmatch(queue_text, ';(%d+),([^,]+),(%d+),([^,]*),([^;]+)') do
+    local exp = tonumber(e)
+    if exp > now then
+      local keys = {}
+      for i in string.gmatch(short, '%d+') do keys[#keys + 1] = tonumber(i) end
+      queue[#queue + 1] = { tonumber(t), o, id, keys, exp }
+    else
+      queue_dirty = true
+      moved = true
+    end
+  end
+end
+
+-- Drops this owner's tickets of the waiters in ids ("<id>,<id>"; '*': all of them); returns the ids.
+local function drop_tickets(ids)
+  local gone = {}
+  if ids == '' then return gone end
+  for id in string.gmatch(ids, '%d+') do gone[id] = true end
+  local all = ids == '*'
+  local kept = {}
+  for _, e in ipairs(queue) do
+    if e[2] == owner and (all or gone[e[3]]) then
+      queue_dirty = true
+      moved = true
+    else
+      kept[#kept + 1] = e
+    end
+  end
+  queue = kept
+  return gone
+end
+
+local function save_queue()
+  if not queue_dirty then return end
+  if #queue == 0 then
+    redis.call('HDEL', H, 'q')
+    return
+  end
+  local out = { next_ticket }
+  for _, e in ipairs(queue) do
+    out[#out + 1] = e[1] .. ',' .. e[2] .. ',' .. e[3] .. ',' .. table.concat(e[4], '.') .. ',' .. fmt(e[5])
+  end
+  redis.call('HSET', H, 'q', table.concat(out, ';'))
+end
+
+-- ---- saving -------------------------------------------------------------------------------------
+
 local function save()
   local fields = {}
   local longest = 0
-  for i = 0, #limits do
+  for i = 0, count - 1 do
     local m = limits[i]
     if m.dirty and m.kind == 'S' then
       local s = m.s
@@ -473,19 +611,44 @@ local function save()
       longest = math.max(longest, m.win + math.max(0, horizon(m, now)))
     end
   end
+  if fresh then
+    fields[#fields + 1] = 'sig'; fields[#fields + 1] = sig
+    fields[#fields + 1] = 'epoch'; fields[#fields + 1] = fmt(epoch)
+    if quarantine then fields[#fields + 1] = 'qe'; fields[#fields + 1] = fmt(quarantine) end
+  end
+  if records_dirty then
+    local out = { stored_low }
+    for n, outcome in pairs(records) do out[#out + 1] = n .. ':' .. outcome end
+    fields[#fields + 1] = record_field
+    fields[#fields + 1] = table.concat(out, '|')
+  end
   fields[#fields + 1] = 'last'
   fields[#fields + 1] = fmt(now)
   fields[#fields + 1] = 'seq'
   fields[#fields + 1] = seq
-  redis.call('HSET', H, unpack(fields))
   -- Idle keys expire: after the state has returned to its initial value, plus three leases
-  -- (a held permit's lease is renewed every third of it, which also renews these expiries).
-  -- Formatted as an integer, and capped at 1e13 ms (317 years): a huge debt must not produce a number
-  -- Redis cannot parse (Lua prints large numbers with an exponent).
-  local ttl = string.format('%d', math.min(math.ceil((longest + 3 * lease) / 1000000) + 1000, 1e13))
-  redis.call('PEXPIRE', H, ttl)
-  if has_resource then redis.call('PEXPIRE', L, ttl) end
-  if notify then redis.call('PUBLISH', ARGV[5], '1') end
+  -- (a held permit's lease is renewed every third of it, which also renews these expiries). The
+  -- expiry is set to twice that plus a second, and set again only once less than what is needed
+  -- plus a second remains (x: when the keys expire, in set time), so that most calls send no
+  -- PEXPIRE; also when a lease was added (the lease set may have just been created), and on every
+  -- call on a test clock, whose time is not the server's. Formatted as an integer, and capped at
+  -- 1e13 ms (317 years): a huge debt must not produce a number Redis cannot parse (Lua prints large
+  -- numbers with an exponent).
+  local needed = longest + 3 * lease
+  local expire_at = nil
+  if not server_clock or fresh or leased or now + needed + 1e9 > expiry_until then
+    local ms = math.min(math.ceil(2 * needed / 1000000) + 1000, 1e13)
+    expire_at = string.format('%d', ms)
+    fields[#fields + 1] = 'x'
+    fields[#fields + 1] = fmt(now + ms * 1000000)
+  end
+  redis.call('HSET', H, unpack(fields))
+  if expire_at then
+    redis.call('PEXPIRE', H, expire_at)
+    if has_resource then redis.call('PEXPIRE', L, expire_at) end
+  end
+  save_queue()
+  if notify and #queue > 0 then redis.call('PUBLISH', ARGV[7], '1') end
 end
 
 local function earliest_lease(t)
@@ -496,40 +659,80 @@ end
 
 -- ---- operations ---------------------------------------------------------------------------------
 
-if op == 'init' then
-  save()
-  return 'OK'
+-- A call numbered below low is stale: its client settled it already, so nothing is applied.
+local stale = call > 0 and call < stored_low
 
-elseif op == 'acquire' then
-  -- ARGV[6] count; then per request: "<i>=<amount>;...", lease member ('' if no resource is taken),
-  -- '1' for a try ('0' for a waiter). Requests are decided in order; a waiter short of a key blocks
-  -- the later requests needing that key (FIFO per key); a try is granted or refused and blocks nobody.
-  -- Reply: now, wait until the earliest lease expires ('' if none), units available afterwards in
-  -- each limit the batch touched ("i=units;..."), then per request three values:
-  -- 1, seq, '' (granted) | 0, wait (ns), short-of indexes "i,j" | 2, '', blocked indexes "i,j"
+if op == 'acquire' then
+  -- ARGV[8] ids of this owner's waiters that left ("<id>,<id>"), ARGV[9] count; then per attempt:
+  -- its id, '1' for a try ('0' for a waiter), lease member ('' if no resource is taken),
+  -- "<i>=<amount>;...". Attempts are decided in order; an attempt never overtakes a live ticket older
+  -- than its own (or a waiter earlier in this call) short of a key it needs; a try never blocks anyone.
+  -- Reply: 'A' (applied) or 'R' (replayed), wait until the earliest lease expires ('' if none),
+  -- units available afterwards in each limit the batch touched ("i=units;..."), then per attempt
+  -- the grant's sequence number (granted), or "<wait ns>/<short-of indexes i,j>" (refused), or
+  -- "B/<indexes>" (queued behind an earlier waiter, who holds up those limits).
+  local n = tonumber(ARGV[9])
+  if stale then return { 'S' } end
+  local prior = records[call]
+  if prior then
+    -- Seen before (a client re-sent it): the same grants again, the refused ones asked to retry.
+    local out = { 'R', '', '' }
+    local k = 0
+    for sq in string.gmatch(string.sub(prior, 2), '[^,]+') do
+      k = k + 1
+      if sq == '0' or string.sub(prior, 1, 1) ~= 'A' then out[#out + 1] = '0/' else out[#out + 1] = tonumber(sq) end
+    end
+    for _ = k + 1, n do out[#out + 1] = '0/' end
+    return out
+  end
   reclaim(now)
-  local count = tonumber(ARGV[6])
-  local out = { fmt(now), '', '' }
+  -- A waiter may leave while the call deciding it is on its way: it takes no ticket then.
+  local gone = drop_tickets(ARGV[8])
+  -- This owner's tickets by waiter id, and the tickets of waiters not in this call (others' and
+  -- this owner's beyond the call), which hold up the attempts that came after them.
+  local mine = {}
+  local in_call = {}
+  for a = 0, n - 1 do in_call[ARGV[10 + 4 * a]] = true end
+  local absent = {}
+  for _, e in ipairs(queue) do
+    if e[2] == owner then mine[e[3]] = e end
+    if e[2] ~= owner or not in_call[e[3]] then absent[#absent + 1] = e end
+  end
+  local out = { 'A', '', '' }
+  local outcomes = {}
   local blocked = {}
   local touched = {}
   local short_resource = false
-  for r = 0, count - 1 do
-    local parts = parse_request(ARGV[7 + 3 * r])
+  for a = 0, n - 1 do
+    local id = ARGV[10 + 4 * a]
+    local is_try = ARGV[11 + 4 * a] == '1'
+    local member = ARGV[12 + 4 * a]
+    local parts = parse_request(ARGV[13 + 4 * a])
     for _, p in ipairs(parts) do touched[p[1]] = true end
-    local member = ARGV[8 + 3 * r]
-    local is_try = ARGV[9 + 3 * r] == '1'
+    local ticket = mine[id]
+    local mark = ticket and ticket[1] or INF
+    local ahead = {}
+    for _, e in ipairs(absent) do
+      if e[1] < mark then
+        for _, i in ipairs(e[4]) do ahead[i] = true end
+      end
+    end
     local behind = {}
     for _, p in ipairs(parts) do
-      if p[2] > 0 and blocked[p[1].field] then behind[#behind + 1] = string.sub(p[1].field, 2) end
+      local i = p[1].index
+      if p[2] > 0 and (blocked[i] or ahead[i]) then behind[#behind + 1] = i end
     end
+    local short = behind
     if #behind > 0 then
-      out[#out + 1] = 2; out[#out + 1] = ''; out[#out + 1] = table.concat(behind, ',')
+      out[#out + 1] = 'B/' .. table.concat(behind, ',')
+      outcomes[#outcomes + 1] = 0
     else
-      local short, wait = {}, 0
+      short = {}
+      local wait = 0
       for _, p in ipairs(parts) do
         local w = wait_time(p[1], now, p[2])
         if w > 0 then
-          short[#short + 1] = string.sub(p[1].field, 2)
+          short[#short + 1] = p[1].index
           wait = math.max(wait, w)
           if p[1].kind == 'R' then short_resource = true end
         end
@@ -537,60 +740,151 @@ elseif op == 'acquire' then
       if #short == 0 then
         seq = seq + 1
         for _, p in ipairs(parts) do commit(p[1], now, p[2], seq) end
-        if member ~= '' then redis.call('ZADD', L, now + lease, member) end
-        out[#out + 1] = 1; out[#out + 1] = seq; out[#out + 1] = ''
+        if member ~= '' then
+          redis.call('ZADD', L, now + lease, member)
+          leased = true
+        end
+        out[#out + 1] = seq
+        outcomes[#outcomes + 1] = seq
+        if ticket then
+          ticket[5] = -1   -- granted: its ticket leaves the queue below
+          queue_dirty = true
+          moved = true
+        end
       else
         if not is_try then
-          for _, p in ipairs(parts) do
-            if p[2] > 0 and wait_time(p[1], now, p[2]) > 0 then blocked[p[1].field] = true end
-          end
+          for _, i in ipairs(short) do blocked[i] = true end
         end
-        out[#out + 1] = 0; out[#out + 1] = fmt(wait); out[#out + 1] = table.concat(short, ',')
+        out[#out + 1] = fmt(wait) .. '/' .. table.concat(short, ',')
+        outcomes[#outcomes + 1] = 0
       end
+    end
+    if #short > 0 and not is_try and not gone[id] then
+      -- refused: its place in the queue across JVMs, taken now if it had none, kept alive
+      if not ticket then
+        ticket = { next_ticket, owner, id, short, 0 }
+        next_ticket = next_ticket + 1
+        queue[#queue + 1] = ticket
+        mine[id] = ticket
+      end
+      ticket[4] = short
+      ticket[5] = now + TICKET_TTL
+      queue_dirty = true
+    end
+  end
+  if queue_dirty then
+    local kept = {}
+    for _, e in ipairs(queue) do
+      if e[5] > now then kept[#kept + 1] = e end
+    end
+    queue = kept
+  end
+  if moved then
+    -- a ticket left: waiters in other JVMs may now be first for a key
+    for _, e in ipairs(queue) do
+      if e[2] ~= owner then notify = true break end
     end
   end
   if short_resource then out[2] = earliest_lease(now) end
   local available = {}
-  for i = 0, #limits do
+  for i = 0, count - 1 do
     if touched[limits[i]] then available[#available + 1] = i .. '=' .. fmt(limits[i].cap - in_use(limits[i], now)) end
   end
   out[3] = table.concat(available, ';')
+  if call > 0 then record(call, 'A' .. table.concat(outcomes, ',')) end
   save()
   return out
 
 elseif op == 'settle' then
-  -- ARGV[6] seq, ARGV[7] "<i>=<granted>:<used>;..." (rate limits to settle), ARGV[8] lease member or ''.
-  -- Reply: 1 lease released, 0 lease had expired (reclaimed), 2 no lease.
+  -- ARGV[8] seq, ARGV[9] "<i>=<granted>:<used>;..." (rate limits to settle), ARGV[10] lease member or ''.
+  -- Reply: 1 lease released, 0 lease had expired (reclaimed), 2 no lease, 3 the lease was lost with
+  -- the server's state (a restart), so nothing was held; -1 stale (nothing applied).
+  if stale then return -1 end
+  local prior = records[call]
+  if prior then return tonumber(string.sub(prior, 2)) end
   reclaim(now)
-  local sq = tonumber(ARGV[6])
-  for i, g, u in string.gmatch(ARGV[7], '(%d+)=([^:]+):([^;]+)') do
+  local sq = tonumber(ARGV[8])
+  for i, g, u in string.gmatch(ARGV[9], '(%d+)=([^:]+):([^;]+)') do
     local m, granted, used = limits[tonumber(i)], tonumber(g), tonumber(u)
     settle(m, now, sq, seq, granted, used)
     if used < granted then notify = true end
   end
   local result = 2
-  local member = ARGV[8]
+  local member = ARGV[10]
   if member ~= '' then
-    if redis.call('ZREM', L, member) == 1 then
-      local bar = string.find(member, '|', 1, true)
-      for _, p in ipairs(parse_request(string.sub(member, bar + 1))) do release(p[1], p[2]) end
-      notify = true
+    if release_lease(member) then
       result = 1
+    elseif quarantine or fresh then
+      result = 3
     else
       result = 0
     end
   end
+  if call > 0 then record(call, 'S' .. result) end
   save()
   return result
 
+elseif op == 'undo' then
+  -- Gives back what acquire call ARGV[4] granted, its reply having been lost (the client told its
+  -- callers that nothing was taken), or makes sure it never runs. ARGV[8] count, then per attempt of
+  -- that call: its id, lease member, "<i>=<amount>;...". Reply: 1 given back, 0 it had not run
+  -- (and now never will), -1 settled by the client already.
+  if stale then return -1 end
+  local prior = records[call]
+  local result = 0
+  if prior and string.sub(prior, 1, 1) == 'A' then
+    reclaim(now)
+    local a = 0
+    for sq in string.gmatch(string.sub(prior, 2), '[^,]+') do
+      local s = tonumber(sq)
+      if s > 0 then
+        local member = ARGV[10 + 3 * a]
+        for _, p in ipairs(parse_request(ARGV[11 + 3 * a])) do
+          if p[1].kind ~= 'R' then
+            settle(p[1], now, s, seq, p[2], 0)
+            notify = true
+          end
+        end
+        if member ~= '' then release_lease(member) end
+      end
+      a = a + 1
+    end
+    result = 1
+  end
+  if not prior or result == 1 then record(call, 'U') end
+  local ids = {}
+  for a = 0, tonumber(ARGV[8]) - 1 do ids[#ids + 1] = ARGV[9 + 3 * a] end
+  drop_tickets(table.concat(ids, ','))
+  if moved then notify = true end
+  save()
+  return result
+
+elseif op == 'leave' then
+  -- ARGV[8] ids of this owner's waiters that left ("<id>,<id>", '*': all): their tickets leave the queue.
+  drop_tickets(ARGV[8])
+  if moved and #queue > 0 then notify = true end
+  save()
+  return 1
+
+elseif op == 'init' then
+  save()
+  return 'OK'
+
 elseif op == 'renew' then
-  -- ARGV[6+] lease members. Reply: per member 1 renewed, 0 gone (expired and reclaimed).
+  -- ARGV[8+] lease members. Reply: per member 1 renewed, 0 gone (expired and reclaimed), 2 re-asserted
+  -- (the server lost it in a restart; its permits are counted again).
   reclaim(now)
   local out = {}
-  for j = 6, #ARGV do
-    if redis.call('ZSCORE', L, ARGV[j]) then
-      redis.call('ZADD', L, now + lease, ARGV[j])
+  for j = 8, #ARGV do
+    local member = ARGV[j]
+    if redis.call('ZSCORE', L, member) then
+      redis.call('ZADD', L, now + lease, member)
       out[#out + 1] = 1
+    elseif quarantine or fresh then
+      redis.call('ZADD', L, now + lease, member)
+      leased = true
+      for _, p in ipairs(permits(member)) do commit(p[1], now, p[2], 0) end
+      out[#out + 1] = 2
     else
       out[#out + 1] = 0
     end
@@ -605,12 +899,11 @@ elseif op == 'stats' then
   if has_resource then expired = redis.call('ZRANGEBYSCORE', L, '-inf', now) end
   local reclaimable = {}
   for _, member in ipairs(expired) do
-    local bar = string.find(member, '|', 1, true)
-    for _, p in ipairs(parse_request(string.sub(member, bar + 1))) do
+    for _, p in ipairs(permits(member)) do
       reclaimable[p[1].field] = (reclaimable[p[1].field] or 0) + p[2]
     end
   end
-  for i = 0, #limits do
+  for i = 0, count - 1 do
     local m = limits[i]
     local used = in_use(m, now)
     if m.kind == 'R' then used = math.max(0, used - (reclaimable[m.field] or 0)) end
