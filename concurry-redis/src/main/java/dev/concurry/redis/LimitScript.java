@@ -31,6 +31,8 @@ import java.util.List;
  */
 final class LimitScript {
     private static final String BODY = load();
+    /** The version of the stored state's layout, in every signature. */
+    static final int LAYOUT = 3;
 
     private final String[] keys;
     private final String leaseNanos;
@@ -350,11 +352,12 @@ final class LimitScript {
 
     /**
      * The limits as the script reads them, also stored with the set to refuse a JVM that declares the
-     * same name with other limits: {@code concurry2#<sha1 of the keys>|<kind>:<capacity>:<window ns>|...}.
+     * same name with other limits: {@code concurry3#<sha1 of the keys>|<kind>:<capacity>:<window ns>|...}.
      * Capacities use {@link Double#toString}, which Lua parses back to the same double. The number is the
-     * version of the stored state's layout (2: sliding windows in a ring of 512 entries compacted by grid
-     * cells, fixed windows that remember their first grant), so that a set stored by another version is
-     * refused rather than misread.
+     * version of the stored state's layout ({@value #LAYOUT}: the header and every limit's state packed in
+     * one field, sliding windows in a ring of 512 entries compacted by grid cells, fixed windows that
+     * remember their first grant, calls recorded per client, the queue across JVMs), so that a set stored
+     * by another version is refused rather than misread.
      */
     static String signature(List<Limit> limits) {
         StringBuilder keys = new StringBuilder();
@@ -363,7 +366,7 @@ final class LimitScript {
             keys.append(limit.key()).append('\0');
             specs.append('|').append(kind(limit)).append(':').append(limit.capacity()).append(':').append(windowNanos(limit));
         }
-        return "concurry2#" + sha1(keys.toString()).substring(0, 12) + specs;
+        return "concurry" + LAYOUT + "#" + sha1(keys.toString()).substring(0, 12) + specs;
     }
 
     /** The set's constants as Lua source, put before the script's body. */

@@ -367,6 +367,12 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         }
         String message = String.valueOf(e.getMessage());
         if (e instanceof RedisCommandExecutionException) {
+            if (message.startsWith("CONCURRY_SPEC_MISMATCH") && !message.startsWith("CONCURRY_SPEC_MISMATCH concurry"
+                    + LimitScript.LAYOUT + "#")) {
+                return new IllegalStateException("limit set '" + setName + "' exists in Redis at " + target + " in the"
+                        + " layout of another version of Concurry (stored signature: " + message.substring(23) + "); let"
+                        + " it expire (it does once idle), delete it, or use another name", e);
+            }
             if (message.startsWith("CONCURRY_SPEC_MISMATCH")) {
                 return new IllegalStateException("limit set '" + setName + "' already exists in Redis at " + target
                         + " with other limits (stored signature: " + message.substring(23) + "); every JVM sharing a"
