@@ -1114,6 +1114,11 @@ final class LimitEngine implements LimitSet, Headroom {
         }
 
         @Override
+        public long queuedAt(int i) {
+            return items[i].since;
+        }
+
+        @Override
         public void granted(int i, long s) {
             seq[i] = s;
             granted[i] = true;

@@ -95,25 +95,31 @@ final class LimitScript {
 
     /**
      * One attempt to decide: its waiter's id ({@link dev.concurry.limit.spi.Batch#id}), the request, its
-     * lease member ({@code ""} when it takes no permit), a try or not.
+     * lease member ({@code ""} when it takes no permit), a try or not, and its place in the queue across
+     * JVMs: when it queued on the script's clock ({@link #queuedAt}: ns, the time argument's clock or the
+     * server's; {@link #UNKNOWN} if this JVM cannot tell yet), else how long it has waited (ns).
      */
-    record Attempt(long id, ResolvedRequest request, String member, boolean isTry) {
+    record Attempt(long id, ResolvedRequest request, String member, boolean isTry, long queuedAt, long waitedNanos) {
     }
+
+    /** {@link Attempt#queuedAt} when this JVM does not know its offset to the server's clock yet. */
+    static final long UNKNOWN = Long.MIN_VALUE;
 
     /**
      * Decides {@code attempts} in order, after dropping the tickets of this owner's waiters that left
      * ({@code left}: ids, comma-separated); decode the reply with {@link #decisions(List)}.
      */
     String[] acquire(String time, Call call, String left, List<Attempt> attempts) {
-        String[] rest = new String[2 + 4 * attempts.size()];
+        String[] rest = new String[2 + 5 * attempts.size()];
         rest[0] = left;
         rest[1] = Integer.toString(attempts.size());
         for (int i = 0; i < attempts.size(); i++) {
             Attempt a = attempts.get(i);
-            rest[2 + 4 * i] = Long.toString(a.id());
-            rest[3 + 4 * i] = a.isTry() ? "1" : "0";
-            rest[4 + 4 * i] = a.member();
-            rest[5 + 4 * i] = encode(a.request());
+            rest[2 + 5 * i] = a.isTry() ? "" : Long.toString(a.id());    // a try never takes a ticket
+            rest[3 + 5 * i] = a.isTry() ? "1" : "0";
+            rest[4 + 5 * i] = a.member();
+            rest[5 + 5 * i] = encoded(a.request());
+            rest[6 + 5 * i] = a.isTry() ? "0" : a.queuedAt() != UNKNOWN ? "@" + a.queuedAt() : Long.toString(a.waitedNanos());
         }
         return args("acquire", time, call, rest);
     }
@@ -129,7 +135,7 @@ final class LimitScript {
             Attempt a = attempts.get(i);
             rest[1 + 3 * i] = Long.toString(a.id());
             rest[2 + 3 * i] = a.member();
-            rest[3 + 3 * i] = encode(a.request());
+            rest[3 + 3 * i] = encoded(a.request());
         }
         return args("undo", time, call, rest);
     }
@@ -174,6 +180,15 @@ final class LimitScript {
         return args("renew", time, call, members.toArray(String[]::new));
     }
 
+    /** Reads the script's clock (the time argument, or the server's clock in µs); reply parsed by {@link #time(String)}. */
+    String[] clock(String time, Call call) {
+        return args("clock", time, call);
+    }
+
+    static double time(String reply) {
+        return Double.parseDouble(reply);
+    }
+
     /** Reads every limit's available and in-use units; reply decoded by {@link #usage(List)}. */
     String[] stats(String time, Call call) {
         return args("stats", time, call);
@@ -190,6 +205,22 @@ final class LimitScript {
         all[6] = channel;
         System.arraycopy(rest, 0, all, 7, rest.length);
         return all;
+    }
+
+    /** The request of the last attempt encoded: a hot set usually sends the same request again and again. */
+    private volatile Encoded lastEncoded = new Encoded(null, "");
+
+    private record Encoded(ResolvedRequest request, String text) {
+    }
+
+    private String encoded(ResolvedRequest r) {
+        Encoded last = lastEncoded;
+        if (last.request() == r) {
+            return last.text();
+        }
+        String text = encode(r);
+        lastEncoded = new Encoded(r, text);
+        return text;
     }
 
     /** {@code "<limit index>=<amount>;..."}; amounts as {@link Double#toString}, exact for Lua. */
@@ -229,9 +260,11 @@ final class LimitScript {
     /**
      * The reply to {@link #acquire}: how it was taken, the time until the earliest lease expires (NaN when
      * no attempt is short of a permit or no lease is held), the units available afterwards per limit
-     * (NaN for the limits the batch did not touch), and one decision per attempt.
+     * (NaN for the limits the batch did not touch), the script's time (the time argument, or the server's
+     * clock in µs; NaN when stale), and one decision per attempt.
      */
-    record Decisions(Outcome outcome, double untilLeaseExpiry, double[] available, List<Decision> decisions) {
+    record Decisions(Outcome outcome, double untilLeaseExpiry, double[] available, double time,
+                     List<Decision> decisions) {
     }
 
     /** Decodes the reply to {@link #acquire} of {@code attempts} attempts. */
@@ -244,7 +277,7 @@ final class LimitScript {
             for (int i = 0; i < attempts; i++) {
                 again.add(new Refused(0, 0));
             }
-            return new Decisions(Outcome.STALE, Double.NaN, available, again);
+            return new Decisions(Outcome.STALE, Double.NaN, available, Double.NaN, again);
         }
         String lease = (String) reply.get(1);
         double untilLease = lease.isEmpty() ? Double.NaN : parse(lease);
@@ -255,12 +288,13 @@ final class LimitScript {
                 available[Integer.parseInt(entry.substring(0, eq))] = Double.parseDouble(entry.substring(eq + 1));
             }
         }
-        if (reply.size() - 3 != attempts) {
-            throw new IllegalStateException("the limit script answered " + (reply.size() - 3) + " decisions for "
+        double time = parse(reply.get(3));
+        if (reply.size() - 4 != attempts) {
+            throw new IllegalStateException("the limit script answered " + (reply.size() - 4) + " decisions for "
                     + attempts + " attempts: " + reply);
         }
         List<Decision> decisions = new ArrayList<>(attempts);
-        for (int i = 3; i < reply.size(); i++) {
+        for (int i = 4; i < reply.size(); i++) {
             Object value = reply.get(i);
             if (value instanceof Long seq) {
                 decisions.add(new Granted(seq));
@@ -269,14 +303,15 @@ final class LimitScript {
             String text = String.valueOf(value);
             int slash = text.indexOf('/');
             if (slash < 0) {
-                throw new IllegalStateException("the limit script answered '" + text + "' for attempt " + (i - 3)
+                throw new IllegalStateException("the limit script answered '" + text + "' for attempt " + (i - 4)
                         + "; expected a sequence number, <wait>/<limits> or B/<limits>: " + reply);
             }
             String wait = text.substring(0, slash);
             decisions.add(new Refused(indexes(text.substring(slash + 1)),
                     wait.equals("B") ? Double.NaN : parse(wait)));
         }
-        return new Decisions(status.equals("R") ? Outcome.REPLAYED : Outcome.APPLIED, untilLease, available, decisions);
+        return new Decisions(status.equals("R") ? Outcome.REPLAYED : Outcome.APPLIED, untilLease, available, time,
+                decisions);
     }
 
     /**

@@ -450,7 +450,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
                 p.addListener(new RedisPubSubAdapter<>() {
                     @Override
                     public void message(String channel, String message) {
-                        byChannel.getOrDefault(channel, Set.of()).forEach(RedisStore::onRemoteRelease);
+                        byChannel.getOrDefault(channel, Set.of()).forEach(store -> store.onNotification(message));
                     }
                 });
                 pubSub = p;

@@ -57,6 +57,11 @@ final class RedisStore implements RemoteStore {
     private static final long FIRST_RETRY_MILLIS = 50;
     private static final long MAX_RETRY_MILLIS = 2_000;
     private static final long MAX_RENEWAL_NANOS = TimeUnit.SECONDS.toNanos(10);
+    private static final int OFFSET_SAMPLES = 32;
+    /** Samples older than this are not used: the two clocks drift apart (an NTP slew: up to 0.5 ms/s). */
+    private static final long OFFSET_MAX_AGE_NANOS = TimeUnit.SECONDS.toNanos(10);
+    private static final int OFFSET_PROBES = 8;
+    private static final long OFFSET_PROBE_MILLIS = 50;
     /** Pause before renewing again after a renewal failed (Redis may be back at any moment). */
     private static final long RENEWAL_RETRY_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
@@ -70,7 +75,10 @@ final class RedisStore implements RemoteStore {
     /** Lease members of the grants holding permits, by sequence number; renewed while held. */
     private final Map<Long, String> leases = new ConcurrentHashMap<>();
     private final AtomicBoolean renewing = new AtomicBoolean();
-    /** Guards {@link #lastCall} and {@link #unsettled}: numbers are taken and the low mark read together. */
+    /**
+     * Guards {@link #lastCall} and {@link #unsettled} (numbers are taken and the low mark read together),
+     * and the offsets measured.
+     */
     private final ReentrantLock numbering = new ReentrantLock();
     private long lastCall;
     /** Numbers of the calls sent whose outcome this store does not know yet (in flight or in doubt). */
@@ -83,6 +91,11 @@ final class RedisStore implements RemoteStore {
     private volatile boolean closed;
     private volatile BooleanSupplier redispatch = () -> false;
     private volatile long lastFailOpenWarning = Long.MIN_VALUE;
+    /** This JVM's clock against the server's, to place waiters in the queue across JVMs by when they queued. */
+    private volatile Offset offset;
+    /** The last offsets measured (guarded by {@link #numbering}). */
+    private final Offset[] offsets = new Offset[OFFSET_SAMPLES];
+    private int offsetCount;
 
     RedisStore(LimitSetDefinition definition, RedisBackend backend) {
         this.definition = definition;
@@ -96,6 +109,30 @@ final class RedisStore implements RemoteStore {
     /** Creates the set in Redis, or checks that the one there has the same limits. */
     void init() {
         backend.eval(script, name(), ScriptOutputType.STATUS, script.init(backend.timeArgument(), idempotent()));
+        if (!backend.testClock()) {
+            probeClock(OFFSET_PROBES);
+        }
+    }
+
+    /**
+     * Measures the offset to the server's clock with {@code remaining} calls {@value #OFFSET_PROBE_MILLIS}
+     * ms apart, in the background, as NTP starts with a burst: a JVM's first round trips are slow (its
+     * code not yet compiled), and its first waiters would be placed in the queue across JVMs by them.
+     */
+    private void probeClock(int remaining) {
+        if (remaining == 0 || closed || backend.isClosed()) {
+            return;
+        }
+        CompletableFuture.delayedExecutor(OFFSET_PROBE_MILLIS, TimeUnit.MILLISECONDS, ASYNC).execute(() -> {
+            long sent = clock.nanoTime();
+            this.<String>send(ScriptOutputType.VALUE, () -> script.clock(backend.timeArgument(), idempotent()))
+                    .whenComplete((time, failure) -> {
+                        if (failure == null) {
+                            measureOffset(sent, clock.nanoTime(), LimitScript.time(time));
+                        }
+                        probeClock(remaining - 1);
+                    });
+        });
     }
 
     String channel() {
@@ -164,9 +201,12 @@ final class RedisStore implements RemoteStore {
     @Override
     public CompletableFuture<Long> decide(Batch batch, DecisionSink sink) {
         List<LimitScript.Attempt> attempts = new ArrayList<>(batch.size());
+        long now = clock.nanoTime();
         for (int i = 0; i < batch.size(); i++) {
             ResolvedRequest r = batch.request(i);
-            attempts.add(new LimitScript.Attempt(batch.id(i), r, r.holdsResource() ? leaseMember(r) : "", batch.isTry(i)));
+            long queued = batch.queuedAt(i);
+            attempts.add(new LimitScript.Attempt(batch.id(i), r, r.holdsResource() ? leaseMember(r) : "", batch.isTry(i),
+                    onServerClock(queued), Math.max(0, now - queued)));
         }
         List<Long> leaving = List.copyOf(left);
         LimitScript.Call call = numbered();
@@ -193,6 +233,7 @@ final class RedisStore implements RemoteStore {
             settled(call.number());
             left.removeAll(leaving);
             LimitScript.Decisions decisions = script.decisions(values, attempts.size());
+            measureOffset(sent, clock.nanoTime(), decisions.time());
             for (int i = 0; i < attempts.size(); i++) {
                 switch (decisions.decisions().get(i)) {
                     case LimitScript.Granted g -> {
@@ -214,6 +255,50 @@ final class RedisStore implements RemoteStore {
             }
             return backend.testClock() ? sent : clock.nanoTime();
         });
+    }
+
+    /**
+     * Where {@code local} (a reading of this JVM's clock) falls on the script's clock, in ns: the same
+     * on a test clock (it is the time argument), else estimated from {@link #offset};
+     * {@link LimitScript#UNKNOWN} before the first reply.
+     */
+    private long onServerClock(long local) {
+        if (backend.testClock()) {
+            return local;
+        }
+        Offset o = offset;
+        return o == null ? LimitScript.UNKNOWN : local + o.nanos();
+    }
+
+    /**
+     * Learns the offset of the server's clock (script {@code time}, µs) from this JVM's, as NTP does: the
+     * server read it somewhere between {@code sent} and {@code received}, so the midpoint is off by at
+     * most half the round trip. Of the last {@value #OFFSET_SAMPLES} calls, the fastest round trip gives
+     * the estimate (a busy machine delays many calls, rarely all of them; the clocks drift apart too
+     * slowly to matter between them, and samples older than 10 s are left out).
+     */
+    private void measureOffset(long sent, long received, double time) {
+        if (backend.testClock() || Double.isNaN(time)) {
+            return;
+        }
+        Offset sample = new Offset((long) (time * 1000) - (sent / 2 + received / 2), received - sent, received);
+        numbering.lock();
+        try {
+            offsets[offsetCount++ % OFFSET_SAMPLES] = sample;
+            Offset best = sample;
+            for (Offset o : offsets) {
+                if (o != null && o.roundTrip() < best.roundTrip() && received - o.measuredAt() < OFFSET_MAX_AGE_NANOS) {
+                    best = o;
+                }
+            }
+            offset = best;
+        } finally {
+            numbering.unlock();
+        }
+    }
+
+    /** The server's clock minus this JVM's, in ns, measured by a call that took {@code roundTrip} ns, ending then. */
+    private record Offset(long nanos, long roundTrip, long measuredAt) {
     }
 
     /**
@@ -444,6 +529,20 @@ final class RedisStore implements RemoteStore {
     @Override
     public void listen(BooleanSupplier redispatch) {
         this.redispatch = redispatch;
+    }
+
+    /**
+     * Units came back, or the queue across JVMs moved: {@code owners} (comma-separated) hold the first
+     * ticket short of some key; only they ask again (the others still queue behind them).
+     */
+    void onNotification(String owners) {
+        for (int at = owners.indexOf(owner); at >= 0; at = owners.indexOf(owner, at + 1)) {
+            int end = at + owner.length();
+            if ((at == 0 || owners.charAt(at - 1) == ',') && (end == owners.length() || owners.charAt(end) == ',')) {
+                onRemoteRelease();
+                return;
+            }
+        }
     }
 
     /** Units came back, or the queue moved, in another JVM (or this one): waiters may now be granted. */

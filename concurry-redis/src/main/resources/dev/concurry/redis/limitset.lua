@@ -14,13 +14,14 @@
 --          set's queue of waiters across JVMs); o:<owner> (calls recorded per client); s<i>.<slot>
 --          (the entries of sliding window i's ring)
 -- KEYS[2]  sorted set of resource leases: member "<owner>|<i>=<n>;...", score = expiry (set time, ns)
--- ARGV[1]  op: acquire | settle | undo | leave | renew | stats | init
+-- ARGV[1]  op: acquire | settle | undo | leave | renew | stats | init | clock
 -- ARGV[2]  time: '' for the server clock (TIME), else the test clock in ns
 -- ARGV[3]  owner: one client of the set (a JVM's RedisStore), for its records and its waiters' tickets
 -- ARGV[4]  call number of this owner's call (0: an idempotent op, not recorded)
 -- ARGV[5]  low: every call of this owner numbered below it is settled on the client's side
 -- ARGV[6]  lease duration, ns
--- ARGV[7]  channel to publish on when waiters elsewhere may now go (units came back, the queue moved)
+-- ARGV[7]  channel to publish on when waiters elsewhere may now go (units came back, the queue moved):
+--          the message names the owners that hold the first ticket short of some key
 -- ARGV[8+] arguments of the op (see each op below)
 --
 -- At most once (issue 17 R1, R2). Clients re-send commands after reconnecting, and a call whose reply
@@ -37,9 +38,12 @@
 -- a lease (at most every 10 s), re-assert their leases meanwhile.
 --
 -- Fair waiting across JVMs (issue 20). A waiter (not a try) refused for the first time takes a ticket
--- in the set's queue q; an attempt never overtakes a live ticket older than its own that is short of
--- a key it needs, whichever JVM holds it (first-come first-served per key, across JVMs). A ticket
--- lives TICKET_TTL after its owner last asked for it, so that a dead JVM's waiters stop blocking.
+-- in the set's queue q, placed by when it queued in its JVM (on this server's clock, as its client
+-- estimates it; at most TICKET_TTL ago, never in the future), not by when its first call arrived: a
+-- call already in flight may have held it back for a round trip. An attempt never overtakes a live
+-- ticket older than its own that is short of a key it needs, whichever JVM holds it (first-come
+-- first-served per key, across JVMs). A ticket lives TICKET_TTL after its owner last asked for it, so
+-- that a dead JVM's waiters stop blocking.
 --
 -- Lean (issue 20): one HMGET and one HSET per call, PEXPIRE only when the keys' expiry must move, and
 -- the functions of the algorithms and features a set does not use are never created (creating a
@@ -582,15 +586,13 @@ end
 
 -- ---- the queue across JVMs ----------------------------------------------------------------------
 
--- Tickets in order, each {ticket, owner, id, short (list of limit indexes), expiry}, stored as
--- "<next ticket>;<ticket>,<owner>,<id>,<i.j>,<expiry>;..." in field q.
+-- Tickets in order, each {when it queued, owner, id, short (list of limit indexes), expiry}, stored as
+-- ";<queued>,<owner>,<id>,<i.j>,<expiry>;..." in field q.
 local queue = {}
-local next_ticket = 1
 local queue_dirty = false
 local moved = false      -- a ticket left: a waiter elsewhere may now be first
 if queue_text then
-  next_ticket = tonumber(string.match(queue_text, '^(%d+)'))
-  for t, o, id, short, e in string.gmatch(queue_text, ';(%d+),([^,]+),(%d+),([^,]*),([^;]+)') do
+  for t, o, id, short, e in string.gmatch(queue_text, ';([^,]+),([^,]+),(%d+),([^,]*),([^;]+)') do
     local exp = tonumber(e)
     if exp > now then
       local keys = {}
@@ -683,9 +685,9 @@ local function save()
     n = n + 2
   end
   if queue_dirty and #queue > 0 then
-    local out = { next_ticket }
+    local out = { '' }
     for _, e in ipairs(queue) do
-      out[#out + 1] = e[1] .. ',' .. e[2] .. ',' .. e[3] .. ',' .. table.concat(e[4], '.') .. ',' .. fmt(e[5])
+      out[#out + 1] = fmt(e[1]) .. ',' .. e[2] .. ',' .. e[3] .. ',' .. table.concat(e[4], '.') .. ',' .. fmt(e[5])
     end
     fields[n + 1] = 'q'
     fields[n + 2] = table.concat(out, ';')
@@ -700,7 +702,23 @@ local function save()
     redis.call('PEXPIRE', H, expire_ms)
     if has_resource then redis.call('PEXPIRE', L, expire_ms) end
   end
-  if notify and #queue > 0 then redis.call('PUBLISH', ARGV[7], '1') end
+  if notify and #queue > 0 then
+    -- Only the owners of the first ticket short of each key can go now (the others queue behind
+    -- them): they are told, so that the other JVMs do not all ask at once for nothing.
+    local heads, seen, first = {}, {}, {}
+    for _, e in ipairs(queue) do
+      for _, i in ipairs(e[4]) do
+        if not first[i] then
+          first[i] = true
+          if not seen[e[2]] then
+            seen[e[2]] = true
+            heads[#heads + 1] = e[2]
+          end
+        end
+      end
+    end
+    redis.call('PUBLISH', ARGV[7], table.concat(heads, ','))
+  end
 end
 
 -- ---- operations ---------------------------------------------------------------------------------
@@ -708,18 +726,21 @@ end
 if op == 'acquire' then
   -- ARGV[8] ids of this owner's waiters that left ("<id>,<id>"), ARGV[9] count; then per attempt:
   -- its id, '1' for a try ('0' for a waiter), lease member ('' if no resource is taken),
-  -- "<i>=<amount>;...". Attempts are decided in order; an attempt never overtakes a live ticket older
-  -- than its own (or a waiter earlier in this call) short of a key it needs; a try never blocks anyone.
+  -- "<i>=<amount>;...", when it queued: "@<time>" (the time argument's clock: ns, or the server's
+  -- clock in ns) or, if its client cannot tell, how long it has waited ("<ns>"). Attempts are decided
+  -- in order; an attempt never overtakes a live ticket older than its own (or a waiter earlier in this
+  -- call) short of a key it needs; a try never blocks anyone.
   -- Reply: 'A' (applied) or 'R' (replayed), wait until the earliest lease expires ('' if none),
-  -- units available afterwards in each limit the batch touched ("i=units;..."), then per attempt
-  -- the grant's sequence number (granted), or "<wait ns>/<short-of indexes i,j>" (refused), or
-  -- "B/<indexes>" (queued behind an earlier waiter, who holds up those limits).
+  -- units available afterwards in each limit the batch touched ("i=units;..."), this call's time (the
+  -- time argument, or the server's clock in µs), then per attempt the grant's sequence number
+  -- (granted), or "<wait ns>/<short-of indexes i,j>" (refused), or "B/<indexes>" (queued behind an
+  -- earlier waiter, who holds up those limits).
   local n = tonumber(ARGV[9])
   if stale then return { 'S' } end
   local prior = records[call]
   if prior then
     -- Seen before (a client re-sent it): the same grants again, the refused ones asked to retry.
-    local out = { 'R', '', '' }
+    local out = { 'R', '', '', fmt(abs) }
     local k = 0
     for sq in string.gmatch(string.sub(prior, 2), '[^,]+') do
       k = k + 1
@@ -734,32 +755,53 @@ if op == 'acquire' then
   -- This owner's tickets by waiter id, and the tickets of waiters not in this call (others' and
   -- this owner's beyond the call), which hold up the attempts that came after them.
   local mine = {}
+  local latest_mine = -INF   -- this owner's waiters queued in its JVM in the order of its calls
   local absent = NONE
   if #queue > 0 then
     local in_call = {}
-    for a = 0, n - 1 do in_call[ARGV[10 + 4 * a]] = true end
+    for a = 0, n - 1 do in_call[ARGV[10 + 5 * a]] = true end
     absent = {}
-    for _, e in ipairs(queue) do
-      if e[2] == owner then mine[e[3]] = e end
+    for k, e in ipairs(queue) do
+      e[6] = k   -- its place, to order tickets queued at the same instant
+      if e[2] == owner then
+        mine[e[3]] = e
+        latest_mine = max(latest_mine, e[1])
+      end
       if e[2] ~= owner or not in_call[e[3]] then absent[#absent + 1] = e end
     end
   end
-  local out = { 'A', '', '' }
+  local out = { 'A', '', '', fmt(abs) }
   local outcomes = {}
   local blocked = nil
   local touched = {}
   local short_resource = false
   for a = 0, n - 1 do
-    local id = ARGV[10 + 4 * a]
-    local is_try = ARGV[11 + 4 * a] == '1'
-    local member = ARGV[12 + 4 * a]
-    local parts = parse_request(ARGV[13 + 4 * a])
+    local id = ARGV[10 + 5 * a]
+    local is_try = ARGV[11 + 5 * a] == '1'
+    local member = ARGV[12 + 5 * a]
+    local parts = parse_request(ARGV[13 + 5 * a])
     local ticket = mine[id]
+    local queued
+    if ticket then
+      queued = ticket[1]
+    elseif is_try then
+      queued = INF   -- a try comes after every waiter
+    else
+      local q = ARGV[14 + 5 * a]
+      if string.sub(q, 1, 1) == '@' then
+        queued = max(now - TICKET_TTL, min(now, tonumber(string.sub(q, 2)) - epoch * unit))
+      else
+        queued = now - min(tonumber(q), TICKET_TTL)
+      end
+      -- never before a ticket of its own JVM: that one queued there first (a client's estimate of the
+      -- server's clock may improve between two calls)
+      queued = max(queued, latest_mine)
+    end
     local ahead = nil
     if #absent > 0 then
-      local mark = ticket and ticket[1] or INF
       for _, e in ipairs(absent) do
-        if e[1] < mark then
+        -- older, or as old and queued first (a newcomer comes after a ticket of the same instant)
+        if e[1] < queued or e[1] == queued and (not ticket or e[6] < ticket[6]) then
           ahead = ahead or {}
           for _, i in ipairs(e[4]) do ahead[i] = true end
         end
@@ -776,7 +818,7 @@ if op == 'acquire' then
     end
     local short = behind
     if behind then
-      out[a + 4] = 'B/' .. table.concat(behind, ',')
+      out[a + 5] = 'B/' .. table.concat(behind, ',')
       outcomes[a + 1] = 0
     else
       local wait = 0
@@ -796,7 +838,7 @@ if op == 'acquire' then
           redis.call('ZADD', L, now + lease, member)
           leased = true
         end
-        out[a + 4] = seq
+        out[a + 5] = seq
         outcomes[a + 1] = seq
         if ticket then
           ticket[5] = -1   -- granted: its ticket leaves the queue below
@@ -808,17 +850,19 @@ if op == 'acquire' then
           blocked = blocked or {}
           for _, i in ipairs(short) do blocked[i] = true end
         end
-        out[a + 4] = fmt(wait) .. '/' .. table.concat(short, ',')
+        out[a + 5] = fmt(wait) .. '/' .. table.concat(short, ',')
         outcomes[a + 1] = 0
       end
     end
     if short and not is_try and not gone[id] then
       -- refused: its place in the queue across JVMs, taken now if it had none, kept alive
       if not ticket then
-        ticket = { next_ticket, owner, id, short, 0 }
-        next_ticket = next_ticket + 1
-        queue[#queue + 1] = ticket
+        ticket = { queued, owner, id, short, 0 }
+        local at = #queue + 1
+        while at > 1 and queue[at - 1][1] > queued do at = at - 1 end   -- after those of the same instant
+        table.insert(queue, at, ticket)
         mine[id] = ticket
+        latest_mine = max(latest_mine, queued)
       end
       ticket[4] = short
       ticket[5] = now + TICKET_TTL
@@ -923,6 +967,10 @@ elseif op == 'leave' then
 elseif op == 'init' then
   save()
   return 'OK'
+
+elseif op == 'clock' then
+  -- Reply: the time argument, or the server's clock in µs (a client measures its offset to it).
+  return fmt(abs)
 
 elseif op == 'renew' then
   -- ARGV[8+] lease members. Reply: per member 1 renewed, 0 gone (expired and reclaimed), 2 re-asserted

@@ -131,9 +131,10 @@ class RedisDifferentialTest {
                 for (int a = 0; a < count; a++) {
                     ResolvedRequest r = ResolvedRequest.resolve(definition, randomRequest(random, specs, manyGrants));
                     String member = r.holdsResource() ? "lease" + (++leaseIds) + "|" + resources(r, specs) : "";
-                    attempts.add(new LimitScript.Attempt(++waiterIds, r, member, random.nextBoolean()));
+                    attempts.add(new LimitScript.Attempt(++waiterIds, r, member, random.nextBoolean(), now, 0));
                 }
                 Reported[] expected = new Reported[count];
+                long decidedAt = now;
                 Batch batch = new Batch() {
                     @Override
                     public int size() {
@@ -153,6 +154,11 @@ class RedisDifferentialTest {
                     @Override
                     public long id(int i) {
                         return attempts.get(i).id();
+                    }
+
+                    @Override
+                    public long queuedAt(int i) {
+                        return decidedAt;
                     }
                 };
                 double[] expectedAvailable = new double[specs.size()];
