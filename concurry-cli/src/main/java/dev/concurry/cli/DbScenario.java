@@ -61,8 +61,7 @@ final class DbScenario {
                      .setServerConfig("max_connections", String.valueOf(CONNECTIONS + EXITING_SLACK))
                      .setServerConfig("superuser_reserved_connections", "0")
                      .start();
-             WorkerPool<DbWorker> pool = workers(postgres.getJdbcUrl("postgres", "postgres"));
-             ProgressTracker progress = Progress.bar("db " + (limited ? "with limits" : "without limits")).start(-1)) {
+             WorkerPool<DbWorker> pool = workers(postgres.getJdbcUrl("postgres", "postgres"))) {
             // One query per worker first, not counted: a child JVM's first connection loads and compiles
             // the JDBC driver, which would otherwise fill the measured run.
             List<CompletableFuture<DbWorker.Outcome>> warmUp = new ArrayList<>();
@@ -73,12 +72,16 @@ final class DbScenario {
             long start = System.nanoTime();
             long end = start + duration.toNanos();
             List<CompletableFuture<DbWorker.Outcome>> queries = new ArrayList<>();
-            while (System.nanoTime() < end) {
-                CompletableFuture<DbWorker.Outcome> query = pool.submit(w -> w.query("SELECT pg_sleep(0.02)"));
-                query.whenComplete((outcome, failure) -> progress.step());
-                queries.add(query);                 // submit blocks while the workers' queues are full
+            List<DbWorker.Outcome> outcomes;
+            try (ProgressTracker progress = Progress.bar("db " + (limited ? "with limits" : "without limits"))
+                    .startFor(duration)) {
+                while (System.nanoTime() < end) {
+                    CompletableFuture<DbWorker.Outcome> query = pool.submit(w -> w.query("SELECT pg_sleep(0.02)"));
+                    query.whenComplete((outcome, failure) -> progress.step());
+                    queries.add(query);             // submit blocks while the workers' queues are full
+                }
+                outcomes = Futures.gather(queries);
             }
-            List<DbWorker.Outcome> outcomes = Futures.gather(queries);
             return new Result(limited, workers, mode, Duration.ofNanos(System.nanoTime() - start), outcomes.size(),
                     outcomes.stream().filter(DbWorker.Outcome::ok).count(),
                     outcomes.stream().filter(o -> !o.ok()).count(), mostOpenAtOnce(outcomes));

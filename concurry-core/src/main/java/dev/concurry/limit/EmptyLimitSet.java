@@ -1,6 +1,6 @@
 package dev.concurry.limit;
 
-import dev.concurry.limit.spi.Headroom;
+import dev.concurry.limit.spi.Probe;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.LimitStore;
 import java.time.Duration;
@@ -14,7 +14,7 @@ import java.util.concurrent.CompletableFuture;
  * The set with no limits (SPEC L14): grants everything at once, ignores keys and usage, allocates
  * nothing for {@code acquire} and {@code tryAcquire}. Every worker without limits gets one.
  */
-final class EmptyLimitSet implements LimitSet, Headroom {
+final class EmptyLimitSet implements LimitSet, Probe {
     static final EmptyLimitSet INSTANCE = new EmptyLimitSet(new LimitSetDefinition("empty", List.of(), Map.of()));
 
     /** Works in every worker mode: there is no state to share. */
@@ -50,6 +50,11 @@ final class EmptyLimitSet implements LimitSet, Headroom {
 
             @Override
             public Acquisition update(Map<String, ? extends Number> usage) {
+                return this;
+            }
+
+            @Override
+            public Acquisition observe(ProviderReport report) {
                 return this;
             }
 
@@ -102,8 +107,23 @@ final class EmptyLimitSet implements LimitSet, Headroom {
     }
 
     @Override
+    public Optional<Refusal> explain(Request request) {
+        return Optional.empty();
+    }
+
+    @Override
+    public Attempt attempt(Request request) {
+        return new Attempt.Granted(acquisition);
+    }
+
+    @Override
+    public void observe(ProviderReport report) {
+        java.util.Objects.requireNonNull(report, "report");     // no limits: nothing to hold back
+    }
+
+    @Override
     public LimitStats stats() {
-        return new LimitStats(Map.of(), 0, 0, 0, 0, 0, 0, 0, 0);
+        return new LimitStats(Map.of(), 0, 0, 0, 0, 0, 0, 0, 0, LimitStats.ProviderCounts.NONE);
     }
 
     @Override

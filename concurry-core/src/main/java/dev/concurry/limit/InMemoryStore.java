@@ -6,42 +6,80 @@ import dev.concurry.limit.spi.ResolvedRequest;
 import dev.concurry.limit.spi.SetAlgorithms;
 import dev.concurry.time.MonotonicClock;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * The in-memory store (SPEC L16): the state in a plain array; the engine's lock is all the atomicity
  * one JVM needs (never {@code synchronized}, so virtual threads do not pin).
  *
- * <p>Lock-free grants. A set holding a single GCRA limit (the most common shape of a hot limiter)
- * also grants without the lock while nobody waits: GCRA's whole state is one number, the theoretical
- * arrival time, so a grant is one compare-and-set of it ({@link #fastTat}, raw double bits). The
- * locked path and the lock-free one never work on the number at the same time: the locked path swaps
- * {@link #LOCKED} into the cell while it works on the array and writes the result back before the
- * engine unlocks; a lock-free grant that sees {@code LOCKED}, or that the limit would refuse, takes the
- * locked path, which decides every refusal (waiters, fairness and counters stay exact).
+ * <h2>Lock-free grants</h2>
+ * While nobody waits, most sets also grant without the engine's lock, in one of two ways:
+ * <ul>
+ *   <li>A single GCRA or token-bucket limit (a token bucket is run as GCRA): the whole state is one
+ *       number, the theoretical arrival time, so a grant is one compare-and-set of its raw bits
+ *       ({@link #fastTat}), allocating nothing.</li>
+ *   <li>Any other set whose state is small (every limit but a sliding window: GCRA, token and leaky
+ *       buckets, fixed windows, resource limits): the state is an immutable snapshot in
+ *       {@link #fastState}; a grant computes the next snapshot with {@link SetAlgorithms#tryGrant} on a
+ *       copy and installs it with one compare-and-set. Several limits are therefore taken all or
+ *       nothing: no thread can see a request partly taken. Releasing a grant's permits works the same
+ *       way ({@link #releaseFast}).</li>
+ * </ul>
+ * The locked path and the lock-free one never work on the state at the same time: while the engine
+ * holds its lock, {@link #lock()} swaps a sentinel into the cell ({@link #LOCKED} bits, or the
+ * {@link #LOCKED_STATE} array) and works on {@link #state}; {@link #unlock} publishes the result. A
+ * lock-free attempt that meets the sentinel, or that the limits would refuse, returns 0 and the engine
+ * takes the locked path, which decides every refusal, so waiters, fairness and counters stay exact.
+ *
+ * <p>What a provider reported (SPEC F2–F4) lives in the state's feedback words: the snapshot path runs
+ * the algorithms on the whole state and honours it; the one number of the GCRA path does not hold it,
+ * so while a budget, a pause or an adopted limit acts on that limit every grant takes the locked path.
  */
 final class InMemoryStore extends ArrayStore {
     /** In {@link #fastTat} while the locked path owns the number (a NaN no arithmetic produces). */
     private static final long LOCKED = 0x7ff8_dead_beef_0001L;
+    /** In {@link #fastState} while the locked path owns the state. */
+    private static final double[] LOCKED_STATE = new double[0];
     private static final int CAS_ATTEMPTS = 16;
+    /**
+     * Sets whose state has at most this many words use the snapshot path (a copy per grant): up to
+     * eight limits (a rate limit is 7 words with its provider feedback).
+     */
+    private static final int SNAPSHOT_WORDS = 64;
 
-    /** The GCRA number of a single-GCRA set, or null for every other shape. */
+    /** The GCRA number of a single GCRA or token-bucket set, or null. */
     private final AtomicLong fastTat;
     private final int fastOffset;
+    /** The state of a small set of several limits, as immutable snapshots; or null. */
+    private final AtomicReference<double[]> fastState;
+    /** Clock reading until which provider feedback acts on the single GCRA limit (no lock-free grant). */
+    private volatile long feedbackUntil = Long.MIN_VALUE;
 
     InMemoryStore(LimitSetDefinition definition, MonotonicClock clock) {
         super(new SetAlgorithms(definition.limits()), clock);
         this.epoch = clock.nanoTime();
         algorithms.init(state, 0);
-        boolean singleGcra = algorithms.singleGcra();
         this.fastOffset = algorithms.offset(0);
-        this.fastTat = singleGcra ? new AtomicLong(Double.doubleToRawLongBits(state[fastOffset])) : null;
+        if (algorithms.singleGcra()) {
+            this.fastTat = new AtomicLong(Double.doubleToRawLongBits(state[fastOffset]));
+            this.fastState = null;
+        } else if (!algorithms.hasSlidingWindow() && state.length <= SNAPSHOT_WORDS) {
+            this.fastTat = null;
+            this.fastState = new AtomicReference<>(state.clone());
+        } else {
+            this.fastTat = null;
+            this.fastState = null;
+        }
     }
 
     @Override
     protected void lock() {
         if (fastTat != null) {
             state[fastOffset] = Double.longBitsToDouble(fastTat.getAndSet(LOCKED));
+        } else if (fastState != null) {
+            double[] current = fastState.getAndSet(LOCKED_STATE);
+            System.arraycopy(current, 0, state, 0, state.length);
         }
     }
 
@@ -49,20 +87,46 @@ final class InMemoryStore extends ArrayStore {
     protected void unlock(long touched, boolean freed) {
         if (fastTat != null) {
             fastTat.set(Double.doubleToRawLongBits(state[fastOffset]));
+        } else if (fastState != null) {
+            fastState.set(state.clone());
         }
     }
 
     @Override
     public boolean hasFastPath() {
-        return fastTat != null;
+        return fastTat != null || fastState != null;
     }
 
     @Override
     public long tryGrantFast(ResolvedRequest r) {
-        if (fastTat == null || r.size() != 1) {
+        if (fastTat != null) {
+            return r.size() == 1 ? tryGrantGcra(r.amount(0)) : 0;
+        }
+        if (fastState == null) {
             return 0;
         }
-        double n = r.amount(0);
+        for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+            double[] current = fastState.get();
+            if (current == LOCKED_STATE) {
+                return 0;
+            }
+            double[] next = current.clone();
+            long seq = algorithms.tryGrant(next, clock().nanoTime() - epoch, r);
+            if (seq == 0) {
+                return 0;
+            }
+            if (fastState.compareAndSet(current, next)) {
+                return seq;
+            }
+            LockSupport.parkNanos(1);
+        }
+        return 0;
+    }
+
+    private long tryGrantGcra(double n) {
+        if (clock().nanoTime() < feedbackUntil) {
+            return 0;
+        }
         for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
             long bits = fastTat.get();
             if (bits == LOCKED) {
@@ -74,13 +138,48 @@ final class InMemoryStore extends ArrayStore {
                 return 0;
             }
             if (fastTat.compareAndSet(bits, Double.doubleToRawLongBits(next))) {
-                // Grants of a GCRA limit are never looked up by sequence number: any positive one will do.
-                return Long.MAX_VALUE;
+                // GCRA grants are never looked up by sequence number, but a provider's budget counts
+                // only grants after its report's mark (>= 1): this one came before any such report.
+                return 1;
             }
             // Another thread won: step aside briefly instead of spinning against it on the same line.
             LockSupport.parkNanos(1);
         }
         return 0;
+    }
+
+    /**
+     * The engine calls it only while nobody waits, and checks again afterwards: a waiter that queued
+     * meanwhile did so before this compare-and-set succeeded (its locked section ends by publishing
+     * the snapshot this one replaced), so the engine then decides it under the lock.
+     */
+    @Override
+    public boolean releaseFast(ResolvedRequest r, long seq) {
+        if (fastState == null) {
+            return false;
+        }
+        for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+            double[] current = fastState.get();
+            if (current == LOCKED_STATE) {
+                return false;
+            }
+            double[] next = current.clone();
+            algorithms.settle(next, clock().nanoTime() - epoch, r, seq, null);
+            if (fastState.compareAndSet(current, next)) {
+                return true;
+            }
+            LockSupport.parkNanos(1);
+        }
+        return false;
+    }
+
+    @Override
+    protected void observed() {
+        if (fastTat != null) {
+            double end = algorithms.scaled(state, 0) ? Double.POSITIVE_INFINITY : algorithms.feedbackEnd(state, 0);
+            feedbackUntil = end == Double.NEGATIVE_INFINITY ? Long.MIN_VALUE
+                    : end >= (double) Long.MAX_VALUE - epoch ? Long.MAX_VALUE : epoch + (long) Math.ceil(end);
+        }
     }
 
     @Override

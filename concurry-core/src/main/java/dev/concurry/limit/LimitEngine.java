@@ -2,7 +2,9 @@ package dev.concurry.limit;
 
 import dev.concurry.limit.spi.Batch;
 import dev.concurry.limit.spi.DecisionSink;
-import dev.concurry.limit.spi.Headroom;
+import dev.concurry.limit.spi.Feedback;
+import dev.concurry.limit.spi.Probe;
+import dev.concurry.limit.spi.Shortfall;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.LimitStore;
 import dev.concurry.limit.spi.LocalStore;
@@ -19,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
@@ -54,12 +57,23 @@ import org.slf4j.LoggerFactory;
  * after the lock is released; futures complete on a virtual thread, so user callbacks never run under
  * the lock or on the timer thread.
  *
+ * <h2>Listening to the provider</h2>
+ * {@link #observe} turns a {@link ProviderReport} into a {@link Feedback} per limit (durations from now,
+ * the scale of an adopted limit) for the store, which records it in the shared state where the
+ * algorithms honour it ({@code SetAlgorithms#observe}); then the queue is decided again, since a
+ * budget may have grown. What this JVM heard (the last limit and remaining per key, pauses) is kept
+ * here for statistics. Once a report about a grant was observed, this JVM's recent grants are kept in
+ * a ring ({@link #recentGrants}): a report's budget excludes the grants made after the call it answers,
+ * which the provider may not have counted when it answered (calls in flight, answers read late). A
+ * grant the provider had counted is then counted twice until the next report: stricter, never more
+ * generous.
+ *
  * <h2>Counters</h2>
  * Every counter (grants, refunds, charges, timeouts, rejections, waits) is this JVM's count for this
  * set, kept here for every backend alike; {@code available} and {@code inUse} come from the store and
  * are shared by every process using the set.
  */
-final class LimitEngine implements LimitSet, Headroom {
+final class LimitEngine implements LimitSet, Probe {
     private static final Logger log = LoggerFactory.getLogger(LimitEngine.class);
     private static final Executor COMPLETIONS = Executors.newVirtualThreadPerTaskExecutor();
     /** Usage reported for a key may not exceed this many times its capacity (an absurd charge). */
@@ -95,7 +109,6 @@ final class LimitEngine implements LimitSet, Headroom {
     // Everything below is guarded by lock.
     private Waiter head;
     private Waiter tail;
-    private int waiting;
     private long contended;
     private MonotonicClock.Wakeup wakeup;
     private long wakeupAt = Long.MAX_VALUE;
@@ -115,8 +128,22 @@ final class LimitEngine implements LimitSet, Headroom {
     private final double[] chargedByKey;
     /** Remote stores: what each limit had available after the last call that touched it (a pool's hint). */
     private final double[] knownAvailable;
+    /** Whether reported provider limits replace the configured capacities (SPEC F4). */
+    private final boolean adoptProviderLimits;
+    /** Per limit, what the provider last said, as this JVM heard it (under the lock). */
+    private final Heard[] heard;
+    private long reports;
+    private long refusals;
+    private long pauses;
+    private long unparsed;
+    private volatile long lastObserveWarning = Long.MIN_VALUE;
+    /** Grants of this JVM, newest last, once a report about a grant was observed (null before). */
+    private volatile java.util.concurrent.atomic.AtomicReferenceArray<Grant> recentGrants;
+    private final java.util.concurrent.atomic.AtomicLong recentCount = new java.util.concurrent.atomic.AtomicLong();
+    /** Grants remembered in {@link #recentGrants}: more than can be in flight at once. */
+    private static final int RECENT_GRANTS = 512;
 
-    LimitEngine(LimitSetDefinition definition, LimitBackend backend, LimitStore store) {
+    LimitEngine(LimitSetDefinition definition, LimitBackend backend, LimitStore store, boolean adoptProviderLimits) {
         this.definition = definition;
         this.specs = definition.limits();
         this.backend = backend;
@@ -139,6 +166,11 @@ final class LimitEngine implements LimitSet, Headroom {
         this.localRound = local != null ? new Round(specs.size(), 16) : null;
         for (int i = 0; i < knownAvailable.length; i++) {
             knownAvailable[i] = specs.get(i).capacity();
+        }
+        this.adoptProviderLimits = adoptProviderLimits;
+        this.heard = new Heard[specs.size()];
+        for (int i = 0; i < heard.length; i++) {
+            heard[i] = new Heard();
         }
         store.listen(this::redispatch);
     }
@@ -182,21 +214,65 @@ final class LimitEngine implements LimitSet, Headroom {
     }
 
     private Acquisition tryAcquireOrNull(Request request) {
-        return tryOnce(resolve(request), false);
+        return tryOnce(request, resolve(request));
     }
 
-    /**
-     * Grants {@code r} now or returns null, never waiting for capacity; a refusal is counted as a
-     * timeout ({@code acquire} with a zero timeout) or as a rejected try.
-     */
-    private Acquisition tryOnce(ResolvedRequest r, boolean asTimeout) {
+    @Override
+    public Attempt attempt(Request request) {
+        ResolvedRequest r = resolve(request);
+        Acquisition now = local != null ? tryFast(r) : null;
+        if (now != null) {
+            return new Attempt.Granted(now);
+        }
+        if (local == null) {
+            Waiter w = new Waiter(request, r, Thread.currentThread(), null, true);
+            now = remoteTry(r, w);
+            if (now != null) {
+                return new Attempt.Granted(now);
+            }
+            lock.lock();
+            try {
+                countRefusalLocked(false);
+                return new Attempt.Refused(w.state == REFUSED ? refusalOf(w, clock.nanoTime())
+                        : refusalLocked(request, r, 0, Double.NaN, r.mask() & contended));
+            } finally {
+                lock.unlock();
+            }
+        }
+        lock.lock();
+        try {
+            checkOpen();
+            now = tryGrantLocked(r);
+            if (now != null) {
+                return new Attempt.Granted(now);
+            }
+            countRefusalLocked(false);
+            return new Attempt.Refused(explainLocked(request, r));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public CompletableFuture<Acquisition> acquireAsync(Request request, Duration timeout) {
+        long nanos;
+        try {
+            nanos = timeoutNanos(timeout);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return acquireAsync(request, nanos);
+    }
+
+    /** Grants {@code r} now or returns null, never waiting for capacity; a refusal counts as rejected. */
+    private Acquisition tryOnce(Request request, ResolvedRequest r) {
         Acquisition now;
         if (local == null) {
-            now = remoteTry(r);
+            now = remoteTry(r, new Waiter(request, r, Thread.currentThread(), null, true));
             if (now == null) {
                 lock.lock();
                 try {
-                    countRefusalLocked(asTimeout);
+                    countRefusalLocked(false);
                 } finally {
                     lock.unlock();
                 }
@@ -212,7 +288,7 @@ final class LimitEngine implements LimitSet, Headroom {
             checkOpen();
             now = tryGrantLocked(r);
             if (now == null) {
-                countRefusalLocked(asTimeout);
+                countRefusalLocked(false);
             }
             return now;
         } finally {
@@ -230,6 +306,10 @@ final class LimitEngine implements LimitSet, Headroom {
 
     @Override
     public CompletableFuture<Acquisition> acquireAsync(Request request) {
+        return acquireAsync(request, -1);
+    }
+
+    private CompletableFuture<Acquisition> acquireAsync(Request request, long timeoutNanos) {
         ResolvedRequest r;
         try {
             r = resolve(request);
@@ -237,7 +317,8 @@ final class LimitEngine implements LimitSet, Headroom {
             return CompletableFuture.failedFuture(e);
         }
         CompletableFuture<Acquisition> future = new CompletableFuture<>();
-        Waiter w = new Waiter(r, null, future, false);
+        // A zero timeout on a remote store is one decision, like a try: refused, it times out.
+        Waiter w = new Waiter(request, r, null, future, remote != null && timeoutNanos == 0);
         Waiter signalled;
         lock.lock();
         try {
@@ -251,9 +332,16 @@ final class LimitEngine implements LimitSet, Headroom {
                     return future;
                 }
             }
+            if (timeoutNanos == 0 && (local != null || (r.mask() & contended) != 0)) {
+                countRefusalLocked(true);
+                return CompletableFuture.failedFuture(timeoutException(request, 0, explainLocked(request, r)));
+            }
             w.refused = local != null;
             enqueueLocked(w);
             signalled = local != null ? dispatchLocked() : null;
+            if (timeoutNanos > 0 && w.state == WAITING) {
+                w.deadline = clock.wakeAt(deadline(timeoutNanos), () -> expireAsync(w, request, timeoutNanos));
+            }
         } finally {
             lock.unlock();
         }
@@ -272,17 +360,24 @@ final class LimitEngine implements LimitSet, Headroom {
     private Acquisition acquireBlocking(Request request, long timeoutNanos) {
         ResolvedRequest r = resolve(request);
         if (timeoutNanos == 0) {
-            Acquisition now = tryOnce(r, true);
-            if (now == null) {
-                throw timeoutException(request, 0);
+            Attempt now = attempt(request);
+            if (now instanceof Attempt.Refused refused) {
+                lock.lock();
+                try {
+                    rejected--;             // counted as a refused attempt: it is a timeout
+                    timedOut++;
+                } finally {
+                    lock.unlock();
+                }
+                throw timeoutException(request, 0, refused.refusal());
             }
-            return now;
+            return ((Attempt.Granted) now).acquisition();
         }
         Acquisition fast = tryFast(r);
         if (fast != null) {
             return fast;
         }
-        Waiter w = new Waiter(r, Thread.currentThread(), null, false);
+        Waiter w = new Waiter(request, r, Thread.currentThread(), null, false);
         Waiter signalled = null;
         lock.lock();
         try {
@@ -299,8 +394,7 @@ final class LimitEngine implements LimitSet, Headroom {
                 signalled = dispatchLocked();
             }
             if (timeoutNanos > 0 && w.state == WAITING) {
-                long deadline = clock.nanoTime() + timeoutNanos;
-                w.deadline = clock.wakeAt(deadline < 0 ? Long.MAX_VALUE : deadline, () -> expire(w));
+                w.deadline = clock.wakeAt(deadline(timeoutNanos), () -> expire(w));
             }
         } finally {
             lock.unlock();
@@ -323,10 +417,49 @@ final class LimitEngine implements LimitSet, Headroom {
         }
         return switch (w.state) {
             case GRANTED -> w.result;
-            case TIMED_OUT -> throw timeoutException(request, timeoutNanos);
+            case TIMED_OUT -> throw timeoutException(request, timeoutNanos, freshFacts(w.refusal));
             case FAILED -> throw failure(w);
             default -> throw closedException();
         };
+    }
+
+    /**
+     * A remote store's refusal at a timeout, with what its keys have available now (one read: the last
+     * call's figures may be old); as it was if the read fails. Local refusals are fresh already.
+     */
+    private Refusal freshFacts(Refusal refusal) {
+        if (remote == null || refusal == null) {
+            return refusal;
+        }
+        try {
+            return withAvailable(refusal, await(remote.snapshot()));
+        } catch (RuntimeException e) {
+            return refusal;
+        }
+    }
+
+    private Refusal withAvailable(Refusal refusal, StoreSnapshot snapshot) {
+        List<Refusal.Shortage> shortages = new java.util.ArrayList<>(refusal.shortages().size());
+        for (Refusal.Shortage s : refusal.shortages()) {
+            int i = indexOf(s.key());
+            shortages.add(new Refusal.Shortage(s.key(), s.requested(), snapshot.available(i), s.capacity()));
+        }
+        return new Refusal(refusal.set(), refusal.config(), refusal.request(), shortages, refusal.grantableIn(),
+                refusal.queuedBehind());
+    }
+
+    private int indexOf(String key) {
+        for (int i = 0; i < specs.size(); i++) {
+            if (specs.get(i).key().equals(key)) {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException("unknown key '" + key + "'");
+    }
+
+    private long deadline(long timeoutNanos) {
+        long deadline = clock.nanoTime() + timeoutNanos;
+        return deadline < 0 ? Long.MAX_VALUE : deadline;
     }
 
     /** The store's lock-free grant while nobody waits, or null to take the locked path. */
@@ -359,8 +492,7 @@ final class LimitEngine implements LimitSet, Headroom {
      * next call and waits for its answer (never for capacity). Waiting for the round trip is not
      * interruptible (the store bounds it); the interrupt status is kept.
      */
-    private Acquisition remoteTry(ResolvedRequest r) {
-        Waiter w = new Waiter(r, Thread.currentThread(), null, true);
+    private Acquisition remoteTry(ResolvedRequest r, Waiter w) {
         lock.lock();
         try {
             checkOpen();
@@ -401,9 +533,6 @@ final class LimitEngine implements LimitSet, Headroom {
             w.prev = tail;
         }
         tail = w;
-        if (!w.isTry) {
-            waiting++;
-        }
         idle = false;
         if (wasEmpty) {
             store.waiters(true);
@@ -423,9 +552,6 @@ final class LimitEngine implements LimitSet, Headroom {
         }
         w.prev = null;
         w.next = null;
-        if (!w.isTry) {
-            waiting--;
-        }
         if (head == null) {
             contended = 0;
             idle = !closed;
@@ -489,12 +615,22 @@ final class LimitEngine implements LimitSet, Headroom {
             } else if (w.state != WAITING) {
                 continue;
             } else if (w.isTry) {
+                w.lastShortOf = round.decided[i] ? round.shortOf[i] : 0;
+                w.lastWait = round.decided[i] ? round.wait[i] : Double.NaN;
+                w.lastBase = base;
+                if (w.future != null) {                 // acquireAsync with a zero timeout: it times out
+                    timedOut++;
+                    w.refusal = refusalOf(w, base);
+                }
                 unlinkLocked(w);
                 w.state = REFUSED;
                 w.nextSignal = chain;
                 chain = w;
             } else if (round.decided[i]) {
                 w.refused = true;
+                w.lastShortOf = round.shortOf[i];
+                w.lastWait = round.wait[i];
+                w.lastBase = base;
                 shortOf |= round.shortOf[i];
                 if (round.wait[i] < earliest) {
                     earliest = round.wait[i];
@@ -502,6 +638,7 @@ final class LimitEngine implements LimitSet, Headroom {
             }
         }
         contended = head == null ? 0 : shortOf;
+        earliest = Math.min(earliest, round.recheck);
         for (int i = 0; i < knownAvailable.length; i++) {
             if (!Double.isNaN(round.available[i])) {
                 knownAvailable[i] = round.available[i];
@@ -700,6 +837,9 @@ final class LimitEngine implements LimitSet, Headroom {
             COMPLETIONS.execute(() -> w.future.completeExceptionally(e));
         } else if (w.state == CLOSED) {
             COMPLETIONS.execute(() -> w.future.completeExceptionally(closedException()));
+        } else if (w.state == REFUSED) {
+            AcquireTimeoutException e = timeoutException(w.original, 0, w.refusal);
+            COMPLETIONS.execute(() -> w.future.completeExceptionally(e));
         }
     }
 
@@ -707,6 +847,14 @@ final class LimitEngine implements LimitSet, Headroom {
     private void expire(Waiter w) {
         if (leave(w, TIMED_OUT, true)) {
             LockSupport.unpark(w.thread);
+        }
+    }
+
+    /** Timeout of an async waiter with a deadline: its future fails with the facts. */
+    private void expireAsync(Waiter w, Request request, long timeoutNanos) {
+        if (leave(w, TIMED_OUT, true)) {
+            COMPLETIONS.execute(() -> w.future.completeExceptionally(
+                    timeoutException(request, timeoutNanos, freshFacts(w.refusal))));
         }
     }
 
@@ -733,6 +881,9 @@ final class LimitEngine implements LimitSet, Headroom {
             }
             unlinkLocked(w);
             w.state = newState;
+            if (newState == TIMED_OUT) {
+                w.refusal = refusalOf(w, clock.nanoTime());
+            }
             if (countTimeout) {
                 timedOut++;
             }
@@ -755,6 +906,12 @@ final class LimitEngine implements LimitSet, Headroom {
     private void settle(Grant g) {
         ResolvedRequest r = g.request;
         double[] used = g.used;
+        if (fastPath && used == null && idle && local.releaseFast(r, g.seq)) {
+            if (!idle) {
+                redispatch();       // a waiter queued before the release: decide it now
+            }
+            return;
+        }
         if (local != null) {
             Waiter signalled = null;
             lock.lock();
@@ -812,6 +969,204 @@ final class LimitEngine implements LimitSet, Headroom {
         }
     }
 
+    // ---- listening to the provider ---------------------------------------------------------------
+
+    @Override
+    public void observe(ProviderReport report) {
+        observe(report, null);
+    }
+
+    /**
+     * SPEC F2–F4 (see {@link LimitSet#observe}): records what this JVM heard, hands the store a
+     * {@link Feedback} for the shared state, decides the queue again and, for a refused call made under
+     * {@code grant}, stops counting its reservation. Never throws for what the report says; a store
+     * that fails is logged.
+     */
+    private void observe(ProviderReport report, Grant grant) {
+        Objects.requireNonNull(report, "report");
+        int n = specs.size();
+        double[] remaining = new double[n];
+        double[] reset = new double[n];
+        double[] pause = new double[n];
+        double[] scale = new double[n];
+        Arrays.fill(remaining, Double.NaN);
+        Arrays.fill(reset, Double.NaN);
+        Arrays.fill(pause, Double.NaN);
+        Arrays.fill(scale, Double.NaN);
+        boolean paused = false;
+        long refusedKeys = 0;
+        double[] after = grant == null ? null : grantedAfter(grant.seq);
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            long now = clock.nanoTime();
+            reports++;
+            unparsed += report.unparsed();
+            if (report.refused()) {
+                refusals++;
+            }
+            for (int i = 0; i < n; i++) {
+                if (resource[i]) {
+                    continue;
+                }
+                Limit limit = specs.get(i);
+                Heard h = heard[i];
+                ProviderReport.Quota q = report.quotas().get(limit.key());
+                if (q != null) {
+                    if (q.remaining().isPresent()) {
+                        remaining[i] = Math.max(0, q.remaining().getAsDouble() - (after == null ? 0 : after[i]));
+                        reset[i] = nanos(q.resetIn().orElse(windowOf(limit)));
+                        h.remaining = remaining[i];
+                        h.resetAt = saturatedAdd(now, reset[i]);
+                    }
+                    if (q.limit().isPresent()) {
+                        scale[i] = heardLimit(i, q.limit().getAsDouble(), q.window());
+                    }
+                }
+                if (report.pauses(limit.key())) {
+                    pause[i] = nanos(report.retryAfter().orElseThrow());
+                    h.pausedUntil = Math.max(h.pausedUntil, saturatedAdd(now, pause[i]));
+                    paused |= pause[i] > 0;
+                }
+                if (report.refused() && (report.pauseKeys().isEmpty() || report.pauseKeys().contains(limit.key()))) {
+                    refusedKeys |= 1L << i;
+                }
+            }
+            if (paused) {
+                pauses++;
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (grant != null && refusedKeys != 0) {
+            grant.notUsed(refusedKeys);
+        }
+        Feedback feedback = new Feedback(remaining, reset, pause, scale, grant != null ? grant.seq : -1);
+        if (feedback.touches() != 0) {
+            record(feedback);
+        }
+    }
+
+    /**
+     * Per limit, the units of this JVM's grants made after grant {@code seq} (as reserved), from the ring
+     * of recent grants; starts the ring on the first call (grants before it are unknown: none counted).
+     */
+    private double[] grantedAfter(long seq) {
+        var recent = recentGrants;
+        double[] units = new double[specs.size()];
+        if (recent == null) {
+            recentGrants = new java.util.concurrent.atomic.AtomicReferenceArray<>(RECENT_GRANTS);
+            return units;
+        }
+        for (int k = 0; k < RECENT_GRANTS; k++) {
+            Grant g = recent.get(k);
+            if (g != null && g.seq > seq) {
+                for (int j = 0; j < g.request.size(); j++) {
+                    units[g.request.limitIndex(j)] += g.request.amount(j);
+                }
+            }
+        }
+        return units;
+    }
+
+    /** Hands {@code feedback} to the store and decides the waiters again; a failure is logged, not thrown. */
+    private void record(Feedback feedback) {
+        try {
+            if (local != null) {
+                Waiter signalled;
+                lock.lock();
+                try {
+                    if (closed) {
+                        return;
+                    }
+                    local.observe(feedback);
+                    signalled = dispatchLocked();
+                } finally {
+                    lock.unlock();
+                }
+                deliver(signalled);
+            } else {
+                await(remote.observe(feedback));
+                kick();
+            }
+        } catch (RuntimeException e) {
+            long t = System.nanoTime();
+            if (lastObserveWarning == Long.MIN_VALUE || t - lastObserveWarning > 10_000_000_000L) {
+                lastObserveWarning = t;
+                log.warn("limit set '{}' on {} could not record what the provider reported: {}", name(),
+                        store.describe(), e.toString());
+            }
+        }
+    }
+
+    /**
+     * Notes a reported limit {@code reported} (per {@code window}, when given) for limit {@code i}
+     * (under the lock): compared with the capacity when the windows agree, logged once per key if it
+     * differs; returns the scale to record (NaN: none).
+     */
+    private double heardLimit(int i, double reported, Optional<Duration> window) {
+        Limit limit = specs.get(i);
+        Heard h = heard[i];
+        h.limit = reported;
+        boolean comparable = window.isEmpty() || window.get().equals(windowOf(limit));
+        h.limitDiffers = comparable && reported != limit.capacity();
+        if (h.limitDiffers && !h.logged) {
+            h.logged = true;
+            log.info("the provider reports a limit of {} for '{}' of limit set '{}', configured with {} per {}; {}",
+                    reported, limit.key(), name(), limit.capacity(), windowOf(limit),
+                    adoptProviderLimits ? "adopting it" : "keeping the configured one (adoptProviderLimits(true) adopts"
+                            + " reported limits)");
+        }
+        if (!adoptProviderLimits || !comparable || !(reported > 0)) {
+            return Double.NaN;
+        }
+        h.adopted = h.limitDiffers;
+        return limit.capacity() / reported;
+    }
+
+    private static Duration windowOf(Limit limit) {
+        return switch (limit) {
+            case RateLimit rate -> rate.window();
+            case CallLimit call -> call.window();
+            case ResourceLimit resource -> Duration.ZERO;
+        };
+    }
+
+    /** {@code d} in nanoseconds as a double (no overflow for any duration). */
+    private static double nanos(Duration d) {
+        return d.getSeconds() * 1e9 + d.getNano();
+    }
+
+    private static long saturatedAdd(long now, double nanos) {
+        return nanos >= (double) (Long.MAX_VALUE - now) ? Long.MAX_VALUE : now + (long) Math.ceil(nanos);
+    }
+
+    private ProviderFeedback heardLocked(int i, long now) {
+        Heard h = heard[i];
+        if (Double.isNaN(h.limit) && Double.isNaN(h.remaining) && h.pausedUntil == Long.MIN_VALUE) {
+            return ProviderFeedback.NONE;
+        }
+        Optional<Duration> resetIn = Double.isNaN(h.remaining) ? Optional.empty()
+                : Optional.of(Duration.ofNanos(Math.max(0, h.resetAt - now)));
+        Duration pausedFor = Duration.ofNanos(h.pausedUntil > now ? h.pausedUntil - now : 0);
+        return new ProviderFeedback(Double.isNaN(h.limit) ? OptionalDouble.empty()
+                : OptionalDouble.of(h.limit), Double.isNaN(h.remaining) ? OptionalDouble.empty()
+                : OptionalDouble.of(h.remaining), resetIn, pausedFor, h.limitDiffers, h.adopted);
+    }
+
+    /** What the provider last said about one limit, as this JVM heard it (guarded by the engine's lock). */
+    private static final class Heard {
+        double limit = Double.NaN;
+        double remaining = Double.NaN;
+        long resetAt;
+        long pausedUntil = Long.MIN_VALUE;
+        boolean limitDiffers;
+        boolean adopted;
+        boolean logged;
+    }
+
     // ---- stats and lifecycle ---------------------------------------------------------------------
 
     /**
@@ -845,6 +1200,70 @@ final class LimitEngine implements LimitSet, Headroom {
     }
 
     @Override
+    public Optional<Refusal> explain(Request request) {
+        ResolvedRequest r = resolve(request);
+        lock.lock();
+        try {
+            Refusal refusal = explainLocked(request, r);
+            return refusal.shortages().isEmpty() && !refusal.queuedBehind() ? Optional.empty() : Optional.of(refusal);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Why {@code r} cannot be granted now, for a newcomer (under the lock). */
+    private Refusal explainLocked(Request request, ResolvedRequest r) {
+        long behind = r.mask() & contended;
+        if (local == null) {
+            return refusalLocked(request, r, 0, Double.NaN, behind);
+        }
+        Shortfall f = local.explain(r);
+        return refusalLocked(request, r, f.shortOf(), f.waitNanos(), behind, f.available());
+    }
+
+    /**
+     * Why waiter {@code w} is still not granted at {@code now} (under the lock): what the store says now
+     * (a local store), or what its last decision said (a remote store), minus the time since.
+     */
+    private Refusal refusalOf(Waiter w, long now) {
+        ResolvedRequest r = w.request;
+        Request request = w.original;
+        if (local != null) {
+            Shortfall f = local.explain(r);
+            long behind = f.shortOf() == 0 ? r.mask() & contended : 0;     // grantable alone: others come first
+            return refusalLocked(request, r, f.shortOf() != 0 ? f.shortOf() : 0, f.waitNanos(), behind,
+                    f.available());
+        }
+        if (Double.isNaN(w.lastWait)) {
+            return refusalLocked(request, r, 0, Double.NaN, w.lastShortOf != 0 ? w.lastShortOf : r.mask() & contended);
+        }
+        double left = w.lastWait < Double.POSITIVE_INFINITY ? Math.max(0, w.lastBase + w.lastWait - now) : w.lastWait;
+        return refusalLocked(request, r, w.lastShortOf, left, 0);
+    }
+
+    private Refusal refusalLocked(Request request, ResolvedRequest r, long shortOf, double wait, long behind) {
+        double[] available = new double[r.size()];
+        for (int j = 0; j < available.length; j++) {
+            available[j] = knownAvailable[r.limitIndex(j)];
+        }
+        return refusalLocked(request, r, shortOf, wait, behind, available);
+    }
+
+    private Refusal refusalLocked(Request request, ResolvedRequest r, long shortOf, double wait, long behind,
+                                  double[] available) {
+        List<Refusal.Shortage> shortages = new java.util.ArrayList<>();
+        for (int j = 0; j < r.size(); j++) {
+            int i = r.limitIndex(j);
+            if (((shortOf | behind) & (1L << i)) != 0) {
+                shortages.add(new Refusal.Shortage(r.key(j), r.amount(j), available[j], specs.get(i).capacity()));
+            }
+        }
+        Optional<Duration> in = behind != 0 || !(wait < Double.POSITIVE_INFINITY)
+                ? Optional.empty() : Optional.of(Duration.ofNanos((long) Math.ceil(Math.max(0, wait))));
+        return new Refusal(name(), config(), request, shortages, in, behind != 0);
+    }
+
+    @Override
     public LimitStats stats() {
         StoreSnapshot snapshot = remote != null ? await(remote.snapshot()) : null;
         lock.lock();
@@ -852,23 +1271,39 @@ final class LimitEngine implements LimitSet, Headroom {
             if (snapshot == null) {
                 snapshot = local.snapshot();
             }
+            long now = clock.nanoTime();
             Map<String, LimitStats.KeyStats> keys = new LinkedHashMap<>();
+            int waiting = 0;
+            for (Waiter w = head; w != null; w = w.next) {
+                if (waits(w)) {
+                    waiting++;
+                }
+            }
             for (int i = 0; i < specs.size(); i++) {
                 int waitingForKey = 0;
                 for (Waiter w = head; w != null; w = w.next) {
-                    if (!w.isTry && (w.request.mask() & (1L << i)) != 0) {
+                    if (waits(w) && (w.request.mask() & (1L << i)) != 0) {
                         waitingForKey++;
                     }
                 }
                 Limit limit = specs.get(i);
                 keys.put(limit.key(), new LimitStats.KeyStats(limit.key(), limit, limit.capacity(),
-                        snapshot.available(i), snapshot.inUse(i), waitingForKey, refundedByKey[i], chargedByKey[i]));
+                        snapshot.available(i), snapshot.inUse(i), waitingForKey, refundedByKey[i], chargedByKey[i],
+                        heardLocked(i, now)));
             }
             return new LimitStats(keys, granted + fastGranted.sum(), refunded, charged, timedOut, waiting, rejected,
-                    waits, waitedNanos);
+                    waits, waitedNanos, new LimitStats.ProviderCounts(reports, refusals, pauses, unparsed));
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Whether {@code w} counts as waiting in stats: refused at least once (a local store refuses before
+     * queueing; a remote waiter whose first call is still in flight is not known to wait yet), never a try.
+     */
+    private static boolean waits(Waiter w) {
+        return !w.isTry && w.refused;
     }
 
     @Override
@@ -935,9 +1370,10 @@ final class LimitEngine implements LimitSet, Headroom {
         return new IllegalStateException("LimitSet '" + name() + "' is closed");
     }
 
-    private AcquireTimeoutException timeoutException(Request request, long timeoutNanos) {
+    private AcquireTimeoutException timeoutException(Request request, long timeoutNanos, Refusal refusal) {
         return new AcquireTimeoutException("could not acquire " + request + " from set '" + name() + "' within "
-                + Duration.ofNanos(timeoutNanos) + "; nothing was taken");
+                + Duration.ofNanos(timeoutNanos) + (refusal != null ? ": " + refusal : "") + "; nothing was taken",
+                refusal);
     }
 
     private static RuntimeException failure(Waiter w) {
@@ -996,6 +1432,7 @@ final class LimitEngine implements LimitSet, Headroom {
 
     /** A queued acquirer: a parked thread (blocking, or a try on a remote store) or a future (async). */
     private static final class Waiter {
+        final Request original;
         final ResolvedRequest request;
         final Thread thread;
         final CompletableFuture<Acquisition> future;
@@ -1010,12 +1447,20 @@ final class LimitEngine implements LimitSet, Headroom {
         boolean refused;
         /** Unique among this set's waiters; set when queued. */
         long id;
+        /** What the last decision said (for a refusal's facts): keys short, wait from {@link #lastBase}. */
+        long lastShortOf;
+        double lastWait = Double.NaN;
+        long lastBase;
+        /** Why it timed out, set when it does. */
+        volatile Refusal refusal;
         volatile int state = WAITING;
         volatile Acquisition result;
         volatile RuntimeException failure;
         volatile MonotonicClock.Wakeup deadline;
 
-        Waiter(ResolvedRequest request, Thread thread, CompletableFuture<Acquisition> future, boolean isTry) {
+        Waiter(Request original, ResolvedRequest request, Thread thread, CompletableFuture<Acquisition> future,
+               boolean isTry) {
+            this.original = original;
             this.request = request;
             this.thread = thread;
             this.future = future;
@@ -1035,6 +1480,8 @@ final class LimitEngine implements LimitSet, Headroom {
         long[] shortOf;
         double[] wait;
         final double[] available;
+        /** Decide again after this many nanoseconds regardless (see {@link DecisionSink#recheck}). */
+        double recheck = Double.POSITIVE_INFINITY;
         int size;
         /** Grants whose waiter left before they arrived, to give back once the lock is released. */
         private Grant[] abandoned;
@@ -1053,6 +1500,7 @@ final class LimitEngine implements LimitSet, Headroom {
 
         void clear() {
             size = 0;
+            recheck = Double.POSITIVE_INFINITY;
         }
 
         void add(Waiter w) {
@@ -1136,6 +1584,11 @@ final class LimitEngine implements LimitSet, Headroom {
         public void available(int limit, double units) {
             available[limit] = units;
         }
+
+        @Override
+        public void recheck(double nanos) {
+            recheck = Math.min(recheck, nanos);
+        }
     }
 
     /** The handle of one grant. */
@@ -1150,6 +1603,10 @@ final class LimitEngine implements LimitSet, Headroom {
         Grant(ResolvedRequest request, long seq) {
             this.request = request;
             this.seq = seq;
+            var recent = recentGrants;
+            if (recent != null && seq > 0) {
+                recent.set((int) (recentCount.getAndIncrement() % RECENT_GRANTS), this);
+            }
         }
 
         @Override
@@ -1215,6 +1672,31 @@ final class LimitEngine implements LimitSet, Headroom {
         void giveBack() {
             used = new double[request.size()];
             close();
+        }
+
+        @Override
+        public Acquisition observe(ProviderReport report) {
+            LimitEngine.this.observe(report, this);
+            return this;
+        }
+
+        /**
+         * The provider refused the call: the rate limits in {@code limits} (bit i for limit i) are settled
+         * to zero use, as a later {@link #update} may still change (SPEC F3). Nothing once closed.
+         */
+        void notUsed(long limits) {
+            if (released != 0) {
+                return;
+            }
+            double[] current = used;
+            double[] next = current == null ? newUsage() : current.clone();
+            for (int j = 0; j < request.size(); j++) {
+                int i = request.limitIndex(j);
+                if (!resource[i] && (limits & (1L << i)) != 0) {
+                    next[j] = 0;
+                }
+            }
+            used = next;
         }
 
         @Override

@@ -21,6 +21,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.random.RandomGenerator;
+import dev.concurry.limit.spi.Probe;
 
 /**
  * The distributor (SPEC layer 3, L21–L23): spreads acquisitions over several {@link LimitSet}s, such
@@ -212,10 +213,36 @@ public final class LimitPool implements Limiter {
      */
     @Override
     public CompletableFuture<Acquisition> acquireAsync(Request request) {
-        Objects.requireNonNull(request, "request");
+        return acquireAsync(request, -1);
+    }
+
+    /**
+     * Like {@link #acquireAsync(Request)}, but the future fails with {@link AcquireTimeoutException}
+     * when {@code timeout} passes first (measured on the pool's clock; nothing is then taken from any
+     * set); the exception's refusal is the best member's.
+     *
+     * <pre>{@code
+     * regions.acquireAsync(Request.of("tpm", 10), Duration.ofSeconds(2))
+     *         .thenAccept(acq -> { try (acq) { callApi(acq.config().get("region")); } });
+     * }</pre>
+     */
+    @Override
+    public CompletableFuture<Acquisition> acquireAsync(Request request, Duration timeout) {
+        long nanos;
+        try {
+            nanos = LimitEngine.timeoutNanos(timeout);
+        } catch (IllegalArgumentException | NullPointerException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return acquireAsync(request, nanos);
+    }
+
+    private CompletableFuture<Acquisition> acquireAsync(Request request, long timeoutNanos) {
+        long start = timeoutNanos > 0 ? clock.nanoTime() : 0;
         List<PoolMember> plan;
         Acquisition now;
         try {
+            Objects.requireNonNull(request, "request");
             plan = plan(request);
             now = tryInOrder(plan, request);
         } catch (RuntimeException e) {
@@ -224,13 +251,116 @@ public final class LimitPool implements Limiter {
         if (now != null) {
             return CompletableFuture.completedFuture(now);
         }
+        if (timeoutNanos == 0) {
+            timedOut.increment();
+            return CompletableFuture.failedFuture(timeoutException(request, 0, plan));
+        }
         GrantRace race = new GrantRace(plan, request);
-        race.result().whenComplete((acquisition, failure) -> {
+        CompletableFuture<Acquisition> result = race.result();
+        MonotonicClock.Wakeup deadline = timeoutNanos > 0 ? clock.wakeAt(deadlineOf(start, timeoutNanos), () -> {
+            if (result.completeExceptionally(new TimeoutException())) {
+                timedOut.increment();
+            }
+        }) : null;
+        CompletableFuture<Acquisition> out = new CompletableFuture<>();
+        result.whenComplete((acquisition, failure) -> {
+            if (deadline != null) {
+                deadline.cancel();
+            }
             if (failure == null) {
                 recordGrant(race.winner(), race.winnerPosition());
+                if (!out.complete(acquisition)) {
+                    race.winner().giveBack(acquisition);
+                }
+            } else {
+                out.completeExceptionally(failure instanceof TimeoutException
+                        ? timeoutException(request, timeoutNanos, plan) : failure);
             }
         });
-        return race.start();
+        out.whenComplete((acquisition, failure) -> {
+            if (failure != null) {
+                result.cancel(false);       // the caller gave up (cancel): nothing stays taken
+            }
+        });
+        race.start();
+        return out;
+    }
+
+    private static long deadlineOf(long start, long timeoutNanos) {
+        return start + timeoutNanos < start ? Long.MAX_VALUE : start + timeoutNanos;
+    }
+
+    /**
+     * Tries the preferred set, then the others in order (never blocks); a refusal is the best
+     * member's: the one that could grant soonest, and names that member (SPEC L25).
+     *
+     * <pre>{@code
+     * if (regions.attempt(Request.of("tpm", 10)) instanceof Attempt.Refused r) {
+     *     log.info("every region is busy; {} could serve in {}", r.refusal().set(), r.refusal().grantableIn());
+     * }
+     * }</pre>
+     */
+    @Override
+    public Attempt attempt(Request request) {
+        List<PoolMember> plan = plan(request);
+        Refusal best = null;
+        RuntimeException failure = null;
+        for (int position = 0; position < plan.size(); position++) {
+            PoolMember member = plan.get(position);
+            Attempt attempt;
+            try {
+                attempt = member.set.attempt(request);
+            } catch (IllegalArgumentException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+                continue;
+            }
+            switch (attempt) {
+                case Attempt.Granted granted -> {
+                    recordGrant(member, position);
+                    return granted;
+                }
+                case Attempt.Refused refused -> best = better(best, refused.refusal());
+            }
+        }
+        if (best == null) {
+            throw failure;
+        }
+        rejected.increment();
+        return new Attempt.Refused(best);
+    }
+
+    /** The refusal that could be granted sooner ({@code a} on a tie). */
+    private static Refusal better(Refusal a, Refusal b) {
+        if (a == null) {
+            return b;
+        }
+        if (b.grantableIn().isPresent() && (a.grantableIn().isEmpty()
+                || b.grantableIn().get().compareTo(a.grantableIn().get()) < 0)) {
+            return b;
+        }
+        return a;
+    }
+
+    /** The best explanation any eligible set gives now (the pool's timeout facts), or null. */
+    private Refusal bestExplanation(List<PoolMember> plan, Request request) {
+        Refusal best = null;
+        for (PoolMember member : plan) {
+            try {
+                Optional<Refusal> why = member.set instanceof Probe probe ? probe.explain(request) : Optional.empty();
+                if (why.isPresent()) {
+                    best = better(best, why.get());
+                }
+            } catch (RuntimeException e) {
+                // a set that cannot say why is left out of the explanation
+            }
+        }
+        return best;
     }
 
     private Acquisition acquireBlocking(Request request, long timeoutNanos) {
@@ -242,15 +372,15 @@ public final class LimitPool implements Limiter {
         }
         if (timeoutNanos == 0) {
             timedOut.increment();
-            throw timeoutException(request, timeoutNanos);
+            throw timeoutException(request, timeoutNanos, plan);
         }
         GrantRace race = new GrantRace(plan, request);
         CompletableFuture<Acquisition> result = race.result();
         MonotonicClock.Wakeup deadline = null;
         if (timeoutNanos > 0) {
             // Scheduled before the sets see the waits, so the deadline counts from the call.
-            long at = start + timeoutNanos < start ? Long.MAX_VALUE : start + timeoutNanos;
-            deadline = clock.wakeAt(at, () -> result.completeExceptionally(new TimeoutException()));
+            deadline = clock.wakeAt(deadlineOf(start, timeoutNanos),
+                    () -> result.completeExceptionally(new TimeoutException()));
         }
         race.start();
         try {
@@ -266,7 +396,7 @@ public final class LimitPool implements Limiter {
             Throwable cause = e.getCause();
             if (cause instanceof TimeoutException) {
                 timedOut.increment();
-                throw timeoutException(request, timeoutNanos);
+                throw timeoutException(request, timeoutNanos, plan);
             }
             if (cause instanceof RuntimeException runtime) {
                 throw runtime;
@@ -427,8 +557,13 @@ public final class LimitPool implements Limiter {
         int waiting = 0;
         long waits = 0;
         long waitedNanos = 0;
+        long[] provider = new long[4];
         for (PoolMember member : members) {
             LimitStats s = member.set.stats();
+            provider[0] += s.provider().reports();
+            provider[1] += s.provider().refusals();
+            provider[2] += s.provider().pauses();
+            provider[3] += s.provider().unparsed();
             for (LimitStats.KeyStats k : s.keys().values()) {
                 double[] sum = sums.computeIfAbsent(k.key(), key -> new double[6]);
                 firstLimit.putIfAbsent(k.key(), k.limit());
@@ -450,9 +585,9 @@ public final class LimitPool implements Limiter {
         Map<String, LimitStats.KeyStats> perKey = new LinkedHashMap<>();
         sums.forEach((key, sum) -> perKey.put(key,
                 new LimitStats.KeyStats(key, firstLimit.get(key), sum[0], sum[1], sum[2], (int) sum[3], sum[4],
-                        sum[5])));
+                        sum[5], ProviderFeedback.NONE)));
         return new LimitStats(perKey, granted, refunded, charged, timedOutTotal, waiting, rejected.sum(), waits,
-                waitedNanos);
+                waitedNanos, new LimitStats.ProviderCounts(provider[0], provider[1], provider[2], provider[3]));
     }
 
     /**
@@ -485,9 +620,11 @@ public final class LimitPool implements Limiter {
         return list.stream().map(PoolMember::toString).toList().toString();
     }
 
-    private AcquireTimeoutException timeoutException(Request request, long timeoutNanos) {
+    private AcquireTimeoutException timeoutException(Request request, long timeoutNanos, List<PoolMember> plan) {
+        Refusal best = bestExplanation(plan, request);
         return new AcquireTimeoutException("could not acquire " + request + " from any set of pool "
-                + names(members) + " within " + Duration.ofNanos(timeoutNanos) + "; nothing was taken");
+                + names(members) + " within " + Duration.ofNanos(timeoutNanos)
+                + (best != null ? ": the best, '" + best.set() + "', " + best : "") + "; nothing was taken", best);
     }
 
     /**

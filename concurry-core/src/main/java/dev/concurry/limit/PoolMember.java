@@ -1,6 +1,6 @@
 package dev.concurry.limit;
 
-import dev.concurry.limit.spi.Headroom;
+import dev.concurry.limit.spi.Probe;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -67,12 +67,12 @@ final class PoolMember {
      * The smallest fraction of capacity left once {@code request} would be granted, over the keys it
      * takes here (1 when it takes none): negative when the set cannot grant it now, and
      * {@link Double#NEGATIVE_INFINITY} when an acquirer is already queued on one of those keys (the set
-     * does not let a newcomer overtake it). Asked of the set when it answers {@link Headroom} (every
+     * does not let a newcomer overtake it). Asked of the set when it answers {@link Probe} (every
      * set the core builds), else read from {@link LimitSet#stats()}; only a hint: the set's own
      * {@code tryAcquire} decides.
      */
     double headroom(Request request) {
-        if (set instanceof Headroom known) {
+        if (set instanceof Probe known) {
             return known.headroom(request);
         }
         LimitStats stats = set.stats();

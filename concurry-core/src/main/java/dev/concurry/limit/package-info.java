@@ -12,6 +12,10 @@
  *       Redis, a Hazelcast cluster).</li>
  *   <li>The distributor: {@link dev.concurry.limit.LimitPool} spreads acquisitions over several sets
  *       (regions, accounts), with failover.</li>
+ *   <li>Listening to the provider: a {@link dev.concurry.limit.ProviderReport} (read from response
+ *       headers by {@code dev.concurry.limit.http.ProviderHeaders}) given to
+ *       {@link dev.concurry.limit.LimitSet#observe} or {@link dev.concurry.limit.Acquisition#observe}
+ *       keeps the set within what the provider says remains, and pauses it on a 429.</li>
  * </ul>
  *
  * <pre>{@code

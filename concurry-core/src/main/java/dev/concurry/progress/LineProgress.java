@@ -8,10 +8,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** Plain progress lines for outputs that are not terminals (CI logs, files). */
+/**
+ * Plain progress lines for outputs that are not terminals (CI logs, files): of a number of steps, or,
+ * for a time-boxed run ({@link #timed}), of the time elapsed and remaining with the steps done.
+ */
 final class LineProgress implements ProgressTracker {
     private final String description;
     private final long total;
+    /** A time-boxed run's length in nanoseconds, or -1. */
+    private final long lengthNanos;
     private final PrintStream out;
     private final long everyNanos;
     private final MonotonicClock clock;
@@ -22,14 +27,27 @@ final class LineProgress implements ProgressTracker {
     private final AtomicBoolean closed = new AtomicBoolean();
 
     LineProgress(String description, long total, PrintStream out, Duration every, MonotonicClock clock) {
+        this(description, total, -1, out, every, clock);
+    }
+
+    /** Lines of a run meant to last {@code length}: elapsed, remaining, steps done. */
+    static LineProgress timed(String description, Duration length, PrintStream out, Duration every,
+                              MonotonicClock clock) {
+        return new LineProgress(description, -1, length.toNanos(), out, every, clock);
+    }
+
+    private LineProgress(String description, long total, long lengthNanos, PrintStream out, Duration every,
+                         MonotonicClock clock) {
         this.description = description;
         this.total = total;
+        this.lengthNanos = lengthNanos;
         this.out = out;
         this.everyNanos = TimeUnit.NANOSECONDS.convert(every);     // saturates: centuries mean never
         this.clock = clock;
         this.start = clock.nanoTime();
         this.lastPrinted = new AtomicLong(start);
-        out.println(description + ": started" + (total >= 0 ? ", " + total + " to do" : ""));
+        out.println(description + ": started" + (total >= 0 ? ", " + total + " to do" : "")
+                + (lengthNanos > 0 ? ", for " + seconds(lengthNanos) : ""));
     }
 
     @Override
@@ -66,6 +84,11 @@ final class LineProgress implements ProgressTracker {
     private String line(long n, long t) {
         long elapsed = t - start;
         StringBuilder sb = new StringBuilder(description).append(": ");
+        if (lengthNanos > 0) {
+            return sb.append(seconds(elapsed)).append(" of ").append(seconds(lengthNanos)).append(", ")
+                    .append(seconds(Math.max(0, lengthNanos - elapsed))).append(" left, ").append(n).append(" done (")
+                    .append(rate(n, elapsed)).append("/s)").toString();
+        }
         if (total > 0) {
             sb.append(n).append('/').append(total)
                     .append(String.format(Locale.ROOT, " (%.1f%%)", 100.0 * n / total));

@@ -32,16 +32,43 @@ public interface Progress {
     /** Opens a tracker for work of {@code total} steps ({@code -1} if unknown). */
     ProgressTracker start(long total);
 
+    /**
+     * Opens a tracker for work that runs for a fixed time (a time-boxed run) rather than a known
+     * number of steps: it shows the time elapsed and the time remaining, and counts the steps done.
+     * Trackers that cannot show time (this default) report as for an unknown total.
+     *
+     * <pre>{@code
+     * try (ProgressTracker bar = Progress.bar("load test").startFor(Duration.ofMinutes(2))) {
+     *     while (running()) { callOnce(); bar.step(); }
+     * }
+     * }</pre>
+     *
+     * @param length how long the work is meant to run; positive
+     * @return the tracker
+     */
+    default ProgressTracker startFor(Duration length) {
+        requirePositive(length);
+        return start(-1);
+    }
+
     /** A live bar on a terminal, periodic lines otherwise. */
     static Progress bar(String description) {
         Objects.requireNonNull(description, "description");
-        return total -> {
-            if (isTerminal()) {
-                for (ProgressBarProvider provider : ServiceLoader.load(ProgressBarProvider.class)) {
-                    return provider.open(description, total);
-                }
+        return new Progress() {
+            @Override
+            public ProgressTracker start(long total) {
+                ProgressBarProvider provider = terminalBars();
+                return provider != null ? provider.open(description, total)
+                        : new LineProgress(description, total, System.err, Duration.ofSeconds(1), MonotonicClock.system());
             }
-            return new LineProgress(description, total, System.err, Duration.ofSeconds(1), MonotonicClock.system());
+
+            @Override
+            public ProgressTracker startFor(Duration length) {
+                requirePositive(length);
+                ProgressBarProvider provider = terminalBars();
+                return provider != null ? provider.openFor(description, length)
+                        : LineProgress.timed(description, length, System.err, Duration.ofSeconds(1), MonotonicClock.system());
+            }
         };
     }
 
@@ -56,12 +83,39 @@ public interface Progress {
         if (every == null || every.isNegative()) {
             throw new IllegalArgumentException("every must be a duration >= 0, got: " + every);
         }
-        return total -> new LineProgress(description, total, out, every, clock);
+        return new Progress() {
+            @Override
+            public ProgressTracker start(long total) {
+                return new LineProgress(description, total, out, every, clock);
+            }
+
+            @Override
+            public ProgressTracker startFor(Duration length) {
+                requirePositive(length);
+                return LineProgress.timed(description, length, out, every, clock);
+            }
+        };
     }
 
     /** Reports nothing. */
     static Progress none() {
         return total -> ProgressTracker.NONE;
+    }
+
+    private static void requirePositive(Duration length) {
+        if (length == null || length.isNegative() || length.isZero()) {
+            throw new IllegalArgumentException("length must be a positive duration, got: " + length);
+        }
+    }
+
+    /** The live-bar renderer when the output is a terminal and one is on the class path, else null. */
+    private static ProgressBarProvider terminalBars() {
+        if (isTerminal()) {
+            for (ProgressBarProvider provider : ServiceLoader.load(ProgressBarProvider.class)) {
+                return provider;
+            }
+        }
+        return null;
     }
 
     /** Whether standard output is an interactive terminal. */

@@ -11,10 +11,11 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The lock-free grants of a single-GCRA set (InMemoryStore) racing the locked path (blocking
+ * The lock-free grants of a single GCRA or token-bucket set (InMemoryStore, one number) racing the locked path (blocking
  * acquires, settlements, stats) on real threads, checked by an independent log: over any interval
  * [a, b] the units used by grants certainly made inside it never exceed capacity + rate × (b − a),
  * which is what a token bucket (and so GCRA, L5) allows.
@@ -27,10 +28,11 @@ class GcraLockFreeStressTest {
     private record Grant(long before, long after, double used) {
     }
 
-    @Test
-    void L5_L16_lock_free_and_locked_grants_together_never_exceed_the_bucket() throws Exception {
+    @ParameterizedTest
+    @EnumSource(value = RateAlgorithm.class, names = {"GCRA", "TOKEN_BUCKET"})
+    void L5_L16_lock_free_and_locked_grants_together_never_exceed_the_bucket(RateAlgorithm algorithm) throws Exception {
         LimitSet set = LimitSet.builder()
-                .add(RateLimit.of("units", CAPACITY, WINDOW, RateAlgorithm.GCRA)).build();
+                .add(RateLimit.of("units", CAPACITY, WINDOW, algorithm)).build();
         ConcurrentLinkedQueue<Grant> log = new ConcurrentLinkedQueue<>();
         long seed = System.nanoTime();
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500);

@@ -54,6 +54,33 @@ class LineProgressTest {
     }
 
     @Test
+    void P1_a_time_boxed_run_reports_elapsed_and_remaining_time_instead_of_an_unknown_total() {
+        try (ProgressTracker tracker = Progress.lines("load", out, Duration.ofSeconds(1), clock)
+                .startFor(Duration.ofSeconds(3))) {
+            for (int i = 0; i < 25; i++) {
+                clock.advance(Duration.ofMillis(100));
+                tracker.step(2);
+            }
+        }
+
+        assertThat(lines()).containsExactly(
+                "load: started, for 3.0s",
+                "load: 1.0s of 3.0s, 2.0s left, 20 done (20.0/s)",
+                "load: 2.0s of 3.0s, 1.0s left, 40 done (20.0/s)",
+                "load: done 50 in 2.5s (20.0/s)");
+    }
+
+    @Test
+    void P1_a_time_boxed_run_needs_a_positive_length() {
+        Progress progress = Progress.lines("load", out, Duration.ofSeconds(1), clock);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> progress.startFor(Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("length must be a positive duration");
+        Progress custom = total -> ProgressTracker.NONE;
+        assertThat(custom.startFor(Duration.ofSeconds(1))).as("a custom progress reports as for an unknown total")
+                .isSameAs(ProgressTracker.NONE);
+    }
+
+    @Test
     void P1_bar_falls_back_to_lines_when_output_is_not_a_terminal() {
         // Under the test runner standard output is not a terminal, so the bar must not need one.
         try (ProgressTracker tracker = Progress.bar("test").start(1)) {

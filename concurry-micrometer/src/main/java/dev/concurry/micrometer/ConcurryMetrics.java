@@ -5,6 +5,7 @@ import dev.concurry.limit.LimitPoolStats;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.LimitStats;
 import dev.concurry.worker.PoolStats;
+import dev.concurry.worker.TaskExecutor;
 import dev.concurry.worker.WorkerPool;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.FunctionTimer;
@@ -18,11 +19,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
 import java.util.function.ToLongFunction;
 
 /**
- * Exports the statistics of a {@link LimitSet}, a {@link LimitPool} or a {@link WorkerPool} as
+ * Exports the statistics of a {@link LimitSet}, a {@link LimitPool}, a {@link WorkerPool} or a
+ * {@link TaskExecutor} as
  * Micrometer meters (SPEC P2), so that utilisation, waiting time and rejections can be graphed.
  *
  * <pre>{@code
@@ -41,6 +44,11 @@ import java.util.function.ToLongFunction;
  *       after overuse), {@code concurry.limit.in.use}, {@code concurry.limit.waiting} (acquirers waiting
  *       for the key), and counters {@code concurry.limit.refunded} and {@code concurry.limit.charged}
  *       (units of the key given back or charged when acquisitions were settled);</li>
+ *   <li>per key, what the provider last said ({@code LimitSet.observe}): gauges
+ *       {@code concurry.limit.provider.limit}, {@code concurry.limit.provider.remaining} (NaN until it
+ *       said so) and {@code concurry.limit.provider.paused} (seconds its last pause still lasts); per set,
+ *       counters {@code concurry.limit.provider.reports}, {@code .refusals}, {@code .pauses} and
+ *       {@code .unparsed};</li>
  *   <li>per set (an acquisition spans keys), counters {@code concurry.limit.grants},
  *       {@code concurry.limit.timeouts}, {@code concurry.limit.rejections} ({@code tryAcquire} that
  *       returned empty) and the timer {@code concurry.limit.wait} (acquisitions that had to wait, and the
@@ -57,10 +65,10 @@ import java.util.function.ToLongFunction;
  * {@code concurry.limit.pool.failovers}, {@code concurry.limit.pool.timeouts} and
  * {@code concurry.limit.pool.rejections}. A set's own {@code concurry.limit.rejections} also counts
  * each time the pool tried the set in vain before failing over or waiting. Give each pool of one
- * registry a distinguishing tag ({@link #tags(String...)}), or their pool-wide meters are one.
+ * registry a distinguishing tag ({@link #poolName(String)}), or their pool-wide meters are one.
  *
- * <p><b>Worker pools</b> (tags {@code pool}, {@code mode}): gauges {@code concurry.worker.active} and
- * {@code concurry.worker.queued}, the counter {@code concurry.worker.calls} (tag {@code outcome}
+ * <p><b>Worker pools and task executors</b> (tags {@code pool}, {@code mode}): gauges
+ * {@code concurry.worker.active} and {@code concurry.worker.queued}, the counter {@code concurry.worker.calls} (tag {@code outcome}
  * {@code success} or {@code failure}: calls that ended with a result or an exception) and the timer
  * {@code concurry.worker.call} (calls that ended, and the time they ran).
  *
@@ -76,11 +84,14 @@ public final class ConcurryMetrics implements MeterBinder {
     private final Object source;
     private final Tags tags;
     private final List<String> configKeys;
+    /** Tags of a limit pool's own meters only (see {@link #poolName}). */
+    private final Tags poolTags;
 
-    private ConcurryMetrics(Object source, Tags tags, List<String> configKeys) {
+    private ConcurryMetrics(Object source, Tags tags, List<String> configKeys, Tags poolTags) {
         this.source = source;
         this.tags = tags;
         this.configKeys = configKeys;
+        this.poolTags = poolTags;
     }
 
     /**
@@ -92,7 +103,7 @@ public final class ConcurryMetrics implements MeterBinder {
      * }</pre>
      */
     public static ConcurryMetrics of(LimitSet set) {
-        return new ConcurryMetrics(Objects.requireNonNull(set, "set"), Tags.empty(), List.of("region"));
+        return new ConcurryMetrics(Objects.requireNonNull(set, "set"), Tags.empty(), List.of("region"), Tags.empty());
     }
 
     /**
@@ -103,7 +114,7 @@ public final class ConcurryMetrics implements MeterBinder {
      * }</pre>
      */
     public static ConcurryMetrics of(LimitPool pool) {
-        return new ConcurryMetrics(Objects.requireNonNull(pool, "pool"), Tags.empty(), List.of("region"));
+        return new ConcurryMetrics(Objects.requireNonNull(pool, "pool"), Tags.empty(), List.of("region"), Tags.empty());
     }
 
     /**
@@ -114,7 +125,18 @@ public final class ConcurryMetrics implements MeterBinder {
      * }</pre>
      */
     public static ConcurryMetrics of(WorkerPool<?> pool) {
-        return new ConcurryMetrics(Objects.requireNonNull(pool, "pool"), Tags.empty(), List.of());
+        return new ConcurryMetrics(Objects.requireNonNull(pool, "pool"), Tags.empty(), List.of(), Tags.empty());
+    }
+
+    /**
+     * The meters of a task executor: those of a worker pool, tagged with the executor's name.
+     *
+     * <pre>{@code
+     * ConcurryMetrics.of(TaskExecutor.options().name("fetchers").mode(Mode.VIRTUAL).init()).bindTo(registry);
+     * }</pre>
+     */
+    public static ConcurryMetrics of(TaskExecutor executor) {
+        return new ConcurryMetrics(Objects.requireNonNull(executor, "executor"), Tags.empty(), List.of(), Tags.empty());
     }
 
     /**
@@ -137,7 +159,7 @@ public final class ConcurryMetrics implements MeterBinder {
 
     /** Adds tags to every meter. */
     public ConcurryMetrics tags(Iterable<Tag> more) {
-        return new ConcurryMetrics(source, tags.and(Objects.requireNonNull(more, "tags")), configKeys);
+        return new ConcurryMetrics(source, tags.and(Objects.requireNonNull(more, "tags")), configKeys, poolTags);
     }
 
     /**
@@ -149,7 +171,22 @@ public final class ConcurryMetrics implements MeterBinder {
      * }</pre>
      */
     public ConcurryMetrics configTags(String... keys) {
-        return new ConcurryMetrics(source, tags, List.of(keys));
+        return new ConcurryMetrics(source, tags, List.of(keys), poolTags);
+    }
+
+    /**
+     * Tags a limit pool's own meters ({@code concurry.limit.pool.*}) with {@code pool=name}, and leaves
+     * the meters of its sets as they are: several pools of one registry stay apart, and a set bound on
+     * its own and through a pool is still one meter. Ignored for limit sets and worker pools.
+     *
+     * <pre>{@code
+     * ConcurryMetrics.of(regions).poolName("regions").bindTo(registry);
+     * ConcurryMetrics.of(accounts).poolName("accounts").bindTo(registry);
+     * }</pre>
+     */
+    public ConcurryMetrics poolName(String name) {
+        Objects.requireNonNull(name, "name");
+        return new ConcurryMetrics(source, tags, configKeys, Tags.of("pool", name));
     }
 
     /** Registers the meters in {@code registry}. Binding the same source twice registers nothing new. */
@@ -159,7 +196,8 @@ public final class ConcurryMetrics implements MeterBinder {
         switch (source) {
             case LimitSet set -> bindSet(registry, set);
             case LimitPool pool -> bindPool(registry, pool);
-            case WorkerPool<?> pool -> bindWorkers(registry, pool);
+            case WorkerPool<?> pool -> bindWorkers(registry, pool, WorkerPool::stats);
+            case TaskExecutor executor -> bindWorkers(registry, executor, TaskExecutor::stats);
             default -> throw new AssertionError(source);
         }
     }
@@ -195,7 +233,24 @@ public final class ConcurryMetrics implements MeterBinder {
             FunctionCounter.builder("concurry.limit.charged", set, cumulative(s -> s.stats().key(key).charged()))
                     .description("units of the key charged when acquisitions used more than requested")
                     .tags(keyTags).register(registry);
+            keyGauge(registry, "concurry.limit.provider.limit", "the limit the provider last reported for the key",
+                    set, key, k -> k.provider().limit().orElse(Double.NaN), keyTags);
+            keyGauge(registry, "concurry.limit.provider.remaining", "what the provider last said remains of the key",
+                    set, key, k -> k.provider().remaining().orElse(Double.NaN), keyTags);
+            keyGauge(registry, "concurry.limit.provider.paused", "seconds the provider's last pause of the key still lasts",
+                    set, key, k -> k.provider().pausedFor().toNanos() / 1e9, keyTags);
         }
+        FunctionCounter.builder("concurry.limit.provider.reports", set, cumulative(s -> s.stats().provider().reports()))
+                .description("provider reports observed (response headers read)").tags(setTags).register(registry);
+        FunctionCounter.builder("concurry.limit.provider.refusals", set,
+                        cumulative(s -> s.stats().provider().refusals()))
+                .description("calls the provider refused (429, 503)").tags(setTags).register(registry);
+        FunctionCounter.builder("concurry.limit.provider.pauses", set, cumulative(s -> s.stats().provider().pauses()))
+                .description("refusals with a retry time, which paused the set").tags(setTags).register(registry);
+        FunctionCounter.builder("concurry.limit.provider.unparsed", set,
+                        cumulative(s -> s.stats().provider().unparsed()))
+                .description("provider header values that could not be read and were ignored").tags(setTags)
+                .register(registry);
         FunctionCounter.builder("concurry.limit.grants", set, cumulative(s -> s.stats().granted()))
                 .description("acquisitions granted").tags(setTags).register(registry);
         FunctionCounter.builder("concurry.limit.timeouts", set, cumulative(s -> s.stats().timedOut()))
@@ -224,31 +279,34 @@ public final class ConcurryMetrics implements MeterBinder {
             int index = i;
             FunctionCounter.builder("concurry.limit.pool.dispatched", pool,
                             cumulative(p -> p.poolStats().sets().get(index).dispatched()))
-                    .description("grants the set served through the pool").tags(setTags(set)).register(registry);
+                    .description("grants the set served through the pool").tags(setTags(set).and(poolTags))
+                    .register(registry);
         }
         FunctionCounter.builder("concurry.limit.pool.failovers", pool, cumulative(p -> p.poolStats().failovers()))
-                .description("grants served by another set than the preferred one").tags(tags).register(registry);
+                .description("grants served by another set than the preferred one").tags(tags.and(poolTags))
+                .register(registry);
         FunctionCounter.builder("concurry.limit.pool.timeouts", pool, cumulative(p -> p.poolStats().timedOut()))
-                .description("acquisitions on the pool that timed out").tags(tags).register(registry);
+                .description("acquisitions on the pool that timed out").tags(tags.and(poolTags)).register(registry);
         FunctionCounter.builder("concurry.limit.pool.rejections", pool, cumulative(p -> p.poolStats().rejected()))
-                .description("tryAcquire calls on the pool that found no set with room").tags(tags)
+                .description("tryAcquire calls on the pool that found no set with room").tags(tags.and(poolTags))
                 .register(registry);
     }
 
     // ---- worker pools ----------------------------------------------------------------------------
 
-    private void bindWorkers(MeterRegistry registry, WorkerPool<?> pool) {
-        Tags poolTags = tags.and("pool", pool.name(), "mode", pool.mode().name().toLowerCase(Locale.ROOT));
-        Gauge.builder("concurry.worker.active", pool, current(p -> p.stats().active()))
+    private <P> void bindWorkers(MeterRegistry registry, P pool, Function<P, PoolStats> stats) {
+        PoolStats first = stats.apply(pool);
+        Tags poolTags = tags.and("pool", first.name(), "mode", first.mode().name().toLowerCase(Locale.ROOT));
+        Gauge.builder("concurry.worker.active", pool, current(p -> stats.apply(p).active()))
                 .description("calls running now").tags(poolTags).register(registry);
-        Gauge.builder("concurry.worker.queued", pool, current(p -> p.stats().queued()))
+        Gauge.builder("concurry.worker.queued", pool, current(p -> stats.apply(p).queued()))
                 .description("calls accepted but not started yet").tags(poolTags).register(registry);
-        FunctionCounter.builder("concurry.worker.calls", pool, cumulative(p -> succeeded(p.stats())))
+        FunctionCounter.builder("concurry.worker.calls", pool, cumulative(p -> succeeded(stats.apply(p))))
                 .description("calls that ended").tags(poolTags).tag("outcome", "success").register(registry);
-        FunctionCounter.builder("concurry.worker.calls", pool, cumulative(p -> p.stats().failed()))
+        FunctionCounter.builder("concurry.worker.calls", pool, cumulative(p -> stats.apply(p).failed()))
                 .description("calls that ended").tags(poolTags).tag("outcome", "failure").register(registry);
-        FunctionTimer.builder("concurry.worker.call", pool, cumulative((WorkerPool<?> p) -> p.stats().completed()),
-                        cumulative(p -> p.stats().callNanos()), TimeUnit.NANOSECONDS)
+        FunctionTimer.builder("concurry.worker.call", pool, cumulative((P p) -> stats.apply(p).completed()),
+                        cumulative(p -> stats.apply(p).callNanos()), TimeUnit.NANOSECONDS)
                 .description("time calls ran, from start to result or exception").tags(poolTags)
                 .register(registry);
     }

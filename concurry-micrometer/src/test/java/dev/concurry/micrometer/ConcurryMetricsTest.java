@@ -9,11 +9,13 @@ import dev.concurry.limit.Backends;
 import dev.concurry.limit.LimitPool;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.PoolBalancing;
+import dev.concurry.limit.ProviderReport;
 import dev.concurry.limit.RateLimit;
 import dev.concurry.limit.Request;
 import dev.concurry.limit.ResourceLimit;
 import dev.concurry.time.ManualClock;
 import dev.concurry.worker.Mode;
+import dev.concurry.worker.TaskExecutor;
 import dev.concurry.worker.Worker;
 import dev.concurry.worker.WorkerPool;
 import io.micrometer.core.instrument.FunctionTimer;
@@ -85,9 +87,34 @@ class ConcurryMetricsTest {
         Meter.Id id = registry.get("concurry.limit.available").tag("key", "tokens").gauge().getId();
         assertThat(id.getTags()).containsExactlyInAnyOrder(Tag.of("set", "api"), Tag.of("backend", "in-memory"),
                 Tag.of("region", "us-east-1"), Tag.of("key", "tokens"));
-        assertThat(registry.getMeters()).as("6 per key, 4 per set").hasSize(2 * 6 + 4);
+        assertThat(registry.getMeters()).as("9 per key, 8 per set").hasSize(2 * 9 + 8);
         second.close();
         assertThat(gauge("concurry.limit.in.use", "api", "conn")).isZero();
+    }
+
+    @Test
+    void whatTheProviderSaidIsMeteredPerKeyAndItsReportsPerSet_P2_F4() {
+        LimitSet set = LimitSet.builder().name("llm")
+                .add(RateLimit.of("tokens", 10_000, MINUTE))
+                .add(RateLimit.of("requests", 500, MINUTE))
+                .backend(Backends.inMemory(clock)).build();
+        ConcurryMetrics.of(set).bindTo(registry);
+        assertThat(gauge("concurry.limit.provider.remaining", "llm", "tokens")).as("nothing heard yet").isNaN();
+
+        set.observe(ProviderReport.builder().limit("tokens", 5_000).remaining("tokens", 4_200, Duration.ofSeconds(30))
+                .unparsed(1).build());
+        set.observe(ProviderReport.builder().retryAfter(Duration.ofSeconds(20)).pauseKeys("requests").build());
+        clock.advance(Duration.ofSeconds(5));
+
+        assertThat(gauge("concurry.limit.provider.limit", "llm", "tokens")).isEqualTo(5_000);
+        assertThat(gauge("concurry.limit.provider.remaining", "llm", "tokens")).isEqualTo(4_200);
+        assertThat(gauge("concurry.limit.provider.paused", "llm", "tokens")).isZero();
+        assertThat(gauge("concurry.limit.provider.paused", "llm", "requests")).isEqualTo(15);
+        assertThat(gauge("concurry.limit.available", "llm", "requests")).as("paused: nothing available").isZero();
+        assertThat(counter("concurry.limit.provider.reports", "llm", null)).isEqualTo(2);
+        assertThat(counter("concurry.limit.provider.refusals", "llm", null)).isEqualTo(1);
+        assertThat(counter("concurry.limit.provider.pauses", "llm", null)).isEqualTo(1);
+        assertThat(counter("concurry.limit.provider.unparsed", "llm", null)).isEqualTo(1);
     }
 
     @Test
@@ -182,6 +209,30 @@ class ConcurryMetricsTest {
         a4.close();
     }
 
+    @Test
+    void poolNameTagsOnlyThePoolsOwnMetersSoTwoPoolsOverOneSetStayApart_P2_L22() {
+        LimitSet shared = LimitSet.builder().name("shared").add(ResourceLimit.of("conn", 2))
+                .backend(Backends.inMemory(clock)).build();
+        LimitPool first = LimitPool.of(shared);
+        LimitPool second = LimitPool.of(shared);
+        ConcurryMetrics.of(shared).bindTo(registry);
+        ConcurryMetrics.of(first).poolName("first").bindTo(registry);
+        ConcurryMetrics.of(second).poolName("second").bindTo(registry);
+
+        first.acquire(CONN).close();
+        first.acquire(CONN).close();
+        second.acquire(CONN).close();
+
+        assertThat(registry.get("concurry.limit.pool.dispatched").tags("set", "shared", "pool", "first")
+                .functionCounter().count()).isEqualTo(2);
+        assertThat(registry.get("concurry.limit.pool.dispatched").tags("set", "shared", "pool", "second")
+                .functionCounter().count()).isEqualTo(1);
+        assertThat(registry.find("concurry.limit.pool.failovers").functionCounters()).hasSize(2);
+        assertThat(registry.find("concurry.limit.grants").functionCounters()).as("the set's meters: once, untagged")
+                .singleElement().satisfies(c -> assertThat(c.count()).isEqualTo(3));
+        assertThat(registry.get("concurry.limit.in.use").gauge().getId().getTag("pool")).isNull();
+    }
+
     // ---- worker pools ----------------------------------------------------------------------------
 
     /** A worker whose calls succeed or fail on demand. */
@@ -219,6 +270,25 @@ class ConcurryMetricsTest {
             assertThat(calls.count()).isEqualTo(5);
             assertThat(calls.totalTime(TimeUnit.NANOSECONDS)).isPositive();
             assertThat(calls.getId().getTags()).containsExactlyInAnyOrder(Tag.of("pool", "echo"), Tag.of("mode", "sync"));
+        }
+    }
+
+    @Test
+    void aTaskExecutorReportsLikeAWorkerPoolUnderItsName_P2_W9() {
+        try (TaskExecutor tasks = TaskExecutor.options().mode(Mode.SYNC).name("fetchers").init()) {
+            ConcurryMetrics.of(tasks).bindTo(registry);
+            tasks.submit(() -> "ok").join();
+            tasks.submit(() -> "ok").join();
+            assertThatThrownBy(() -> tasks.submit(() -> {
+                throw new IOException("failed on purpose");
+            }).join()).isInstanceOf(CompletionException.class);
+
+            assertThat(registry.get("concurry.worker.calls").tags("pool", "fetchers", "mode", "sync", "outcome", "success")
+                    .functionCounter().count()).isEqualTo(2);
+            assertThat(registry.get("concurry.worker.calls").tags("pool", "fetchers", "outcome", "failure")
+                    .functionCounter().count()).isEqualTo(1);
+            assertThat(registry.get("concurry.worker.call").tag("pool", "fetchers").functionTimer().count()).isEqualTo(3);
+            assertThat(registry.get("concurry.worker.active").tag("pool", "fetchers").gauge().value()).isZero();
         }
     }
 

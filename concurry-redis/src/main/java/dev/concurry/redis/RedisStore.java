@@ -4,6 +4,7 @@ import dev.concurry.limit.Limit;
 import dev.concurry.limit.ResourceLimit;
 import dev.concurry.limit.spi.Batch;
 import dev.concurry.limit.spi.DecisionSink;
+import dev.concurry.limit.spi.Feedback;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.RemoteStore;
 import dev.concurry.limit.spi.ResolvedRequest;
@@ -204,7 +205,7 @@ final class RedisStore implements RemoteStore {
         long now = clock.nanoTime();
         for (int i = 0; i < batch.size(); i++) {
             ResolvedRequest r = batch.request(i);
-            long queued = batch.queuedAt(i);
+            long queued = batch.queuedAt(i) == Long.MIN_VALUE ? now : batch.queuedAt(i);
             attempts.add(new LimitScript.Attempt(batch.id(i), r, r.holdsResource() ? leaseMember(r) : "", batch.isTry(i),
                     onServerClock(queued), Math.max(0, now - queued)));
         }
@@ -244,8 +245,12 @@ final class RedisStore implements RemoteStore {
                         }
                         sink.granted(i, g.seq());
                     }
-                    case LimitScript.Refused refused -> sink.refused(i, refused.shortOf(),
-                            waitFor(refused, decisions.untilLeaseExpiry()));
+                    case LimitScript.Refused refused -> {
+                        sink.refused(i, refused.shortOf(), refused.waitNanos());
+                        if (shortOfResource(refused)) {
+                            sink.recheck(untilPermitsMayReturn(decisions.untilLeaseExpiry()));
+                        }
+                    }
                 }
             }
             for (int i = 0; i < decisions.available().length; i++) {
@@ -303,20 +308,20 @@ final class RedisStore implements RemoteStore {
 
     /**
      * A permit comes back on a release (this JVM decides again at once; others are told through the
-     * set's channel) or when a lease expires, which nobody announces: a waiter short of a permit also
-     * wakes when the earliest lease could expire (or after a third of a lease, if none is held).
+     * set's channel) or when a lease expires, which nobody announces: a waiter short of a permit is also
+     * decided again when the earliest lease could expire (or after a third of a lease, if none is held).
      */
-    private double waitFor(LimitScript.Refused refused, double untilLeaseExpiry) {
-        if (Double.isNaN(refused.waitNanos()) || refused.waitNanos() < Double.POSITIVE_INFINITY) {
-            return refused.waitNanos();
-        }
+    private double untilPermitsMayReturn(double untilLeaseExpiry) {
+        return Double.isNaN(untilLeaseExpiry) ? backend.lease().toNanos() / 3.0 : Math.max(0, untilLeaseExpiry) + 1_000_000;
+    }
+
+    private boolean shortOfResource(LimitScript.Refused refused) {
         for (int i = 0; i < specs.size(); i++) {
             if ((refused.shortOf() & (1L << i)) != 0 && specs.get(i) instanceof ResourceLimit) {
-                return Double.isNaN(untilLeaseExpiry) ? backend.lease().toNanos() / 3.0
-                        : Math.max(0, untilLeaseExpiry) + 1_000_000;
+                return true;
             }
         }
-        return refused.waitNanos();
+        return false;
     }
 
     /**
@@ -523,6 +528,24 @@ final class RedisStore implements RemoteStore {
                     }
                     LimitScript.Usage usage = LimitScript.usage(reply);
                     return new StoreSnapshot(usage.available(), usage.inUse());
+                });
+    }
+
+    /**
+     * Records what a provider reported, once: a numbered call, so that a re-sent one is not applied
+     * twice; one whose reply is lost is given up (numbered below the low mark from then on, it never
+     * runs later).
+     */
+    @Override
+    public CompletableFuture<Void> observe(Feedback feedback) {
+        LimitScript.Call call = numbered();
+        return this.<String>send(ScriptOutputType.STATUS, () -> script.observe(backend.timeArgument(), call, feedback))
+                .handle((reply, failure) -> {
+                    settled(call.number());
+                    if (failure != null) {
+                        throw backend.translate(name(), failure);
+                    }
+                    return null;
                 });
     }
 

@@ -7,14 +7,16 @@
 -- is parsed per call but the call's own arguments:
 --   local SIG = '<signature>'                       stored with the set; another signature is refused
 --   local SPECS = { [0] = { '<kind>', <capacity>, <window ns> }, ... }   kinds T L S F G R
+-- A token bucket (T) is stored and run as GCRA (LimitMath: the same admissions, one number).
 --
 -- KEYS[1]  hash: sig; h (packed doubles: epoch, last grant's sequence number, last time, when the keys
---          expire, end of the restart quarantine or -1, then the state of each limit in order: two
---          words for T, three for F, four for S (its ring's header), one for the others); q (the
---          set's queue of waiters across JVMs); o:<owner> (calls recorded per client); s<i>.<slot>
---          (the entries of sliding window i's ring)
+--          expire, end of the restart quarantine or -1, then the state of each limit in order: three
+--          words for F, four for S (its ring's header), one for the others); f (what the provider
+--          reported for each rate limit: LimitMath's six feedback words per limit, written once a report
+--          arrives); q (the set's queue of waiters across JVMs); o:<owner> (calls recorded per client);
+--          s<i>.<slot> (the entries of sliding window i's ring)
 -- KEYS[2]  sorted set of resource leases: member "<owner>|<i>=<n>;...", score = expiry (set time, ns)
--- ARGV[1]  op: acquire | settle | undo | leave | renew | stats | init | clock
+-- ARGV[1]  op: acquire | settle | undo | leave | renew | stats | observe | init | clock
 -- ARGV[2]  time: '' for the server clock (TIME), else the test clock in ns
 -- ARGV[3]  owner: one client of the set (a JVM's RedisStore), for its records and its waiters' tickets
 -- ARGV[4]  call number of this owner's call (0: an idempotent op, not recorded)
@@ -92,6 +94,7 @@ local has_resource, has_sliding, has_fixed = false, false, false
 for i = 0, #SPECS do
   local spec = SPECS[i]
   local m = { kind = spec[1], cap = spec[2], win = spec[3], field = 's' .. i, index = i, o = words }
+  if m.kind == 'T' then m.kind = 'G' end
   m.tol = 1e-12 * max(1.0, m.cap)
   m.per = m.win / m.cap
   m.size = 1
@@ -105,8 +108,6 @@ for i = 0, #SPECS do
   elseif m.kind == 'F' then
     m.size = 3
     has_fixed = true
-  elseif m.kind == 'T' then
-    m.size = 2
   end
   words = words + m.size
   limits[i] = m
@@ -114,9 +115,9 @@ for i = 0, #SPECS do
 end
 local H_FORMAT = '<' .. string.rep('d', words)
 
--- One read for the signature, the state, the queue and the caller's records.
-local head = redis.call('HMGET', H, 'sig', 'h', 'q', record_field)
-local sig, queue_text, record_text = head[1], head[3], head[4]
+-- One read for the signature, the state, the queue, the caller's records and the provider's reports.
+local head = redis.call('HMGET', H, 'sig', 'h', 'q', record_field, 'f')
+local sig, queue_text, record_text, feedback_text = head[1], head[3], head[4], head[5]
 local epoch, seq, last, expiry_until, quarantine
 local stored = nil        -- the words of h, when the set exists
 local fresh = false
@@ -172,7 +173,7 @@ end
 -- ---- state of each limit ------------------------------------------------------------------------
 
 -- Declared first and defined below only for the algorithms this set uses.
-local st, tokens_at, roll_window
+local st, roll_window
 local sliding_state, expire, sliding_wait, sliding_append, sliding_settle, sliding_end, sliding_in_use
 
 -- State of limit m (1-based table; Java's s[o + k] is s[k + 1] here), loaded on first use: its words
@@ -188,8 +189,7 @@ function st(m)
   else
     s = {}
     local k = m.kind
-    if k == 'T' then s[1] = m.cap; s[2] = 0
-    elseif k == 'L' or k == 'G' then s[1] = 0
+    if k == 'L' or k == 'G' then s[1] = 0
     elseif k == 'F' then s[1] = floor(0 / m.win); s[2] = 0; s[3] = 0
     else s[1] = 0 end
   end
@@ -197,11 +197,26 @@ function st(m)
   return s
 end
 
-function tokens_at(m, t)
-  local s = m.s
-  local elapsed = t - s[2]
-  if elapsed > 0 then return min(m.cap, s[1] + elapsed / m.per) end
-  return s[1]
+-- What the provider reported for each rate limit (LimitMath's feedback words, SPEC F2-F4): budget,
+-- budget end, mark, pause end, scale, source (the grant whose report set the budget). Neutral (and
+-- then left out of every formula: the results are the algorithm's alone) until a report arrives.
+local FB_WORDS = 6
+local feedback = nil
+if feedback_text then
+  feedback = { struct.unpack('<' .. string.rep('d', FB_WORDS * count), feedback_text) }
+  for i = 0, count - 1 do
+    local f = {}
+    for k = 1, FB_WORDS do f[k] = feedback[FB_WORDS * i + k] end
+    limits[i].f = f
+  end
+end
+local feedback_dirty = false
+
+local function fb(m)
+  if not m.f then
+    m.f = { 0, -INF, 0, -INF, 1, 0 }
+  end
+  return m.f
 end
 
 if has_fixed then
@@ -408,18 +423,13 @@ if has_sliding then
   end
 end
 
-local function wait_time(m, t, n)
-  if n == 0 then return 0 end
+local function own_wait(m, t, n)
   local s = st(m)
   local k = m.kind
   if k == 'G' then
     local excess = max(s[1], t) + n * m.per - t - m.win
     if excess <= m.tol * m.per then return 0 end
     return excess
-  elseif k == 'T' then
-    local tokens = tokens_at(m, t)
-    if tokens + m.tol >= n then return 0 end
-    return (n - tokens) * m.per
   elseif k == 'L' then
     local behind = s[1] - t
     if behind <= m.tol * m.per then return 0 end
@@ -440,15 +450,34 @@ local function wait_time(m, t, n)
   end
 end
 
+local function wait_time(m, t, n)
+  if n == 0 then return 0 end
+  local f = m.f
+  if not f or m.kind == 'R' then return own_wait(m, t, n) end
+  local scaled = n
+  if f[5] ~= 1 then scaled = min(m.cap, n * f[5]) end
+  local w = own_wait(m, t, scaled)
+  local pause = f[4] - t
+  if pause > 0 then w = max(w, pause) end
+  local clamp = f[2] - t
+  if clamp > 0 and n > f[1] + m.tol then w = max(w, clamp) end
+  return w
+end
+
 local function commit(m, t, n, sq)
   local s = st(m)
   m.dirty = true
   local k = m.kind
+  local f = m.f
+  if f and k ~= 'R' then
+    if t < f[2] then
+      f[1] = f[1] - n
+      feedback_dirty = true
+    end
+    if f[5] ~= 1 then n = n * f[5] end
+  end
   if k == 'G' then
     s[1] = max(s[1], t) + n * m.per
-  elseif k == 'T' then
-    s[1] = tokens_at(m, t) - n
-    s[2] = max(s[2], t)
   elseif k == 'L' then
     -- counted from the drain instant when woken within a nanosecond of it: no drift (as LimitMath)
     local from = t
@@ -464,11 +493,10 @@ local function commit(m, t, n, sq)
   end
 end
 
-local function in_use(m, t)
+local function own_in_use(m, t)
   local s = st(m)
   local k = m.kind
-  if k == 'T' then return m.cap - tokens_at(m, t)
-  elseif k == 'G' or k == 'L' then return max(0, s[1] - t) / m.per
+  if k == 'G' or k == 'L' then return max(0, s[1] - t) / m.per
   elseif k == 'F' then
     if s[1] == floor(t / m.win) then return s[2] end
     return 0
@@ -478,12 +506,28 @@ local function in_use(m, t)
   return s[1]
 end
 
+local function in_use(m, t)
+  local u = own_in_use(m, t)
+  if m.kind == 'R' or not m.f then return u end
+  return u / m.f[5]
+end
+
+-- Units grantable now (LimitMath.available): at most the provider's budget while it lasts, none
+-- (or the debt) while paused.
+local function available(m, t)
+  local f = m.f
+  if m.kind == 'R' or not f then return m.cap - own_in_use(m, t) end
+  local a = (m.cap - own_in_use(m, t)) / f[5]
+  if t < f[2] then a = min(a, f[1]) end
+  if t < f[4] then a = min(a, 0) end
+  return a
+end
+
 -- How long until limit m is back to its initial state if nothing happens (bounds the keys' TTL).
 local function horizon(m, t)
   local s = st(m)
   local k = m.kind
   if k == 'G' or k == 'L' then return s[1] - t
-  elseif k == 'T' then return (m.cap - tokens_at(m, t)) * m.per
   elseif k == 'F' then return (floor(t / m.win) + 1) * m.win - t
   elseif k == 'S' then return sliding_end(m, t)
   end
@@ -513,10 +557,15 @@ if op == 'settle' or op == 'undo' then
     local s = st(m)
     m.dirty = true
     local k = m.kind
-    if k == 'T' then
-      s[1] = min(m.cap, tokens_at(m, t) + refund)
-      s[2] = max(s[2], t)
-    elseif k == 'G' or k == 'L' then
+    local f = m.f
+    if f and k ~= 'R' then
+      if t < f[2] and sq > f[3] then
+        f[1] = f[1] + refund
+        feedback_dirty = true
+      end
+      if f[5] ~= 1 then refund = refund * f[5] end
+    end
+    if k == 'G' or k == 'L' then
       if refund > 0 then
         if s[1] > t then s[1] = max(t, s[1] - refund * m.per) end
       else
@@ -656,7 +705,21 @@ local function save()
     end
     if m.kind ~= 'R' then
       longest = max(longest, m.win + max(0, horizon(m, now)))
+      if m.f then
+        -- a budget or a pause must outlive its end (-inf when neither was ever set)
+        longest = max(longest, max(m.f[2], m.f[4]) - now)
+      end
     end
+  end
+  if feedback_dirty then
+    local words = {}
+    for i = 0, count - 1 do
+      local f = fb(limits[i])
+      for k = 1, FB_WORDS do words[FB_WORDS * i + k] = f[k] end
+    end
+    fields[n + 1] = 'f'
+    fields[n + 2] = struct.pack('<' .. string.rep('d', FB_WORDS * count), unpack(words))
+    n = n + 2
   end
   -- Idle keys expire: after the state has returned to its initial value, plus three leases (a held
   -- permit's lease is renewed every third of it, which also renews these expiries). The expiry is
@@ -883,12 +946,12 @@ if op == 'acquire' then
     end
   end
   if short_resource then out[2] = earliest_lease(now) end
-  local available = {}
+  local avail = {}
   for i = 0, count - 1 do
     local m = limits[i]
-    if touched[m] then available[#available + 1] = i .. '=' .. fmt(m.cap - in_use(m, now)) end
+    if touched[m] then avail[#avail + 1] = i .. '=' .. fmt(available(m, now)) end
   end
-  out[3] = table.concat(available, ';')
+  out[3] = table.concat(avail, ';')
   if call > 0 then record(call, 'A' .. table.concat(outcomes, ',')) end
   save()
   return out
@@ -1008,11 +1071,60 @@ elseif op == 'stats' then
   for i = 0, count - 1 do
     local m = limits[i]
     local used = in_use(m, now)
-    if m.kind == 'R' then used = max(0, used - (reclaimable[m.field] or 0)) end
-    out[#out + 1] = fmt(m.cap - used)
+    if m.kind == 'R' then
+      used = max(0, used - (reclaimable[m.field] or 0))
+      out[#out + 1] = fmt(m.cap - used)
+    else
+      out[#out + 1] = fmt(available(m, now))
+    end
     out[#out + 1] = fmt(used)
   end
   return out
+
+elseif op == 'observe' then
+  -- What a provider reported (SetAlgorithms.observe, SPEC F2-F4): ARGV[8]
+  -- "<i>=<remaining>,<reset ns>,<pause ns>,<scale>;..." with 'x' where not reported, ARGV[9] the grant
+  -- the report answers (-1: none). A report that sets a budget takes the next sequence number as its
+  -- mark. Recorded (at most once). Reply: OK.
+  if stale or records[call] then return 'OK' end
+  local entries = {}
+  local sets_budget = false
+  for i, r, rs, p, sc in string.gmatch(ARGV[8], '(%d+)=([^,]+),([^,]+),([^,]+),([^;]+);') do
+    local e = { limits[tonumber(i)], tonumber(r), tonumber(rs), tonumber(p), tonumber(sc) }
+    if e[2] and e[3] and e[2] >= 0 and e[3] > 0 then sets_budget = true end
+    entries[#entries + 1] = e
+  end
+  local mark = seq
+  if sets_budget then
+    seq = seq + 1
+    mark = seq
+  end
+  local source = tonumber(ARGV[9])
+  if source < 0 then source = mark end
+  for _, e in ipairs(entries) do
+    local m, remaining, reset, pause, scale = e[1], e[2], e[3], e[4], e[5]
+    if m.kind ~= 'R' then
+      -- LimitMath.observe
+      local f = fb(m)
+      feedback_dirty = true
+      if pause and pause > 0 then f[4] = max(f[4], now + pause) end
+      if remaining and reset and remaining >= 0 and reset > 0 then
+        if now >= f[2] or source > f[6] then
+          f[1] = remaining
+          f[2] = now + reset
+          f[6] = source
+        else
+          f[1] = min(f[1], remaining)
+        end
+        f[3] = mark
+      end
+      if scale and scale > 0 and scale < INF then f[5] = scale end
+    end
+  end
+  notify = true   -- a budget may have grown: waiters in other JVMs look again
+  if call > 0 then record(call, 'O') end
+  save()
+  return 'OK'
 end
 
 return redis.error_reply('CONCURRY_UNKNOWN_OP ' .. tostring(op))

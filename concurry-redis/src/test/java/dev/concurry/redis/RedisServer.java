@@ -20,14 +20,16 @@ import org.junit.jupiter.api.Assumptions;
 /**
  * A real {@code redis-server} process on a free loopback port, for tests: the one on the PATH, else
  * the Linux binary shipped in {@code com.github.codemonstur:embedded-redis} (Redis 6.2); if neither
- * can run, tests using it are skipped with a message saying how to install Redis.
+ * can run, tests using it are skipped with a message saying how to install Redis. Public, in this
+ * module's test jar, for the tests of modules built on it (the Spring Boot starter).
  */
-final class RedisServer implements AutoCloseable {
+public final class RedisServer implements AutoCloseable {
     private static volatile Optional<Path> binary;
 
     private final Path dir;
     private final List<String> extra;
-    final int port;
+    /** The loopback port it listens on. */
+    public final int port;
     private Process process;
 
     private RedisServer(int port, List<String> extra) throws IOException {
@@ -37,7 +39,7 @@ final class RedisServer implements AutoCloseable {
     }
 
     /** Starts a server on a free port, or skips the test when no redis-server is available. */
-    static RedisServer start(String... extraArgs) {
+    public static RedisServer start(String... extraArgs) {
         Path server = binary().orElse(null);
         Assumptions.assumeTrue(server != null, "no redis-server on the PATH and the embedded-redis binary cannot run"
                 + " here; install Redis (apt-get install -y redis-server) to run the Redis tests");
@@ -54,12 +56,13 @@ final class RedisServer implements AutoCloseable {
         }
     }
 
-    String uri() {
+    /** {@code redis://127.0.0.1:<port>}. */
+    public String uri() {
         return "redis://127.0.0.1:" + port;
     }
 
     /** Kills the process (as a crash would) and waits until it is gone. */
-    void stop() {
+    public void stop() {
         if (process != null) {
             process.destroyForcibly();
             try {

@@ -98,6 +98,22 @@ public abstract class LimitSetTck {
     }
 
     @Nested
+    class Refusals extends RefusalTck {
+        @Override
+        protected LimitBackend backend(ManualClock clock) {
+            return LimitSetTck.this.backend(clock);
+        }
+    }
+
+    @Nested
+    class ProviderFeedback extends FeedbackTck {
+        @Override
+        protected LimitBackend backend(ManualClock clock) {
+            return LimitSetTck.this.backend(clock);
+        }
+    }
+
+    @Nested
     class Statistics extends StatisticsTck {
         @Override
         protected LimitBackend backend(ManualClock clock) {

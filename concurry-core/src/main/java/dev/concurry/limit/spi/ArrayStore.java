@@ -5,8 +5,9 @@ import dev.concurry.time.MonotonicClock;
 /**
  * A {@link LocalStore} whose state is an array of doubles run by {@link SetAlgorithms}: a subclass
  * supplies only exclusive access ({@link #lock()}, {@link #unlock(long, boolean)}) and where the array
- * lives. The in-memory store keeps it in a field; the shared-memory store loads it from a mapped file
- * on {@code lock()} and writes back what changed on {@code unlock()}.
+ * lives. The in-memory store keeps it in a field. (A store that must do more around a decision — the
+ * shared-memory store orders waiters across processes and bounds how long it waits for a peer —
+ * implements {@link LocalStore} itself on the same {@link SetAlgorithms}.)
  *
  * <pre>{@code
  * final class MyStore extends ArrayStore {
@@ -130,6 +131,38 @@ public abstract class ArrayStore implements LocalStore {
     }
 
     @Override
+    public Shortfall explain(ResolvedRequest r) {
+        lock();
+        try {
+            double now = now();
+            double[] available = new double[r.size()];
+            for (int j = 0; j < available.length; j++) {
+                available[j] = algorithms.available(state, r.limitIndex(j), now);
+            }
+            return new Shortfall(algorithms.shortOf(state, now, r), algorithms.waitTime(state, now, r), available);
+        } finally {
+            unlock(r.touches(), false);
+        }
+    }
+
+    @Override
+    public void observe(Feedback feedback) {
+        lock();
+        long touched = 0;
+        try {
+            touched = algorithms.observe(state, now(), feedback);
+            observed();
+        } finally {
+            // A new budget may be looser than the last: as after a refund, waiters elsewhere look again.
+            unlock(touched, true);
+        }
+    }
+
+    /** Called under the lock after provider feedback changed {@link #state}; for stores with fast paths. */
+    protected void observed() {
+    }
+
+    @Override
     public double headroom(ResolvedRequest r) {
         lock();
         try {
@@ -143,15 +176,7 @@ public abstract class ArrayStore implements LocalStore {
     public StoreSnapshot snapshot() {
         lock();
         try {
-            double now = now();
-            int n = algorithms.limits().size();
-            double[] available = new double[n];
-            double[] inUse = new double[n];
-            for (int i = 0; i < n; i++) {
-                available[i] = algorithms.available(state, i, now);
-                inUse[i] = algorithms.inUse(state, i, now);
-            }
-            return new StoreSnapshot(available, inUse);
+            return algorithms.snapshot(state, now());
         } finally {
             unlock(0, false);
         }

@@ -30,4 +30,12 @@ public interface DecisionSink {
      */
     default void available(int limit, double units) {
     }
+
+    /**
+     * Decide the waiters again after {@code nanos} even if nothing announces a change: units may come
+     * back unannounced then (a remote store's lease of a dead holder expires). Not a promise that any
+     * waiter can be granted then (a refusal's own wait says that).
+     */
+    default void recheck(double nanos) {
+    }
 }

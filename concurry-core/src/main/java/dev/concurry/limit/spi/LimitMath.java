@@ -5,6 +5,7 @@ import dev.concurry.limit.Limit;
 import dev.concurry.limit.RateAlgorithm;
 import dev.concurry.limit.RateLimit;
 import dev.concurry.limit.ResourceLimit;
+import java.util.Arrays;
 
 /**
  * The algorithms of SPEC L5 as pure math over a few doubles (SPEC "central idea"): given the state,
@@ -19,8 +20,10 @@ import dev.concurry.limit.ResourceLimit;
  *
  * <p>State layouts, at {@code offset} in the set's state array:
  * <ul>
- *   <li>TOKEN_BUCKET: tokens, time of last refill.</li>
- *   <li>GCRA, LEAKY_BUCKET: theoretical arrival time (TAT): when everything granted has drained.</li>
+ *   <li>GCRA, LEAKY_BUCKET: theoretical arrival time (TAT): when everything granted has drained.
+ *       TOKEN_BUCKET is stored and run as GCRA: a bucket holding {@code capacity - (TAT - now) / per}
+ *       tokens admits, refunds and charges exactly what GCRA does (SPEC L5), and one number lets the
+ *       in-memory store grant it lock-free.</li>
  *   <li>FIXED_WINDOW: index of the current window, units counted in it, sequence number of the first
  *       grant counted in it (a refund applies only to a grant of the current window).</li>
  *   <li>SLIDING_WINDOW: a ring of {@value #SW_RING} grants (time, units, sequence number), whatever
@@ -36,16 +39,47 @@ import dev.concurry.limit.ResourceLimit;
  *       however many grants a window holds.</li>
  *   <li>Resource limits: permits held.</li>
  * </ul>
+ *
+ * <h2>What the provider said (SPEC F2–F4)</h2>
+ * After its own words, every rate limit has {@value #FEEDBACK_WORDS} words of provider feedback, changed
+ * only by {@link #observe} and neutral until then (so that without feedback every result is the
+ * algorithm's alone):
+ * <ul>
+ *   <li><b>budget</b> and <b>budget end</b> (the clamp, F2): while {@code now < budget end}, a grant of
+ *       n units needs {@code n <= budget}; each grant takes n from it, and settling a grant made after
+ *       the report gives back what it refunds (or takes what it overuses). A grant made before the
+ *       report is not in the budget: the provider counted it already. Outside the clamp, the budget is
+ *       not touched.</li>
+ *   <li><b>mark</b>: the grant sequence number of the report; grants with a larger one count against
+ *       the budget.</li>
+ *   <li><b>pause end</b> (F3): no grant before it.</li>
+ *   <li><b>scale</b> (F4, an adopted limit): the algorithm counts {@code n × scale} units for n, so a
+ *       limit of capacity C behaves as a limit of C / scale (every algorithm is linear in its amounts).
+ *       1 until a limit is adopted.</li>
+ *   <li><b>source</b>: the sequence number of the grant whose response set the budget in force: a
+ *       report about a later grant is newer and replaces it; one about an earlier grant (an older answer
+ *       read late) can only lower it.</li>
+ * </ul>
+ * A waiter held by the clamp waits until the budget ends (or a refund), one held by a pause until the
+ * pause ends: {@link #waitTime} reports both, so waking is exact.
  */
 final class LimitMath {
     /** Relative rounding tolerance: 1e-12 of capacity (a waiter woken at its computed instant is granted). */
     static final double TOLERANCE = 1e-12;
     private static final int SW_HEADER = 4;
     private static final int SW_ENTRY = 3;
-    /** Entries in a sliding window's ring: 4 + 3 × 512 doubles = 12,320 bytes of state per limit. */
+    /** Entries in a sliding window's ring: 4 + 3 × 512 doubles = 12,320 bytes per limit (plus the feedback words). */
     static final int SW_RING = 512;
+    /** Words of provider feedback after a rate limit's own state: budget, its end, mark, pause end, scale, source. */
+    static final int FEEDBACK_WORDS = 6;
+    private static final int FB_BUDGET = 0;
+    private static final int FB_UNTIL = 1;
+    private static final int FB_MARK = 2;
+    private static final int FB_PAUSE = 3;
+    private static final int FB_SCALE = 4;
+    private static final int FB_SOURCE = 5;
 
-    enum Kind { TOKEN_BUCKET, LEAKY_BUCKET, SLIDING_WINDOW, FIXED_WINDOW, GCRA, RESOURCE }
+    enum Kind { LEAKY_BUCKET, SLIDING_WINDOW, FIXED_WINDOW, GCRA, RESOURCE }
 
     final Kind kind;
     final double capacity;
@@ -57,6 +91,8 @@ final class LimitMath {
     /** A sliding window's merge grid: entries in one cell of this many nanoseconds may merge. */
     final double cell;
     final int offset;
+    /** Where the feedback words start ({@code offset} + the algorithm's words); -1 for a resource limit. */
+    final int feedback;
 
     LimitMath(Limit limit, int offset) {
         this.offset = offset;
@@ -79,22 +115,26 @@ final class LimitMath {
         this.per = window / capacity;
         this.ring = kind == Kind.SLIDING_WINDOW ? SW_RING : 0;
         this.cell = kind == Kind.SLIDING_WINDOW ? 2 * window / SW_RING : 0;
+        this.feedback = kind == Kind.RESOURCE ? -1 : offset + ownSize();
     }
 
     private static Kind kindOf(RateAlgorithm algorithm) {
         return switch (algorithm) {
-            case TOKEN_BUCKET -> Kind.TOKEN_BUCKET;
+            case TOKEN_BUCKET, GCRA -> Kind.GCRA;
             case LEAKY_BUCKET -> Kind.LEAKY_BUCKET;
             case SLIDING_WINDOW -> Kind.SLIDING_WINDOW;
             case FIXED_WINDOW -> Kind.FIXED_WINDOW;
-            case GCRA -> Kind.GCRA;
         };
     }
 
-    /** How many doubles of state this limit needs. */
+    /** How many doubles of state this limit needs (its algorithm's and the feedback words). */
     int stateSize() {
+        return ownSize() + (kind == Kind.RESOURCE ? 0 : FEEDBACK_WORDS);
+    }
+
+    /** How many doubles the algorithm itself needs. */
+    private int ownSize() {
         return switch (kind) {
-            case TOKEN_BUCKET -> 2;
             case FIXED_WINDOW -> 3;
             case LEAKY_BUCKET, GCRA, RESOURCE -> 1;
             case SLIDING_WINDOW -> SW_HEADER + SW_ENTRY * ring;
@@ -109,10 +149,6 @@ final class LimitMath {
     void init(double[] s, double now) {
         int o = offset;
         switch (kind) {
-            case TOKEN_BUCKET -> {
-                s[o] = capacity;
-                s[o + 1] = now;
-            }
             case LEAKY_BUCKET, GCRA -> s[o] = now;
             case FIXED_WINDOW -> {
                 s[o] = Math.floor(now / window);
@@ -127,6 +163,15 @@ final class LimitMath {
             }
             case RESOURCE -> s[o] = 0;
         }
+        if (feedback >= 0) {
+            int f = feedback;
+            s[f + FB_BUDGET] = 0;
+            s[f + FB_UNTIL] = Double.NEGATIVE_INFINITY;
+            s[f + FB_MARK] = 0;
+            s[f + FB_PAUSE] = Double.NEGATIVE_INFINITY;
+            s[f + FB_SCALE] = 1;
+            s[f + FB_SOURCE] = 0;
+        }
     }
 
     /**
@@ -138,12 +183,28 @@ final class LimitMath {
         if (n == 0) {
             return 0;
         }
+        if (feedback < 0) {
+            return ownWait(s, now, n);
+        }
+        int f = feedback;
+        double scale = s[f + FB_SCALE];
+        // Scaled above capacity (an adopted limit below the amount): it needs the whole capacity.
+        double wait = ownWait(s, now, scale == 1 ? n : Math.min(capacity, n * scale));
+        double pause = s[f + FB_PAUSE] - now;
+        if (pause > 0) {
+            wait = Math.max(wait, pause);
+        }
+        double clamp = s[f + FB_UNTIL] - now;
+        if (clamp > 0 && n > s[f + FB_BUDGET] + tolerance) {
+            wait = Math.max(wait, clamp);
+        }
+        return wait;
+    }
+
+    /** {@link #waitTime} of the algorithm alone, for {@code n} > 0 units (scaled). */
+    private double ownWait(double[] s, double now, double n) {
         int o = offset;
         return switch (kind) {
-            case TOKEN_BUCKET -> {
-                double tokens = tokensAt(s, now);
-                yield tokens + tolerance >= n ? 0 : (n - tokens) * per;
-            }
             case GCRA -> {
                 double excess = Math.max(s[o], now) + n * per - now - window;
                 yield excess <= tolerance * per ? 0 : excess;
@@ -174,12 +235,17 @@ final class LimitMath {
 
     /** Takes {@code n} units at {@code now}; {@code seq} identifies the grant for a later settle. */
     void commit(double[] s, double now, double n, long seq) {
+        if (feedback >= 0) {
+            int f = feedback;
+            if (now < s[f + FB_UNTIL]) {
+                s[f + FB_BUDGET] -= n;
+            }
+            if (s[f + FB_SCALE] != 1) {
+                n *= s[f + FB_SCALE];
+            }
+        }
         int o = offset;
         switch (kind) {
-            case TOKEN_BUCKET -> {
-                s[o] = tokensAt(s, now) - n;
-                s[o + 1] = Math.max(s[o + 1], now);
-            }
             case GCRA -> s[o] = Math.max(s[o], now) + n * per;
             // A waiter wakes at the first whole nanosecond at or after the drain instant; counting from
             // the drain instant itself keeps the grid exact, so fractional progress is never lost.
@@ -207,12 +273,17 @@ final class LimitMath {
         if (refund == 0) {
             return;
         }
+        if (feedback >= 0) {
+            int f = feedback;
+            if (now < s[f + FB_UNTIL] && seq > s[f + FB_MARK]) {
+                s[f + FB_BUDGET] += refund;
+            }
+            if (s[f + FB_SCALE] != 1) {
+                refund *= s[f + FB_SCALE];
+            }
+        }
         int o = offset;
         switch (kind) {
-            case TOKEN_BUCKET -> {
-                s[o] = Math.min(capacity, tokensAt(s, now) + refund);
-                s[o + 1] = Math.max(s[o + 1], now);
-            }
             case GCRA, LEAKY_BUCKET -> {
                 if (refund > 0) {
                     if (s[o] > now) {
@@ -238,21 +309,168 @@ final class LimitMath {
         }
     }
 
+    /** A debt of more windows than this is corruption, not overuse (one charge is at most 10^6 windows). */
+    static final double MAX_DEBT_WINDOWS = 1e9;
+    /** How far a time word may lie ahead of {@code now}: processes read one clock microseconds apart. */
+    static final double FUTURE_SLACK_NANOS = 1e9;
+
+    /**
+     * What makes this limit's words impossible at {@code now} (NaN, infinite, out of range), or null.
+     * Unless {@code thorough}, only the words every decision reads are checked (a sliding window's
+     * header, not its ring). Debt within {@link #MAX_DEBT_WINDOWS} is legitimate overuse.
+     */
+    String invalid(double[] s, double now, boolean thorough) {
+        int o = offset;
+        int words = thorough || kind != Kind.SLIDING_WINDOW ? ownSize() : SW_HEADER;
+        for (int w = 0; w < words; w++) {
+            if (!Double.isFinite(s[o + w])) {
+                return "word " + w + " is " + s[o + w];
+            }
+        }
+        if (feedback >= 0) {
+            String why = feedbackInvalid(s);
+            if (why != null) {
+                return why;
+            }
+        }
+        double debt = MAX_DEBT_WINDOWS * capacity;
+        double latest = now + FUTURE_SLACK_NANOS;
+        return switch (kind) {
+            case GCRA, LEAKY_BUCKET -> s[o] > latest + window * (1 + MAX_DEBT_WINDOWS)
+                    ? "theoretical arrival time " + s[o] + " ns, a debt of more than " + MAX_DEBT_WINDOWS
+                            + " windows at " + now + " ns"
+                    : null;
+            case FIXED_WINDOW -> !whole(s[o]) || s[o] > Math.floor(latest / window)
+                    ? "window index " + s[o] + " (now is in window " + Math.floor(now / window) + ")"
+                    : s[o + 1] < -tolerance || s[o + 1] > capacity + debt ? "count " + s[o + 1] + " out of range"
+                    : !whole(s[o + 2]) || s[o + 2] < 0 ? "first sequence number " + s[o + 2]
+                    : null;
+            case SLIDING_WINDOW -> slidingInvalid(s, latest, debt, thorough);
+            case RESOURCE -> s[o] < 0 || s[o] > capacity || !whole(s[o])
+                    ? "permits held " + s[o] + ", not a whole number in [0, " + capacity + "]"
+                    : null;
+        };
+    }
+
+    /**
+     * What is impossible in the feedback words: the two end times may be -Infinity (no budget, no pause)
+     * but never NaN; the budget, mark and source are finite; the scale is finite and positive.
+     */
+    private String feedbackInvalid(double[] s) {
+        int f = feedback;
+        if (Double.isNaN(s[f + FB_UNTIL]) || Double.isNaN(s[f + FB_PAUSE]) || s[f + FB_UNTIL] == Double.POSITIVE_INFINITY
+                || s[f + FB_PAUSE] == Double.POSITIVE_INFINITY) {
+            return "provider feedback end times " + s[f + FB_UNTIL] + ", " + s[f + FB_PAUSE];
+        }
+        if (!Double.isFinite(s[f + FB_BUDGET]) || !Double.isFinite(s[f + FB_MARK]) || !Double.isFinite(s[f + FB_SOURCE])
+                || !Double.isFinite(s[f + FB_SCALE]) || s[f + FB_SCALE] <= 0) {
+            return "provider feedback words (budget " + s[f + FB_BUDGET] + ", scale " + s[f + FB_SCALE] + ")";
+        }
+        return null;
+    }
+
+    private String slidingInvalid(double[] s, double latest, double debt, boolean thorough) {
+        int o = offset;
+        if (!whole(s[o]) || s[o] < 0 || s[o] >= ring || !whole(s[o + 1]) || s[o + 1] < 0 || s[o + 1] > ring) {
+            return "ring head " + s[o] + " and size " + s[o + 1] + " out of [0, " + ring + "]";
+        }
+        if (s[o + 2] < -tolerance || s[o + 2] > capacity + debt) {
+            return "units in the window " + s[o + 2] + " out of range";
+        }
+        if (!thorough) {
+            return null;
+        }
+        int head = (int) s[o];
+        int size = (int) s[o + 1];
+        double previous = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < size; i++) {
+            int e = entry(head, i);
+            if (s[e] > latest || s[e] < previous || s[e + 1] < 0 || s[e + 1] > capacity + debt || s[e + 2] < 0) {
+                return "ring entry " + i + " (time " + s[e] + " ns, units " + s[e + 1] + ", sequence " + s[e + 2]
+                        + ") out of range or order";
+            }
+            previous = s[e];
+        }
+        return null;
+    }
+
+    private static boolean whole(double x) {
+        return x == Math.rint(x);
+    }
+
+    /**
+     * Replaces this rate limit's state by the most conservative one: as if its whole capacity had been
+     * granted at {@code now} (a repair that can never over-admit; it heals within a window). Grants up
+     * to sequence number {@code seq} count as expired. A resource limit is left alone: only its holders
+     * know how many permits are held.
+     */
+    void exhaust(double[] s, double now, long seq) {
+        int o = offset;
+        switch (kind) {
+            case GCRA, LEAKY_BUCKET -> s[o] = now + window;
+            case FIXED_WINDOW -> {
+                s[o] = Math.floor(now / window);
+                s[o + 1] = capacity;
+                s[o + 2] = seq + 1;
+            }
+            case SLIDING_WINDOW -> {
+                Arrays.fill(s, o, o + ownSize(), 0);
+                s[o + 1] = 1;
+                s[o + 2] = capacity;
+                s[o + 3] = seq;
+                int e = entry(0, 0);
+                s[e] = now;
+                s[e + 1] = capacity;
+                s[e + 2] = seq;
+            }
+            case RESOURCE -> {
+                // repaired by the store from what holders hold
+            }
+        }
+        if (feedback >= 0 && feedbackInvalid(s) != null) {
+            // Damaged feedback words: forget them (the state above is exhausted, so nothing over-admits).
+            int f = feedback;
+            s[f + FB_BUDGET] = 0;
+            s[f + FB_UNTIL] = Double.NEGATIVE_INFINITY;
+            s[f + FB_MARK] = 0;
+            s[f + FB_PAUSE] = Double.NEGATIVE_INFINITY;
+            s[f + FB_SCALE] = 1;
+            s[f + FB_SOURCE] = 0;
+        }
+    }
+
     /** Gives back {@code n} permits of a resource limit. */
     void release(double[] s, double n) {
         s[offset] = Math.max(0, s[offset] - n);
     }
 
-    /** Units that could be granted at {@code now}, without changing the state (negative in debt). */
+    /**
+     * Units that could be granted at {@code now}, without changing the state (negative in debt): at
+     * most the provider's budget while it lasts, none (or the debt) while paused.
+     */
     double available(double[] s, double now) {
-        return capacity - inUse(s, now);
+        if (feedback < 0) {
+            return capacity - inUse(s, now);
+        }
+        int f = feedback;
+        double scale = s[f + FB_SCALE];
+        double available = (capacity - ownInUse(s, now)) / scale;
+        if (now < s[f + FB_UNTIL]) {
+            available = Math.min(available, s[f + FB_BUDGET]);
+        }
+        return now < s[f + FB_PAUSE] ? Math.min(available, 0) : available;
     }
 
     /** Units counted against the limit at {@code now} (permits held, for a resource); no side effect. */
     double inUse(double[] s, double now) {
+        double units = ownInUse(s, now);
+        return feedback < 0 ? units : units / s[feedback + FB_SCALE];
+    }
+
+    /** {@link #inUse} of the algorithm, in its own (scaled) units. */
+    private double ownInUse(double[] s, double now) {
         int o = offset;
         return switch (kind) {
-            case TOKEN_BUCKET -> capacity - tokensAt(s, now);
             case GCRA, LEAKY_BUCKET -> Math.max(0, s[o] - now) / per;
             case FIXED_WINDOW -> s[o] == Math.floor(now / window) ? s[o + 1] : 0;
             case SLIDING_WINDOW -> {
@@ -271,10 +489,61 @@ final class LimitMath {
         };
     }
 
-    private double tokensAt(double[] s, double now) {
-        int o = offset;
-        double elapsed = now - s[o + 1];
-        return elapsed > 0 ? Math.min(capacity, s[o] + elapsed / per) : s[o];
+    /**
+     * Records what the provider reported for this limit at {@code now} (SPEC F2–F4); each argument NaN
+     * when not reported. A resource limit ignores it.
+     *
+     * @param mark       the grant sequence number of the report: later grants count against the budget
+     * @param source     the sequence number of the grant the report answers: a report about a grant
+     *                   later than the one that set an active budget replaces it; one about an earlier
+     *                   grant (an older answer read late) can only lower it
+     * @param remaining  units the provider still grants until {@code resetNanos} from now (the clamp)
+     * @param resetNanos when the clamp ends
+     * @param pauseNanos no grant before this (Retry-After); a pause is only ever extended
+     * @param scale      units counted for each unit granted (an adopted limit: capacity / reported)
+     */
+    void observe(double[] s, double now, double mark, double source, double remaining, double resetNanos,
+                 double pauseNanos, double scale) {
+        if (feedback < 0) {
+            return;
+        }
+        int f = feedback;
+        if (pauseNanos > 0) {
+            s[f + FB_PAUSE] = Math.max(s[f + FB_PAUSE], now + pauseNanos);
+        }
+        if (remaining >= 0 && resetNanos > 0) {
+            if (now >= s[f + FB_UNTIL] || source > s[f + FB_SOURCE]) {
+                s[f + FB_BUDGET] = remaining;
+                s[f + FB_UNTIL] = now + resetNanos;
+                s[f + FB_SOURCE] = source;
+            } else {
+                s[f + FB_BUDGET] = Math.min(s[f + FB_BUDGET], remaining);
+            }
+            s[f + FB_MARK] = mark;
+        }
+        if (scale > 0 && scale < Double.POSITIVE_INFINITY) {
+            s[f + FB_SCALE] = scale;
+        }
+    }
+
+    /** The latest instant a clamp or pause of this limit still acts, or -Infinity (none, or a resource). */
+    double feedbackEnd(double[] s) {
+        return feedback < 0 ? Double.NEGATIVE_INFINITY : Math.max(s[feedback + FB_UNTIL], s[feedback + FB_PAUSE]);
+    }
+
+    /** Whether an adopted limit scales this limit's amounts. */
+    boolean scaled(double[] s) {
+        return feedback >= 0 && s[feedback + FB_SCALE] != 1;
+    }
+
+    /** Nanoseconds from {@code now} until a pause of this limit ends, 0 if none. */
+    double pausedFor(double[] s, double now) {
+        return feedback < 0 ? 0 : Math.max(0, s[feedback + FB_PAUSE] - now);
+    }
+
+    /** The provider's budget left while its clamp lasts, else NaN. */
+    double budget(double[] s, double now) {
+        return feedback >= 0 && now < s[feedback + FB_UNTIL] ? s[feedback + FB_BUDGET] : Double.NaN;
     }
 
     /** Moves to the window of {@code now}; {@code firstSeq} is the first grant counted in a new one. */

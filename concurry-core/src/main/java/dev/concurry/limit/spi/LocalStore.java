@@ -30,11 +30,26 @@ public interface LocalStore extends LimitStore {
      */
     boolean settle(ResolvedRequest r, long seq, double[] used);
 
+    /** Why {@code r} would be refused now, or that it would not be ({@code shortOf} 0); takes nothing. */
+    Shortfall explain(ResolvedRequest r);
+
     /** See {@link SetAlgorithms#headroom}: a hint for pools, read now. */
     double headroom(ResolvedRequest r);
 
     /** What every limit has available and in use now. */
     StoreSnapshot snapshot();
+
+    /**
+     * Records what the provider reported ({@link SetAlgorithms#observe}) so that every process using
+     * the state honours it (SPEC F2–F4). {@link ArrayStore} implements it; a store of another kind
+     * that does not cannot listen to providers, and says so.
+     *
+     * @throws UnsupportedOperationException if this store cannot record provider feedback
+     */
+    default void observe(Feedback feedback) {
+        throw new UnsupportedOperationException("the limit store " + describe() + " (" + getClass().getName()
+                + ") cannot record what a provider reported; implement LocalStore.observe, or extend ArrayStore");
+    }
 
     /**
      * A grant made without the engine's lock, for stores with a lock-free representation; tried
@@ -43,6 +58,15 @@ public interface LocalStore extends LimitStore {
      */
     default long tryGrantFast(ResolvedRequest r) {
         return 0;
+    }
+
+    /**
+     * Gives back the resource permits of grant {@code seq} of {@code r} (a settlement with no usage to
+     * report) without the engine's lock, for stores with a lock-free representation; tried only while
+     * no waiter is queued. Returns false to take the locked path.
+     */
+    default boolean releaseFast(ResolvedRequest r, long seq) {
+        return false;
     }
 
     /** Whether {@link #tryGrantFast} can ever grant (the engine skips it otherwise). */

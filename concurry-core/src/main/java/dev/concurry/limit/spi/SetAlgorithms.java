@@ -2,6 +2,7 @@ package dev.concurry.limit.spi;
 
 import dev.concurry.limit.Limit;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The algorithms of one set's limits over a flat array of doubles (SPEC L5, "central idea"): whether
@@ -176,6 +177,27 @@ public final class SetAlgorithms {
         math[i].release(s, n);
     }
 
+    /**
+     * What makes limit {@code i}'s words of {@code s} impossible at {@code now} — NaN, infinite, a
+     * negative or fractional count, a window or a ring entry in the future, a debt of over 10^9
+     * windows — or empty when they are plausible. For stores whose state can be
+     * damaged outside this code (a shared file). Unless {@code thorough}, only the words every
+     * decision reads are checked (cheap enough to run whenever the state is reloaded).
+     */
+    public Optional<String> checkState(double[] s, int i, double now, boolean thorough) {
+        return Optional.ofNullable(math[i].invalid(s, now, thorough));
+    }
+
+    /**
+     * Repairs rate limit {@code i} conservatively: its state becomes that of a limit whose whole
+     * capacity was granted at {@code now}, so the repair never admits more than the limit allows (it
+     * heals within one window). Does nothing to a resource limit (permits held are known only to the
+     * store's holders).
+     */
+    public void exhaust(double[] s, int i, double now) {
+        math[i].exhaust(s, now, (long) s[SEQ]);
+    }
+
     /** Whether limit {@code i} is a resource limit. */
     public boolean isResource(int i) {
         return math[i].isResource();
@@ -228,6 +250,54 @@ public final class SetAlgorithms {
         }
     }
 
+    // ---- provider feedback -----------------------------------------------------------------------
+
+    /**
+     * Records what a provider reported (SPEC F2–F4) at {@code now}: a budget per limit until its
+     * reset, a pause, a scale (see {@code LimitMath}'s feedback words). A report that sets a budget
+     * takes the next grant sequence number as its mark (no grant has it): grants made from now on
+     * count against the budget, those made before do not (the provider counted them already). Its
+     * source is the grant it answers ({@link Feedback#source()}), or this mark when it answers none.
+     *
+     * @return bit i set when limit i's state changed
+     */
+    public long observe(double[] s, double now, Feedback feedback) {
+        double mark = feedback.setsBudget() ? ++s[SEQ] : s[SEQ];
+        double source = feedback.source() < 0 ? mark : feedback.source();
+        long touched = feedback.touches();
+        for (int i = 0; i < math.length; i++) {
+            if ((touched & (1L << i)) != 0) {
+                math[i].observe(s, now, mark, source, feedback.remaining(i), feedback.resetNanos(i),
+                        feedback.pauseNanos(i), feedback.scale(i));
+            }
+        }
+        return touched;
+    }
+
+    /**
+     * The latest state time (ns since the epoch) at which a provider's budget or pause of limit
+     * {@code i} still acts, {@code -Infinity} when none ever did. Past it, and with no adopted limit
+     * ({@link #scaled}), the limit's results are its algorithm's alone.
+     */
+    public double feedbackEnd(double[] s, int i) {
+        return math[i].feedbackEnd(s);
+    }
+
+    /** Whether limit {@code i} counts its amounts scaled by an adopted provider limit. */
+    public boolean scaled(double[] s, int i) {
+        return math[i].scaled(s);
+    }
+
+    /** Nanoseconds from {@code now} until a provider's pause of limit {@code i} ends, 0 if none. */
+    public double pausedFor(double[] s, int i, double now) {
+        return math[i].pausedFor(s, now);
+    }
+
+    /** What is left of the provider's budget for limit {@code i} while it lasts, else NaN. */
+    public double budget(double[] s, int i, double now) {
+        return math[i].budget(s, now);
+    }
+
     // ---- reading ---------------------------------------------------------------------------------
 
     /** Units of limit {@code i} that could be granted at {@code now} (negative in debt); no side effect. */
@@ -238,6 +308,17 @@ public final class SetAlgorithms {
     /** Units of limit {@code i} counted against it at {@code now} (permits held, for a resource). */
     public double inUse(double[] s, int i, double now) {
         return math[i].inUse(s, now);
+    }
+
+    /** What every limit has available and in use at {@code now}; no side effect. */
+    public StoreSnapshot snapshot(double[] s, double now) {
+        double[] available = new double[math.length];
+        double[] inUse = new double[math.length];
+        for (int i = 0; i < math.length; i++) {
+            available[i] = math[i].available(s, now);
+            inUse[i] = math[i].inUse(s, now);
+        }
+        return new StoreSnapshot(available, inUse);
     }
 
     /**
@@ -261,7 +342,20 @@ public final class SetAlgorithms {
         return math[i].gcraGrant(tat, now, n);
     }
 
-    /** Whether the set is a single GCRA limit (its whole state is one number at {@code offset(0)}). */
+    /** Whether a limit is a sliding window (whose state is a ring of hundreds of words). */
+    public boolean hasSlidingWindow() {
+        for (LimitMath m : math) {
+            if (m.kind == LimitMath.Kind.SLIDING_WINDOW) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether the set is a single GCRA or token-bucket limit (its whole state is one number at
+     * {@code offset(0)}).
+     */
     public boolean singleGcra() {
         return math.length == 1 && math[0].kind == LimitMath.Kind.GCRA;
     }
