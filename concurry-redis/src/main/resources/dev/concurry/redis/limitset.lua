@@ -93,23 +93,22 @@ local words = 5           -- of h: the header, then each limit's state
 local has_resource, has_sliding, has_fixed = false, false, false
 for i = 0, #SPECS do
   local spec = SPECS[i]
-  local m = { kind = spec[1], cap = spec[2], win = spec[3], field = 's' .. i, index = i, o = words }
-  if m.kind == 'T' then m.kind = 'G' end
-  m.tol = 1e-12 * max(1.0, m.cap)
-  m.per = m.win / m.cap
-  m.size = 1
-  if m.kind == 'S' then
-    m.ring = 512            -- LimitMath.SW_RING
-    m.cell = 2 * m.win / m.ring
-    m.size = 4
-    has_sliding = true
-  elseif m.kind == 'R' then
-    has_resource = true
-  elseif m.kind == 'F' then
-    m.size = 3
-    has_fixed = true
-  end
-  words = words + m.size
+  local kind, cap, win = spec[1], spec[2], spec[3]
+  if kind == 'T' then kind = 'G' end
+  local sliding = kind == 'S'
+  local size = 1
+  if sliding then size = 4 elseif kind == 'F' then size = 3 end
+  -- One constructor with every field a call may set: the table is sized once (growing a table's hash
+  -- part field by field is what costs the most here).
+  local m = { kind = kind, cap = cap, win = win, field = 's' .. i, index = i, o = words, size = size,
+              tol = 1e-12 * max(1.0, cap), per = win / cap,
+              ring = sliding and 512 or 0,                    -- LimitMath.SW_RING
+              cell = sliding and 2 * win / 512 or 0,
+              s = false, dirty = false, f = false, slots = false, touched = false }
+  if sliding then has_sliding = true
+  elseif kind == 'R' then has_resource = true
+  elseif kind == 'F' then has_fixed = true end
+  words = words + size
   limits[i] = m
   count = count + 1
 end
@@ -794,8 +793,8 @@ if op == 'acquire' then
   -- in order; an attempt never overtakes a live ticket older than its own (or a waiter earlier in this
   -- call) short of a key it needs; a try never blocks anyone.
   -- Reply: 'A' (applied) or 'R' (replayed), wait until the earliest lease expires ('' if none),
-  -- units available afterwards in each limit the batch touched ("i=units;..."), this call's time (the
-  -- time argument, or the server's clock in µs), then per attempt the grant's sequence number
+  -- units available afterwards in each limit the batch touched ("i=units;..."), this call's time (an
+  -- integer: the time argument, or the server's clock in µs), then per attempt the grant's sequence number
   -- (granted), or "<wait ns>/<short-of indexes i,j>" (refused), or "B/<indexes>" (queued behind an
   -- earlier waiter, who holds up those limits).
   local n = tonumber(ARGV[9])
@@ -803,7 +802,7 @@ if op == 'acquire' then
   local prior = records[call]
   if prior then
     -- Seen before (a client re-sent it): the same grants again, the refused ones asked to retry.
-    local out = { 'R', '', '', fmt(abs) }
+    local out = { 'R', '', '', abs }
     local k = 0
     for sq in string.gmatch(string.sub(prior, 2), '[^,]+') do
       k = k + 1
@@ -833,10 +832,9 @@ if op == 'acquire' then
       if e[2] ~= owner or not in_call[e[3]] then absent[#absent + 1] = e end
     end
   end
-  local out = { 'A', '', '', fmt(abs) }
+  local out = { 'A', '', '', abs }
   local outcomes = {}
   local blocked = nil
-  local touched = {}
   local short_resource = false
   for a = 0, n - 1 do
     local id = ARGV[10 + 5 * a]
@@ -873,7 +871,7 @@ if op == 'acquire' then
     local behind = nil
     for _, p in ipairs(parts) do
       local m = p[1]
-      touched[m] = true
+      m.touched = true
       if p[2] > 0 and (blocked and blocked[m.index] or ahead and ahead[m.index]) then
         behind = behind or {}
         behind[#behind + 1] = m.index
@@ -949,7 +947,7 @@ if op == 'acquire' then
   local avail = {}
   for i = 0, count - 1 do
     local m = limits[i]
-    if touched[m] then avail[#avail + 1] = i .. '=' .. fmt(available(m, now)) end
+    if m.touched then avail[#avail + 1] = i .. '=' .. fmt(available(m, now)) end
   end
   out[3] = table.concat(avail, ';')
   if call > 0 then record(call, 'A' .. table.concat(outcomes, ',')) end

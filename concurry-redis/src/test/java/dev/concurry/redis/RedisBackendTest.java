@@ -121,6 +121,18 @@ class RedisBackendTest {
     }
 
     @Test
+    @DisplayName("L18 a set stored by another version of Concurry (another state layout) is refused, saying so")
+    void L18_a_set_in_another_layout_is_refused_with_a_message_saying_so() {
+        try (RedisBackend backend = RedisBackend.of(client); var connection = client.connect()) {
+            connection.sync().hset("concurry:{old-layout}", "sig", "concurry2#0123456789ab|S:500.0:60000000000");
+            assertThatThrownBy(() -> set(backend, "old-layout", RateLimit.of("requests", 500, Duration.ofMinutes(1))))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("another version of Concurry")
+                    .hasMessageContaining("concurry2#");
+        }
+    }
+
+    @Test
     void L18_unreachable_redis_fails_closed_with_a_clear_exception_or_grants_when_fail_open() throws Exception {
         int port = RedisServer.freePort();
         RedisClient nowhere = RedisClient.create(RedisURI.create("redis://127.0.0.1:" + port));
