@@ -1562,6 +1562,11 @@ final class LimitEngine implements LimitSet, Probe {
         }
 
         @Override
+        public long queuedAt(int i) {
+            return items[i].since;
+        }
+
+        @Override
         public void granted(int i, long s) {
             seq[i] = s;
             granted[i] = true;
