@@ -156,7 +156,7 @@ final class LimitsPlan implements AutoCloseable {
         String why = set.backend().crossProcess()
                 ? " backend, which spans processes but cannot be re-opened in a worker's child JVM as built (a"
                         + " backend built around a client object: build it from its address instead, e.g."
-                        + " RedisBackend.builder(RedisURI...))"
+                        + " RedisBackend.builder(RedisURI), or a Hazelcast client backend)"
                 : " backend, which process workers (Mode.PROCESS) cannot share: build it with"
                         + " .backend(Backends.sharedMemory(...)) (one host) or a distributed backend such as Redis,"
                         + " or pass plain specs with limits(Limit...)";

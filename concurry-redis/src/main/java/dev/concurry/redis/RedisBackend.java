@@ -8,6 +8,7 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
+import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.api.async.RedisScriptingAsyncCommands;
@@ -16,8 +17,11 @@ import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -75,7 +79,8 @@ import org.slf4j.LoggerFactory;
  *       {@link IllegalStateException}. Idle sets expire from Redis on their own.</li>
  * </ul>
  *
- * <p>Close the backend (after its sets) to close its connections; the Lettuce client stays yours.
+ * <p>Close the backend (after its sets) to close its connections; a Lettuce client you passed stays
+ * yours, one it made from a {@link RedisURI} ({@link #builder(RedisURI)}) is shut down with it.
  */
 public final class RedisBackend implements LimitBackend, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RedisBackend.class);
@@ -89,6 +94,8 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     private final boolean serverClock;
     private final Duration commandTimeout;
     private final String target;
+    /** Where this backend connects when it was built from addresses (it then owns its client); else null. */
+    private final RedisAddress address;
     /** Identifies this backend's leases: unique per JVM and backend. */
     final String ownerId;
     private final AtomicLong expiredLeases = new AtomicLong();
@@ -107,15 +114,24 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     private long lastConnectFailureAt;
 
     private RedisBackend(Builder b) {
-        this.client = b.client;
-        this.clusterClient = b.clusterClient;
+        this.address = b.address;
+        if (address == null) {
+            this.client = b.client;
+            this.clusterClient = b.clusterClient;
+        } else if (address.cluster()) {
+            this.client = null;
+            this.clusterClient = RedisClusterClient.create(address.uris());
+        } else {
+            this.client = RedisClient.create(address.uris().get(0));
+            this.clusterClient = null;
+        }
         this.keyPrefix = b.keyPrefix;
         this.lease = b.lease;
         this.failOpen = b.failOpen;
         this.serverClock = b.clock == null;
         this.clock = serverClock ? MonotonicClock.system() : b.clock;
         this.commandTimeout = b.commandTimeout;
-        this.target = describe(client != null ? client : clusterClient);
+        this.target = address != null ? address.toString() : describe(client != null ? client : clusterClient);
         this.ownerId = ManagementFactory.getRuntimeMXBean().getPid() + "-" + UUID.randomUUID().toString().substring(0, 8);
     }
 
@@ -137,6 +153,60 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     /** Options for a backend on a Redis Cluster. */
     public static Builder builder(RedisClusterClient client) {
         return new Builder(null, Objects.requireNonNull(client, "client"));
+    }
+
+    /**
+     * Options for a backend on the single Redis server {@code uri}, with a client of its own (closed with
+     * the backend). Unlike a backend built around a client, its sets can be re-opened by process workers'
+     * child JVMs and cluster members ({@link #portable()}): the address, credentials included, travels to
+     * them over the worker's private pipe, never on a command line.
+     *
+     * <pre>{@code
+     * RedisBackend redis = RedisBackend.builder(RedisURI.create("redis://:secret@10.0.0.5:6379")).build();
+     * LimitSet shared = LimitSet.builder().name("openai").add(RateLimit.of("tokens", 10_000, Duration.ofMinutes(1)))
+     *         .backend(redis).build();
+     * try (WorkerPool<Summarizer> pool = Worker.options(Summarizer.class).mode(Mode.PROCESS).maxWorkers(4)
+     *         .limits(shared).init(Summarizer::new)) {          // the children count against the same quota
+     *     ...
+     * }
+     * }</pre>
+     *
+     * @throws IllegalArgumentException for a Redis Sentinel URI (build a client for it instead)
+     */
+    public static Builder builder(RedisURI uri) {
+        return builder(RedisAddress.of(false, List.of(Objects.requireNonNull(uri, "uri"))));
+    }
+
+    /**
+     * Options for a backend on the Redis Cluster reached through {@code seed} (and more seeds), with a
+     * client of its own: as {@link #builder(RedisURI)}, for a cluster.
+     */
+    public static Builder clusterBuilder(RedisURI seed, RedisURI... moreSeeds) {
+        List<RedisURI> seeds = new ArrayList<>();
+        seeds.add(Objects.requireNonNull(seed, "seed"));
+        for (RedisURI more : moreSeeds) {
+            seeds.add(Objects.requireNonNull(more, "moreSeeds contains null"));
+        }
+        return builder(RedisAddress.of(true, seeds));
+    }
+
+    static Builder builder(RedisAddress address) {
+        Builder builder = new Builder(null, null);
+        builder.address = address;
+        return builder;
+    }
+
+    /**
+     * A serializable backend reaching the same sets from another process, when this backend was built
+     * from addresses ({@link #builder(RedisURI)}) and reads the server's clock; empty for a backend built
+     * around a client object (which cannot travel) or on a test clock.
+     */
+    @Override
+    public Optional<LimitBackend> portable() {
+        if (address == null || !serverClock) {
+            return Optional.empty();
+        }
+        return Optional.of(new PortableRedisBackend(address, keyPrefix, lease, failOpen, commandTimeout));
     }
 
     @Override
@@ -183,12 +253,17 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         return expiredLeases.get();
     }
 
-    /** Closes this backend's connections (not the Lettuce client). Sets of this backend stop working. */
+    /**
+     * Closes this backend's connections, and its client if it made one ({@link #builder(RedisURI)}; a
+     * client passed in stays open). Sets of this backend stop working.
+     */
     @Override
     public void close() {
-        closed = true;
+        boolean wasClosed;
         connecting.lock();
         try {
+            wasClosed = closed;
+            closed = true;
             if (pubSub != null) {
                 pubSub.closeAsync();
             }
@@ -197,6 +272,13 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
             }
         } finally {
             connecting.unlock();
+        }
+        if (address != null && !wasClosed) {            // built from addresses: the client is ours
+            if (client != null) {
+                client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            } else {
+                clusterClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+            }
         }
     }
 
@@ -516,6 +598,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     public static final class Builder {
         private final RedisClient client;
         private final RedisClusterClient clusterClient;
+        private RedisAddress address;
         private String keyPrefix = "concurry:";
         private Duration lease = Duration.ofSeconds(30);
         private boolean failOpen;
