@@ -5,8 +5,8 @@ import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.ResolvedRequest;
 import dev.concurry.limit.spi.SetAlgorithms;
 import dev.concurry.time.MonotonicClock;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -31,6 +31,10 @@ import java.util.concurrent.locks.LockSupport;
  * {@link #LOCKED_STATE} array) and works on {@link #state}; {@link #unlock} publishes the result. A
  * lock-free attempt that meets the sentinel, or that the limits would refuse, returns 0 and the engine
  * takes the locked path, which decides every refusal, so waiters, fairness and counters stay exact.
+ *
+ * <p>Footprint: a keyed family holds one store per key (SPEC L24), so the lock-free cells are fields
+ * updated through {@link VarHandle}s rather than atomic objects of their own, and the stores of one
+ * family share their {@link SetAlgorithms}.
  */
 final class InMemoryStore extends ArrayStore {
     /** In {@link #fastTat} while the locked path owns the number (a NaN no arithmetic produces). */
@@ -41,63 +45,76 @@ final class InMemoryStore extends ArrayStore {
     /** Sets whose state has at most this many words use the snapshot path (a copy per grant). */
     private static final int SNAPSHOT_WORDS = 32;
 
-    /** The GCRA number of a single GCRA or token-bucket set, or null. */
-    private final AtomicLong fastTat;
+    /** How this store grants without the engine's lock. */
+    private enum Fast { NONE, GCRA, SNAPSHOT }
+
+    private final Fast fast;
+    /** {@link Fast#GCRA}: the raw bits of the theoretical arrival time (through {@link #TAT}). */
+    private volatile long fastTat;
     private final int fastOffset;
-    /** The state of a small set of several limits, as immutable snapshots; or null. */
-    private final AtomicReference<double[]> fastState;
+    /** {@link Fast#SNAPSHOT}: the state as immutable snapshots (through {@link #STATE}). */
+    private volatile double[] fastState;
 
     InMemoryStore(LimitSetDefinition definition, MonotonicClock clock) {
-        super(new SetAlgorithms(definition.limits()), clock);
-        this.epoch = clock.nanoTime();
-        algorithms.init(state, 0);
+        this(new SetAlgorithms(definition.limits()), clock, clock.nanoTime());
+    }
+
+    /**
+     * A store of {@code algorithms}' limits, fresh now, its time counted from {@code epoch}. The stores of
+     * a keyed family share one {@link SetAlgorithms} and the family's epoch: fixed windows of every key
+     * are then aligned alike, so a key dropped while idle and created again later has the very windows
+     * it would have had (SPEC L24).
+     */
+    InMemoryStore(SetAlgorithms algorithms, MonotonicClock clock, long epoch) {
+        super(algorithms, clock);
+        this.epoch = epoch;
+        algorithms.init(state, clock.nanoTime() - epoch);
         this.fastOffset = algorithms.offset(0);
         if (algorithms.singleGcra()) {
-            this.fastTat = new AtomicLong(Double.doubleToRawLongBits(state[fastOffset]));
-            this.fastState = null;
+            this.fast = Fast.GCRA;
+            this.fastTat = Double.doubleToRawLongBits(state[fastOffset]);
         } else if (!algorithms.hasSlidingWindow() && state.length <= SNAPSHOT_WORDS) {
-            this.fastTat = null;
-            this.fastState = new AtomicReference<>(state.clone());
+            this.fast = Fast.SNAPSHOT;
+            this.fastState = state.clone();
         } else {
-            this.fastTat = null;
-            this.fastState = null;
+            this.fast = Fast.NONE;
         }
     }
 
     @Override
     protected void lock() {
-        if (fastTat != null) {
-            state[fastOffset] = Double.longBitsToDouble(fastTat.getAndSet(LOCKED));
-        } else if (fastState != null) {
-            double[] current = fastState.getAndSet(LOCKED_STATE);
+        if (fast == Fast.GCRA) {
+            state[fastOffset] = Double.longBitsToDouble((long) TAT.getAndSet(this, LOCKED));
+        } else if (fast == Fast.SNAPSHOT) {
+            double[] current = (double[]) STATE.getAndSet(this, LOCKED_STATE);
             System.arraycopy(current, 0, state, 0, state.length);
         }
     }
 
     @Override
     protected void unlock(long touched, boolean freed) {
-        if (fastTat != null) {
-            fastTat.set(Double.doubleToRawLongBits(state[fastOffset]));
-        } else if (fastState != null) {
-            fastState.set(state.clone());
+        if (fast == Fast.GCRA) {
+            fastTat = Double.doubleToRawLongBits(state[fastOffset]);
+        } else if (fast == Fast.SNAPSHOT) {
+            fastState = state.clone();
         }
     }
 
     @Override
     public boolean hasFastPath() {
-        return fastTat != null || fastState != null;
+        return fast != Fast.NONE;
     }
 
     @Override
     public long tryGrantFast(ResolvedRequest r) {
-        if (fastTat != null) {
+        if (fast == Fast.GCRA) {
             return r.size() == 1 ? tryGrantGcra(r.amount(0)) : 0;
         }
-        if (fastState == null) {
+        if (fast != Fast.SNAPSHOT) {
             return 0;
         }
         for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-            double[] current = fastState.get();
+            double[] current = fastState;
             if (current == LOCKED_STATE) {
                 return 0;
             }
@@ -106,7 +123,7 @@ final class InMemoryStore extends ArrayStore {
             if (seq == 0) {
                 return 0;
             }
-            if (fastState.compareAndSet(current, next)) {
+            if (STATE.compareAndSet(this, current, next)) {
                 return seq;
             }
             LockSupport.parkNanos(1);
@@ -116,7 +133,7 @@ final class InMemoryStore extends ArrayStore {
 
     private long tryGrantGcra(double n) {
         for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-            long bits = fastTat.get();
+            long bits = fastTat;
             if (bits == LOCKED) {
                 return 0;
             }
@@ -125,7 +142,7 @@ final class InMemoryStore extends ArrayStore {
             if (Double.isNaN(next)) {
                 return 0;
             }
-            if (fastTat.compareAndSet(bits, Double.doubleToRawLongBits(next))) {
+            if (TAT.compareAndSet(this, bits, Double.doubleToRawLongBits(next))) {
                 // A GCRA grant is never looked up by sequence number: any positive one will do.
                 return Long.MAX_VALUE;
             }
@@ -142,17 +159,17 @@ final class InMemoryStore extends ArrayStore {
      */
     @Override
     public boolean releaseFast(ResolvedRequest r, long seq) {
-        if (fastState == null) {
+        if (fast != Fast.SNAPSHOT) {
             return false;
         }
         for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-            double[] current = fastState.get();
+            double[] current = fastState;
             if (current == LOCKED_STATE) {
                 return false;
             }
             double[] next = current.clone();
             algorithms.settle(next, clock().nanoTime() - epoch, r, seq, null);
-            if (fastState.compareAndSet(current, next)) {
+            if (STATE.compareAndSet(this, current, next)) {
                 return true;
             }
             LockSupport.parkNanos(1);
@@ -167,5 +184,18 @@ final class InMemoryStore extends ArrayStore {
 
     @Override
     public void close() {
+    }
+
+    private static final VarHandle TAT;
+    private static final VarHandle STATE;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            TAT = lookup.findVarHandle(InMemoryStore.class, "fastTat", long.class);
+            STATE = lookup.findVarHandle(InMemoryStore.class, "fastState", double[].class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
     }
 }

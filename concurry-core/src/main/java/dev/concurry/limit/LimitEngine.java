@@ -85,11 +85,8 @@ final class LimitEngine implements LimitSet, Probe {
     private final MonotonicClock clock;
     private final boolean fastPath;
     private final boolean awaitRemote;
-    private final boolean[] resource;
     private final ReentrantLock lock = new ReentrantLock();
     private final LongAdder fastGranted = new LongAdder();
-    /** Ids of this set's waiters ({@link Batch#id}). */
-    private final java.util.concurrent.atomic.AtomicLong waiterIds = new java.util.concurrent.atomic.AtomicLong();
     /** No waiter is queued and the set is open: the store's lock-free path may grant. */
     private volatile boolean idle = true;
 
@@ -103,8 +100,14 @@ final class LimitEngine implements LimitSet, Probe {
     private boolean closed;
     private boolean inFlight;
     private boolean again;
-    /** The round local stores decide in, reused (only touched under the lock). */
-    private final Round localRound;
+    /** Ids of this set's waiters ({@link Batch#id}). */
+    private long waiterIds;
+    /**
+     * The round local stores decide in, created when the first waiter queues and reused. Everything
+     * an engine needs only once someone waits or settles is created then: a keyed family holds one
+     * engine per key (SPEC L24), most of them never contended.
+     */
+    private Round localRound;
     private long granted;
     private long timedOut;
     private long rejected;
@@ -112,9 +115,13 @@ final class LimitEngine implements LimitSet, Probe {
     private long waitedNanos;
     private double refunded;
     private double charged;
-    private final double[] refundedByKey;
-    private final double[] chargedByKey;
-    /** Remote stores: what each limit had available after the last call that touched it (a pool's hint). */
+    /** Per limit, created by the first settlement that refunds or charges. */
+    private double[] refundedByKey;
+    private double[] chargedByKey;
+    /**
+     * Remote stores only (null for local ones, which are read directly): what each limit had available
+     * after the last call that touched it (a pool's hint).
+     */
     private final double[] knownAvailable;
 
     LimitEngine(LimitSetDefinition definition, LimitBackend backend, LimitStore store) {
@@ -130,16 +137,13 @@ final class LimitEngine implements LimitSet, Probe {
         this.clock = Objects.requireNonNull(store.clock(), "store.clock()");
         this.fastPath = local != null && local.hasFastPath();
         this.awaitRemote = clock != MonotonicClock.system();
-        this.resource = new boolean[specs.size()];
-        for (int i = 0; i < resource.length; i++) {
-            resource[i] = specs.get(i) instanceof ResourceLimit;
-        }
-        this.refundedByKey = new double[specs.size()];
-        this.chargedByKey = new double[specs.size()];
-        this.knownAvailable = new double[specs.size()];
-        this.localRound = local != null ? new Round(specs.size(), 16) : null;
-        for (int i = 0; i < knownAvailable.length; i++) {
-            knownAvailable[i] = specs.get(i).capacity();
+        if (remote != null) {
+            this.knownAvailable = new double[specs.size()];
+            for (int i = 0; i < knownAvailable.length; i++) {
+                knownAvailable[i] = specs.get(i).capacity();
+            }
+        } else {
+            this.knownAvailable = null;
         }
         store.listen(this::redispatch);
     }
@@ -492,7 +496,7 @@ final class LimitEngine implements LimitSet, Probe {
 
     private void enqueueLocked(Waiter w) {
         w.since = clock.nanoTime();
-        w.id = waiterIds.incrementAndGet();
+        w.id = ++waiterIds;
         boolean wasEmpty = head == null;
         if (tail == null) {
             head = w;
@@ -555,6 +559,9 @@ final class LimitEngine implements LimitSet, Probe {
             return null;
         }
         Round round = localRound;
+        if (round == null) {
+            round = localRound = new Round(specs.size(), 16);
+        }
         round.clear();
         for (Waiter w = head; w != null; w = w.next) {
             round.add(w);
@@ -609,7 +616,7 @@ final class LimitEngine implements LimitSet, Probe {
         }
         contended = head == null ? 0 : shortOf;
         earliest = Math.min(earliest, round.recheck);
-        for (int i = 0; i < knownAvailable.length; i++) {
+        for (int i = 0; knownAvailable != null && i < knownAvailable.length; i++) {
             if (!Double.isNaN(round.available[i])) {
                 knownAvailable[i] = round.available[i];
             }
@@ -923,8 +930,12 @@ final class LimitEngine implements LimitSet, Probe {
         for (int j = 0; j < r.size(); j++) {
             int i = r.limitIndex(j);
             double amount = r.amount(j);
-            if (resource[i] || Double.isNaN(used[j]) || used[j] == amount) {
+            if (isResource(i) || Double.isNaN(used[j]) || used[j] == amount) {
                 continue;
+            }
+            if (refundedByKey == null) {
+                refundedByKey = new double[specs.size()];
+                chargedByKey = new double[specs.size()];
             }
             if (used[j] < amount) {
                 refunded += amount - used[j];
@@ -1050,7 +1061,8 @@ final class LimitEngine implements LimitSet, Probe {
                 }
                 Limit limit = specs.get(i);
                 keys.put(limit.key(), new LimitStats.KeyStats(limit.key(), limit, limit.capacity(),
-                        snapshot.available(i), snapshot.inUse(i), waitingForKey, refundedByKey[i], chargedByKey[i]));
+                        snapshot.available(i), snapshot.inUse(i), waitingForKey,
+                        refundedByKey == null ? 0 : refundedByKey[i], chargedByKey == null ? 0 : chargedByKey[i]));
             }
             return new LimitStats(keys, granted + fastGranted.sum(), refunded, charged, timedOut, waiting, rejected,
                     waits, waitedNanos);
@@ -1100,17 +1112,39 @@ final class LimitEngine implements LimitSet, Probe {
         return fastGranted.sum();
     }
 
+    /**
+     * For a keyed family (SPEC L24): nanoseconds until dropping this set would change nothing (see
+     * {@link LocalStore#idleIn}); {@code +Infinity} while anyone waits, for a remote store, or once closed.
+     */
+    double idleIn() {
+        lock.lock();
+        try {
+            return head != null || closed || local == null ? Double.POSITIVE_INFINITY : local.idleIn();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     // ---- helpers ---------------------------------------------------------------------------------
 
+    /**
+     * The request resolved against this set's limits, cached on the request under the limits list:
+     * the engines of a keyed family's keys share their template's list (SPEC L24), so a request
+     * resolves once for all of them, not once per key.
+     */
     private ResolvedRequest resolve(Request request) {
         Objects.requireNonNull(request, "request");
-        Object cached = request.cached(this);
+        Object cached = request.cached(specs);
         if (cached != null) {
             return (ResolvedRequest) cached;
         }
         ResolvedRequest r = ResolvedRequest.resolve(definition, request);
-        request.cache(this, r);
+        request.cache(specs, r);
         return r;
+    }
+
+    private boolean isResource(int limit) {
+        return specs.get(limit) instanceof ResourceLimit;
     }
 
     private void checkOpen() {
@@ -1371,7 +1405,7 @@ final class LimitEngine implements LimitSet, Probe {
                     throw new IllegalArgumentException("cannot update '" + key + "': not acquired here; acquired keys: "
                             + request.granted().keySet());
                 }
-                if (resource[request.limitIndex(position)]) {
+                if (isResource(request.limitIndex(position))) {
                     throw new IllegalArgumentException("cannot update '" + key
                             + "': it is a ResourceLimit, whose permits are released on close, not settled");
                 }

@@ -40,6 +40,16 @@ public interface LocalStore extends LimitStore {
     StoreSnapshot snapshot();
 
     /**
+     * Nanoseconds until this store's state is back to its initial state if nothing else happens (see
+     * {@link SetAlgorithms#idleIn}): 0 when it is now, so that closing the store and opening a fresh one
+     * would change nothing; {@code +Infinity} while a permit is held or when the store cannot tell.
+     * A keyed family drops a key only then (SPEC L24). The default never lets a key go.
+     */
+    default double idleIn() {
+        return Double.POSITIVE_INFINITY;
+    }
+
+    /**
      * A grant made without the engine's lock, for stores with a lock-free representation; tried
      * only while no waiter is queued. Returns the sequence number, or 0 to take the locked path
      * (which decides every refusal, so fairness and counters stay exact).
