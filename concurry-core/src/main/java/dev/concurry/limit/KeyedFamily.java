@@ -580,9 +580,13 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
                 continue;
             }
             double idleIn = dropWhenUnused ? 0 : e.engine.idleIn();
+            if (e.word != w) {
+                continue;       // pinned meanwhile: what the engine said may be someone's acquisition in progress
+            }
             if (idleIn > 0) {
-                // Not idle yet (+Infinity only if the engine closed meanwhile): look again then.
-                long at = idleIn < Long.MAX_VALUE - now ? now + (long) Math.ceil(idleIn) : Long.MAX_VALUE;
+                // Not idle yet: look again then. +Infinity, a permit held with no pin (a cancelled waiter's
+                // grant being given back) or an engine closing, is looked at again one tick later.
+                long at = idleIn < Long.MAX_VALUE - now ? now + (long) Math.ceil(idleIn) : now + tick;
                 place(e, at);
                 return at;
             }
