@@ -3,6 +3,7 @@ package dev.concurry.limit;
 import dev.concurry.limit.spi.FamilyStore;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.LimitStore;
+import dev.concurry.limit.spi.LocalStore;
 import dev.concurry.time.MonotonicClock;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -33,44 +34,63 @@ import org.slf4j.LoggerFactory;
 /**
  * A keyed family (SPEC L24): one {@link LimitEngine} per key in use, each over its own store from the
  * backend's {@link FamilyStore}. Everything a set does (queueing, waiting, timeouts, async, settling,
- * refusals, counters) is that engine's; this class only finds a key's engine, creates it on first use and
- * drops it when dropping it changes nothing.
+ * refusals, counters) is that engine's; this class only finds a key's engine, creates it on first use,
+ * lets it go when the key is unused, and drops the key when dropping it changes nothing.
  *
- * <h2>Pins: eviction never races an acquisition</h2>
- * Each key's {@link Entry} has one word: how many users pin it (an acquisition in progress, a waiter,
- * an open acquisition), a version bumped by every pin, and two flags. Every call into a key's engine
- * runs pinned, and an acquisition stays pinned until it is closed (its settlement may still refund or
- * charge). The sweeper drops a key only by one compare-and-set of its word from "no pin, seen idle" to
- * {@link #RETIRED}, after reading that the engine's state is back to initial ({@link LimitEngine#idleIn}):
- * a pin taken in between changes the version, so the compare-and-set fails and the key is examined
- * again. A retired entry is never pinned again: whoever finds one takes it out of the map and creates a
- * fresh entry. So no grant, held permit, debt or window is ever lost with a dropped engine. (The one
- * thing an engine does unpinned is give back a grant whose future was cancelled: it only frees units,
- * and on a state already back to initial that changes nothing.)
+ * <h2>A key's life</h2>
+ * <ul>
+ *   <li><b>active</b>: its {@link Entry} holds an engine over its store;</li>
+ *   <li><b>dormant</b>: unused for a tick but its state still counts (a window, a debt): the entry keeps
+ *       only the store, whose state is a few numbers, and drops the engine, which then holds nothing
+ *       (no waiter, no grant); the next use builds an engine over the same store. Only for state that
+ *       lives in the store (not {@link FamilyStore#stateOutlivesStore()});</li>
+ *   <li><b>dropped</b>: unused for a tick and its state back to initial ({@link LocalStore#idleIn}), or for
+ *       a store whose state lives elsewhere, merely unused for a tick: the entry leaves the map and its
+ *       store is closed; the next use opens a fresh one, which admits exactly what the old one would.</li>
+ * </ul>
+ * The engine's counters (its {@link LimitStats}) start again with each engine.
+ *
+ * <h2>The word: no drop races an acquisition</h2>
+ * Each entry has one word: how many users pin it (an acquisition in progress, a waiter, an open
+ * acquisition), and flags. Every call into a key's engine runs pinned, and an acquisition stays pinned
+ * until it is closed (its settlement may still refund or charge). {@link #BUSY} makes a few steps
+ * exclusive: the sweeper takes it only from a word with no pin, and a pin waits while it is held, so
+ * what the sweeper reads and does under it (is the state idle? drop the engine? retire the entry?) cannot
+ * meet an acquisition; a user takes it to build the engine of a dormant key, so that a key never has two
+ * engines. A {@link #RETIRED} entry is never pinned again: whoever finds one takes it out of the map and
+ * creates a fresh entry. So no grant, held permit, debt or window is ever lost.
+ *
+ * <p>The one thing an engine does unpinned is give back a grant whose future was completed by someone
+ * else first (an async acquisition cancelled, or timed out by the caller, as it was granted): that only
+ * frees units, and on a state back to initial changes nothing, so dropping the key is still exact; but
+ * the engine must stay the only one over its store, so such a key keeps its engine ({@link #KEEP}) until
+ * it is dropped.
  *
  * <h2>Sweeping: no scan of all keys</h2>
  * The last unpin of a key that is not queued ({@link #QUEUED}) pushes it on a lock-free stack of
- * released keys; the sweeper examines each once, then keeps it in a bucket of a time wheel
- * ({@link #due}) at the instant its state will be back to initial. A key found idle is marked
- * {@link #SEEN} and examined again one tick later: dropped if nobody pinned it since (the pin clears the
- * mark), so a key is dropped after it was idle and unused for between one and two ticks
- * ({@code evictIdleAfter}). A key that is pinned when examined leaves the wheel; its last unpin
- * queues it again. Sweeps run on clock wake-ups, only when something is due, off the timer thread with
- * the system clock (inline with a test's manual clock, so that eviction timing is exact). A new key
- * beyond {@code maxKeys} runs a sweep at once that drops every idle key without waiting for a tick.
+ * released keys; the sweeper examines each, then keeps it in a bucket of a time wheel ({@link #due}).
+ * The first examination marks it {@link #SEEN} and looks again one tick later; any use clears the mark.
+ * Found still marked (unused for a tick), the key is dropped if idle, else made dormant and looked at
+ * again when its state will be idle, and dropped then if still unused. A key pinned when examined
+ * leaves the wheel; its last unpin queues it again. Sweeps run on clock wake-ups, only when something is
+ * due, off the timer thread with the system clock (inline with a test's manual clock, so that timing is
+ * exact). A new key beyond {@code maxKeys} runs a sweep at once that drops every idle unpinned key
+ * without waiting for a tick.
  */
 final class KeyedFamily<K> implements KeyedLimits<K> {
     private static final Logger log = LoggerFactory.getLogger(KeyedFamily.class);
     private static final Executor SWEEPS = Executors.newVirtualThreadPerTaskExecutor();
 
-    // The word of an entry: PINS in bits 0-30, QUEUED bit 31, SEEN bit 32, a version in bits 33-62.
-    private static final long PINS = 0x7fff_ffffL;
+    // The word of an entry: PINS in bits 0-28, then the flags.
+    private static final long PINS = 0x1fff_ffffL;
+    /** Held for a few exclusive steps (see the class comment); a pin waits while it is set. */
+    private static final long BUSY = 1L << 29;
+    /** The key keeps its engine until dropped (see the class comment). */
+    private static final long KEEP = 1L << 30;
     /** In the released stack or the wheel: the sweeper will examine it. */
     private static final long QUEUED = 1L << 31;
-    /** Found idle and unpinned by the sweeper; any pin clears it. */
+    /** Found unpinned by the sweeper; any use clears it. */
     private static final long SEEN = 1L << 32;
-    private static final long VERSION_UNIT = 1L << 33;
-    private static final long VERSION = 0x3fff_ffffL << 33;
     /** Dropped: never pinned again. */
     private static final long RETIRED = Long.MIN_VALUE;
 
@@ -88,6 +108,8 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
     private final LimitBackend backend;
     private final FamilyStore stores;
     private final boolean dropWhenUnused;
+    /** Whether an unused key whose state still counts drops its engine and keeps only its store. */
+    private final boolean dormancy;
     private final int maxKeys;
     private final long tick;
 
@@ -119,6 +141,7 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         this.backend = backend;
         this.stores = stores;
         this.dropWhenUnused = stores.stateOutlivesStore();
+        this.dormancy = !dropWhenUnused;
         this.maxKeys = maxKeys;
         this.tick = Math.max(1, LimitEngine.timeoutNanos(evictIdleAfter));
         shared.put(template, new LimitSetDefinition(name, template, config));
@@ -154,7 +177,7 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         Entry<K> e = pinned(key);
         Acquisition granted;
         try {
-            granted = e.engine.acquire(request);
+            granted = engineOf(e).acquire(request);
         } catch (RuntimeException | Error failure) {
             unpin(e);
             throw failure;
@@ -167,7 +190,7 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         Entry<K> e = pinned(key);
         Acquisition granted;
         try {
-            granted = e.engine.acquire(request, timeout);
+            granted = engineOf(e).acquire(request, timeout);
         } catch (RuntimeException | Error failure) {
             unpin(e);
             throw failure;
@@ -180,7 +203,7 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         Entry<K> e = pinned(key);
         Acquisition granted;
         try {
-            granted = e.engine.tryAcquire(request).orElse(null);
+            granted = engineOf(e).tryAcquire(request).orElse(null);
         } catch (RuntimeException | Error failure) {
             unpin(e);
             throw failure;
@@ -197,7 +220,7 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         Entry<K> e = pinned(key);
         Attempt attempt;
         try {
-            attempt = e.engine.attempt(request);
+            attempt = engineOf(e).attempt(request);
         } catch (RuntimeException | Error failure) {
             unpin(e);
             throw failure;
@@ -222,8 +245,8 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
     /**
      * The engine's future, its grant wrapped once it comes. The key stays pinned until the future fails
      * or the acquisition closes. Whatever ends the returned future early (cancel, the caller's own
-     * {@code orTimeout}) ends the engine's with the same failure, which withdraws the waiter; a grant
-     * that arrives too late is closed at once.
+     * {@code orTimeout}) ends the engine's with the same failure, which withdraws the waiter (and counts
+     * a timeout as one); a grant that arrives too late is closed at once.
      */
     private CompletableFuture<Acquisition> async(K key, Request request, Duration timeoutOrNull) {
         Entry<K> e;
@@ -234,7 +257,11 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         }
         CompletableFuture<Acquisition> inner;
         try {
-            inner = timeoutOrNull == null ? e.engine.acquireAsync(request) : e.engine.acquireAsync(request, timeoutOrNull);
+            LimitEngine engine = engineOf(e);
+            inner = timeoutOrNull == null ? engine.acquireAsync(request) : engine.acquireAsync(request, timeoutOrNull);
+        } catch (LimitException | IllegalStateException failure) {
+            unpin(e);
+            return CompletableFuture.failedFuture(failure);
         } catch (RuntimeException | Error failure) {
             unpin(e);
             throw failure;
@@ -252,7 +279,8 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
             }
         });
         outer.whenComplete((granted, failure) -> {
-            if (failure != null) {
+            if (failure != null && !inner.isDone()) {
+                keepEngine(e);     // the engine may give back a grant after this (see the class comment)
                 inner.completeExceptionally(failure);
             }
         });
@@ -267,8 +295,12 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
     @Override
     public LimitStats stats(K key) {
         Entry<K> e = entries.get(checkKey(key));
-        if (e != null && e.word != RETIRED) {
-            return e.engine.stats();
+        if (e != null && pin(e, false)) {
+            try {
+                return engineOf(e).stats();
+            } finally {
+                unpin(e);
+            }
         }
         // Not held: what a fresh state reports (creating it would be a side effect).
         Map<String, LimitStats.KeyStats> keys = new LinkedHashMap<>();
@@ -292,11 +324,21 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         closed = true;
         // Pairs with the check after a new entry is published (see create): one of the two sees the other.
         VarHandle.fullFence();
-        for (Entry<K> e : entries.values()) {
-            e.engine.close();
-        }
         sweeping.lock();
         try {
+            for (Entry<K> e : entries.values()) {
+                if (!busy(e)) {
+                    continue;       // retired: whoever dropped it closes it
+                }
+                // Read under BUSY: an engine being built for it now either came first or sees closed.
+                LimitEngine engine = e.engine;
+                notBusy(e);
+                if (engine != null) {
+                    engine.close();
+                } else {
+                    e.store.close();
+                }
+            }
             due.clear();
         } finally {
             sweeping.unlock();
@@ -354,14 +396,14 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
     /** The entry of {@code key}, pinned; created if the key has none. */
     private Entry<K> pinned(K key) {
         Entry<K> e = entries.get(checkKey(key));
-        if (e != null && pin(e)) {
-            if (closed) {
-                unpin(e);
-                throw closedException();
-            }
-            return e;
+        if (e == null || !pin(e, true)) {
+            e = create(key);
         }
-        return create(key);
+        if (closed) {
+            unpin(e);
+            throw closedException();
+        }
+        return e;
     }
 
     private Entry<K> create(K key) {
@@ -371,7 +413,7 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
             }
             Entry<K> e = entries.get(key);
             if (e != null) {
-                if (pin(e)) {
+                if (pin(e, true)) {
                     return e;
                 }
                 entries.remove(key, e);     // retired: help the sweeper take it out
@@ -405,7 +447,7 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         }
     }
 
-    /** A new entry for {@code key}, pinned once by its creator. */
+    /** A new entry for {@code key}, active and pinned once by its creator. */
     private Entry<K> open(K key, LimitSetDefinition definition) {
         LimitStore store = stores.open(key, definition);
         LimitEngine engine;
@@ -418,7 +460,7 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         if (clock == null) {
             clock = store.clock();
         }
-        return new Entry<>(key, engine);
+        return new Entry<>(key, definition, store, engine);
     }
 
     /** Takes a slot for a new key; at the maximum, sweeps idle keys out first; refuses when none is idle. */
@@ -454,21 +496,27 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         return new IllegalStateException("KeyedLimits '" + name + "' is closed");
     }
 
-    // ---- pins ----------------------------------------------------------------------------------------
+    // ---- the word -------------------------------------------------------------------------------------
 
-    /** Pins {@code e} (bumping its version, clearing SEEN); false if it is retired. */
-    private static boolean pin(Entry<?> e) {
-        while (true) {
+    /**
+     * Pins {@code e}, waiting while it is {@link #BUSY}; false if it is retired. A use clears
+     * {@link #SEEN}; a look ({@code use} false, for stats) leaves it, so that looking keeps no key.
+     */
+    private static boolean pin(Entry<?> e, boolean use) {
+        for (int spins = 0; ; spins++) {
             long w = e.word;
             if (w == RETIRED) {
                 return false;
+            }
+            if ((w & BUSY) != 0) {
+                backOff(spins);
+                continue;
             }
             if ((w & PINS) == PINS) {
                 throw new IllegalStateException("key " + e.key + " has " + PINS + " acquisitions open or waiting;"
                         + " are acquisitions closed?");
             }
-            long next = ((w & VERSION) + VERSION_UNIT & VERSION) | (w & QUEUED) | ((w & PINS) + 1);
-            if (WORD.compareAndSet(e, w, next)) {
+            if (WORD.compareAndSet(e, w, (use ? w & ~SEEN : w) + 1)) {
                 return true;
             }
         }
@@ -488,6 +536,64 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
                 return;
             }
         }
+    }
+
+    /** Takes {@link #BUSY} (whatever the pins), waiting while another holds it; false if retired. */
+    private static boolean busy(Entry<?> e) {
+        for (int spins = 0; ; spins++) {
+            long w = e.word;
+            if (w == RETIRED) {
+                return false;
+            }
+            if ((w & BUSY) != 0) {
+                backOff(spins);
+            } else if (WORD.compareAndSet(e, w, w | BUSY)) {
+                return true;
+            }
+        }
+    }
+
+    private static void notBusy(Entry<?> e) {
+        long w;
+        do {
+            w = e.word;
+        } while (!WORD.compareAndSet(e, w, w & ~BUSY));
+    }
+
+    private static void backOff(int spins) {
+        if (spins < 100) {
+            Thread.onSpinWait();
+        } else {
+            Thread.yield();
+        }
+    }
+
+    /** The engine of pinned {@code e}, built over its store if it is dormant (once, under BUSY). */
+    private LimitEngine engineOf(Entry<K> e) {
+        LimitEngine engine = e.engine;
+        if (engine != null) {
+            return engine;
+        }
+        busy(e);
+        try {
+            if (closed) {
+                throw closedException();
+            }
+            if (e.engine == null) {
+                e.engine = new LimitEngine(e.definition, backend, e.store);
+            }
+            return e.engine;
+        } finally {
+            notBusy(e);
+        }
+    }
+
+    /** Pinned {@code e} keeps its engine until it is dropped (see the class comment). */
+    private static void keepEngine(Entry<?> e) {
+        long w;
+        do {
+            w = e.word;
+        } while ((w & KEEP) == 0 && !WORD.compareAndSet(e, w, w | KEEP));
     }
 
     private void release(Entry<K> e) {
@@ -521,7 +627,9 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
 
     /**
      * Examines the released keys and those due in the wheel. Under {@code pressure} (a new key at
-     * {@code maxKeys}), also the keys waiting out their idle tick, and drops every idle one at once.
+     * {@code maxKeys}), also the keys marked in the last tick, and drops every idle one at once, used
+     * lately or not. (A key placed further out, at the instant its state becomes idle, and whose state
+     * a refund made idle sooner, is found only when the wheel reaches it.)
      * Returns the soonest instant at which a key it kept will be idle ({@link Long#MAX_VALUE}: none).
      */
     private long sweep(boolean pressure) {
@@ -534,7 +642,9 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
                 return soonest;
             }
             long now = c.nanoTime();
-            long upTo = Math.floorDiv(now, tick) + (pressure ? 1 : 0);
+            // Under pressure, also the keys marked in the last tick (placed a tick after their mark): any
+            // of them may be idle now. Keys further out were placed at the instant they become idle.
+            long upTo = Math.floorDiv(now, tick) + (pressure ? 2 : 0);
             List<List<Entry<K>>> buckets = new ArrayList<>();
             while (!due.isEmpty() && due.firstKey() <= upTo) {
                 buckets.add(due.pollFirstEntry().getValue());
@@ -563,13 +673,13 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
     }
 
     /**
-     * Decides one queued key: it leaves the wheel (pinned), is dropped, is marked seen, or is kept until
-     * it is idle. Returns when a key kept will be idle ({@code now} if it is; {@link Long#MAX_VALUE}: not
-     * kept).
+     * Decides one queued key (see the class comment): it leaves the wheel (pinned), is marked, made
+     * dormant or dropped. Returns when it will be idle ({@link Long#MAX_VALUE}: not kept, or unknown).
      */
     private long examine(Entry<K> e, long now, boolean pressure) {
+        long w;
         while (true) {
-            long w = e.word;
+            w = e.word;
             if (w == RETIRED) {
                 return Long.MAX_VALUE;
             }
@@ -577,29 +687,43 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
                 if (WORD.compareAndSet(e, w, w & ~(QUEUED | SEEN))) {
                     return Long.MAX_VALUE;
                 }
-                continue;
-            }
-            double idleIn = dropWhenUnused ? 0 : e.engine.idleIn();
-            if (e.word != w) {
-                continue;       // pinned meanwhile: what the engine said may be someone's acquisition in progress
-            }
-            if (idleIn > 0) {
-                // Not idle yet: look again then. +Infinity, a permit held with no pin (a cancelled waiter's
-                // grant being given back) or an engine closing, is looked at again one tick later.
-                long at = idleIn < Long.MAX_VALUE - now ? now + (long) Math.ceil(idleIn) : now + tick;
-                place(e, at);
-                return at;
-            }
-            if (pressure || (w & SEEN) != 0) {
-                if (WORD.compareAndSet(e, w, RETIRED)) {
-                    drop(e);
-                    return Long.MAX_VALUE;
-                }
-            } else if (WORD.compareAndSet(e, w, w | SEEN)) {
-                place(e, now + tick);
-                return now;
+            } else if ((w & BUSY) == 0 && WORD.compareAndSet(e, w, w | BUSY)) {
+                break;
             }
         }
+        // BUSY with no pin: nobody uses the key until the word is written below.
+        double idleIn = idleIn(e);
+        boolean unused = (w & SEEN) != 0;
+        if (idleIn <= 0 && (unused || pressure)) {
+            e.word = RETIRED;
+            drop(e);
+            return Long.MAX_VALUE;
+        }
+        long idleAt = idleIn < Long.MAX_VALUE - now ? now + (long) Math.ceil(idleIn) : Long.MAX_VALUE;
+        if (!unused) {
+            e.word = w | SEEN;
+            place(e, now + tick);
+        } else {
+            if ((w & KEEP) == 0 && dormancy && e.store instanceof LocalStore) {
+                e.engine = null;
+            }
+            e.word = w;
+            // +Infinity (a permit held with no pin: a grant being given back) is looked at again a tick later.
+            place(e, idleAt == Long.MAX_VALUE ? now + tick : idleAt);
+        }
+        return idleAt;
+    }
+
+    /** Nanoseconds until {@code e}'s state is idle; for a store whose state lives elsewhere, 0. Under BUSY. */
+    private double idleIn(Entry<K> e) {
+        if (dropWhenUnused) {
+            return 0;
+        }
+        LimitEngine engine = e.engine;
+        if (engine != null) {
+            return engine.idleIn();
+        }
+        return e.store instanceof LocalStore local ? local.idleIn() : Double.POSITIVE_INFINITY;
     }
 
     private void place(Entry<K> e, long at) {
@@ -612,23 +736,33 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         slots.decrementAndGet();
         evicted.increment();
         try {
-            e.engine.close();
+            LimitEngine engine = e.engine;
+            if (engine != null) {
+                engine.close();
+            } else {
+                e.store.close();
+            }
         } catch (RuntimeException failure) {
             log.warn("could not close the store of key {} of keyed limits '{}': {}", e.key, name, failure.toString());
         }
     }
 
-    /** One key's engine and its word (see the class comment). */
+    /** One key: its store, its engine while active, and its word (see the class comment). */
     private static final class Entry<K> {
         final K key;
-        final LimitEngine engine;
-        /** Pins, QUEUED, SEEN and version; changed by compare-and-set through {@link #WORD}. */
+        final LimitSetDefinition definition;
+        final LimitStore store;
+        /** Null while dormant; set (by a user) and cleared (by the sweeper) only under BUSY. */
+        volatile LimitEngine engine;
+        /** Pins and flags; changed by compare-and-set through {@link #WORD}. */
         volatile long word = 1;
         /** The next key in the released stack; written before the push that publishes it. */
         Entry<K> nextReleased;
 
-        Entry(K key, LimitEngine engine) {
+        Entry(K key, LimitSetDefinition definition, LimitStore store, LimitEngine engine) {
             this.key = key;
+            this.definition = definition;
+            this.store = store;
             this.engine = engine;
         }
     }

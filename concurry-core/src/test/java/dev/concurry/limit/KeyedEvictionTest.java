@@ -52,21 +52,46 @@ class KeyedEvictionTest {
     }
 
     @Test
-    @DisplayName("L24 a token bucket is dropped one tick after it is full again, not a nanosecond earlier")
+    @DisplayName("L24 a token bucket unused for a tick is dropped the instant it is full again, not a nanosecond earlier")
     void L24_bucket_dropped_once_full_again() {
         family(RateLimit.of("units", 10, Duration.ofSeconds(1), RateAlgorithm.TOKEN_BUCKET));
-        // 10 units at 0: the bucket is full again at 1 s; marked then, dropped at 1.1 s.
+        // 10 units at 0: marked at 100 ms, dormant at 200 ms (unused for a tick), full again and dropped at 1 s.
         for (int i = 0; i < 10; i++) {
             family.tryAcquire("acme", ONE).orElseThrow().close();
         }
         assertThat(family.tryAcquire("acme", ONE)).isEmpty();
-        advanceTo(1_099 * MS);
-        assertThat(keys()).as("still held 1 ns before one idle tick passed").isEqualTo(1);
-        assertThat(family.stats("acme").key("units").available()).isEqualTo(10);
-        advanceTo(1_100 * MS);
+        advanceTo(999_999_999);
+        assertThat(keys()).as("still held 1 ns before it is full").isEqualTo(1);
+        advanceTo(1_000 * MS);
         assertThat(keys()).isZero();
         assertThat(family.keyedStats().evicted()).isEqualTo(1);
         assertThat(family.stats("acme").granted()).as("a dropped key reports a fresh state").isZero();
+    }
+
+    @Test
+    @DisplayName("L24 a dormant key (unused, still counting) keeps its state; its next use counts from it")
+    void L24_dormant_key_keeps_its_state() {
+        family(RateLimit.of("units", 10, Duration.ofSeconds(1), RateAlgorithm.TOKEN_BUCKET));
+        for (int i = 0; i < 10; i++) {
+            family.tryAcquire("acme", ONE).orElseThrow().close();
+        }
+        advanceTo(500 * MS);                           // dormant since 200 ms: 5 tokens back, no more
+        assertThat(keys()).isEqualTo(1);
+        assertThat(family.stats("acme").key("units").available()).isEqualTo(5);
+        assertThat(family.stats("acme").granted()).as("a new engine counts from 0").isZero();
+        assertThat(grants("acme", 20)).isEqualTo(5);
+        assertThat(family.stats("acme").granted()).isEqualTo(5);
+    }
+
+    private int grants(String key, int max) {
+        int n = 0;
+        while (n < max && family.tryAcquire(key, ONE).map(acq -> {
+            acq.close();
+            return true;
+        }).orElse(false)) {
+            n++;
+        }
+        return n;
     }
 
     @Test
