@@ -12,6 +12,8 @@
  *       Redis, a Hazelcast cluster).</li>
  *   <li>The distributor: {@link dev.concurry.limit.LimitPool} spreads acquisitions over several sets
  *       (regions, accounts), with failover.</li>
+ *   <li>Per key: {@link dev.concurry.limit.KeyedLimits} applies one template of limits to each of any
+ *       number of keys (customers, tenants, IP addresses), memory bounded.</li>
  * </ul>
  *
  * <pre>{@code
