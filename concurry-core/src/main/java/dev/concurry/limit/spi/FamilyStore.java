@@ -37,7 +37,9 @@ public interface FamilyStore extends AutoCloseable {
     /**
      * Whether a key's state lives on after its store is closed (in a file, on a server): the family then
      * drops the store of a key as soon as nothing of the key is in use in this JVM. When false (state in
-     * memory, in the store itself) it drops it only once its state is back to initial.
+     * memory, in the store itself) it drops it only once its state is back to initial, and meanwhile
+     * lets an unused key keep only its {@link LocalStore} (no engine): its next use runs it under a new
+     * engine, so {@link LimitStore#listen} may be called again on the same store (the latest call wins).
      */
     boolean stateOutlivesStore();
 
