@@ -33,10 +33,10 @@ import org.openjdk.jmh.infra.Blackhole;
  * per call. Every limit is far above the offered load, so every call succeeds.
  * <ul>
  *   <li>{@link #singleSet}: one in-memory set, the key ignored (the cost a keyed family is compared with);</li>
- *   <li>{@link #keyed}: a {@link KeyedLimits} family, defaults (a key unused for 1–2 s and back to full is
- *       dropped: the cold keys of the Zipf draw are dropped and created again);</li>
- *   <li>{@link #keyedRetained}: the same with {@code evictIdleAfter} of one hour (no key is dropped during
- *       the run), like the peer, which never drops a bucket;</li>
+ *   <li>{@link #keyed}: a {@link KeyedLimits} family, with {@code evictIdleAfter} of 1 s (the default: a
+ *       key unused for about that long and back to full is dropped, so the cold keys of the Zipf draw
+ *       are dropped and created again) and of 1 h (no key is dropped during the run, like the peer,
+ *       which never drops a bucket);</li>
  *   <li>{@link #bucket4jPerKey}: Bucket4j's local lock-free bucket per key in a {@link ConcurrentHashMap}
  *       ({@code computeIfAbsent}), the usual way to limit per key with Bucket4j in one JVM.</li>
  * </ul>
@@ -127,29 +127,18 @@ public class KeyedBench {
 
     @State(Scope.Benchmark)
     public static class Family {
+        /** The family's {@code evictIdleAfter}: the default, or long enough that no key is dropped. */
+        @Param({"1s", "1h"})
+        public String evictIdleAfter;
         KeyedLimits<String> family;
 
         @Setup
         public void build(KeyedBench bench) {
-            family = KeyedLimits.<String>builder().name("bench").add(LIMIT).build();
-            fill(family, bench.keys);
-        }
-
-        @TearDown
-        public void close() {
-            family.close();
-        }
-    }
-
-    @State(Scope.Benchmark)
-    public static class Retained {
-        KeyedLimits<String> family;
-
-        @Setup
-        public void build(KeyedBench bench) {
-            family = KeyedLimits.<String>builder().name("bench-retained").add(LIMIT)
-                    .evictIdleAfter(Duration.ofHours(1)).build();
-            fill(family, bench.keys);
+            family = KeyedLimits.<String>builder().name("bench").add(LIMIT)
+                    .evictIdleAfter(evictIdleAfter.equals("1h") ? Duration.ofHours(1) : SECOND).build();
+            for (String key : bench.keys) {
+                family.tryAcquire(key, ONE).orElseThrow().close();
+            }
         }
 
         @TearDown
@@ -175,12 +164,6 @@ public class KeyedBench {
         }
     }
 
-    private static void fill(KeyedLimits<String> family, String[] keys) {
-        for (String key : keys) {
-            family.tryAcquire(key, ONE).orElseThrow().close();
-        }
-    }
-
     @Benchmark
     @Threads(1)
     public Acquisition singleSet(Single single, Cursor cursor, Blackhole blackhole) {
@@ -193,14 +176,6 @@ public class KeyedBench {
     @Benchmark
     @Threads(1)
     public Acquisition keyed(Family family, Cursor cursor) {
-        Acquisition acquisition = family.family.tryAcquire(cursor.key(this), ONE).orElseThrow();
-        acquisition.close();
-        return acquisition;
-    }
-
-    @Benchmark
-    @Threads(1)
-    public Acquisition keyedRetained(Retained family, Cursor cursor) {
         Acquisition acquisition = family.family.tryAcquire(cursor.key(this), ONE).orElseThrow();
         acquisition.close();
         return acquisition;

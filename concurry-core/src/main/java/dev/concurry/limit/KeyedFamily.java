@@ -27,6 +27,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
+import java.util.function.LongUnaryOperator;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -175,39 +176,19 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
     @Override
     public Acquisition acquire(K key, Request request) {
         Entry<K> e = pinned(key);
-        Acquisition granted;
-        try {
-            granted = engineOf(e).acquire(request);
-        } catch (RuntimeException | Error failure) {
-            unpin(e);
-            throw failure;
-        }
-        return new Held(granted, e);
+        return new Held(call(e, engine -> engine.acquire(request)), e);
     }
 
     @Override
     public Acquisition acquire(K key, Request request, Duration timeout) {
         Entry<K> e = pinned(key);
-        Acquisition granted;
-        try {
-            granted = engineOf(e).acquire(request, timeout);
-        } catch (RuntimeException | Error failure) {
-            unpin(e);
-            throw failure;
-        }
-        return new Held(granted, e);
+        return new Held(call(e, engine -> engine.acquire(request, timeout)), e);
     }
 
     @Override
     public Optional<Acquisition> tryAcquire(K key, Request request) {
         Entry<K> e = pinned(key);
-        Acquisition granted;
-        try {
-            granted = engineOf(e).tryAcquire(request).orElse(null);
-        } catch (RuntimeException | Error failure) {
-            unpin(e);
-            throw failure;
-        }
+        Acquisition granted = call(e, engine -> engine.tryAcquire(request).orElse(null));
         if (granted == null) {
             unpin(e);
             return Optional.empty();
@@ -218,18 +199,22 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
     @Override
     public Attempt attempt(K key, Request request) {
         Entry<K> e = pinned(key);
-        Attempt attempt;
-        try {
-            attempt = engineOf(e).attempt(request);
-        } catch (RuntimeException | Error failure) {
-            unpin(e);
-            throw failure;
-        }
+        Attempt attempt = call(e, engine -> engine.attempt(request));
         if (attempt instanceof Attempt.Granted granted) {
             return new Attempt.Granted(new Held(granted.acquisition(), e));
         }
         unpin(e);
         return attempt;
+    }
+
+    /** {@code call} on pinned {@code e}'s engine; if it throws, {@code e} is unpinned. */
+    private <R> R call(Entry<K> e, Function<LimitEngine, R> call) {
+        try {
+            return call.apply(engineOf(e));
+        } catch (RuntimeException | Error failure) {
+            unpin(e);
+            throw failure;
+        }
     }
 
     @Override
@@ -503,6 +488,15 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
      * {@link #SEEN}; a look ({@code use} false, for stats) leaves it, so that looking keeps no key.
      */
     private static boolean pin(Entry<?> e, boolean use) {
+        return change(e, use ? USE : LOOK, true);
+    }
+
+    private static final LongUnaryOperator USE = w -> (w & ~SEEN) + 1;
+    private static final LongUnaryOperator LOOK = w -> w + 1;
+    private static final LongUnaryOperator TAKE_BUSY = w -> w | BUSY;
+
+    /** Changes the word of {@code e} by {@code next}, waiting while it is {@link #BUSY}; false if retired. */
+    private static boolean change(Entry<?> e, LongUnaryOperator next, boolean pinning) {
         for (int spins = 0; ; spins++) {
             long w = e.word;
             if (w == RETIRED) {
@@ -512,11 +506,11 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
                 backOff(spins);
                 continue;
             }
-            if ((w & PINS) == PINS) {
+            if (pinning && (w & PINS) == PINS) {
                 throw new IllegalStateException("key " + e.key + " has " + PINS + " acquisitions open or waiting;"
                         + " are acquisitions closed?");
             }
-            if (WORD.compareAndSet(e, w, (use ? w & ~SEEN : w) + 1)) {
+            if (WORD.compareAndSet(e, w, next.applyAsLong(w))) {
                 return true;
             }
         }
@@ -540,17 +534,7 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
 
     /** Takes {@link #BUSY} (whatever the pins), waiting while another holds it; false if retired. */
     private static boolean busy(Entry<?> e) {
-        for (int spins = 0; ; spins++) {
-            long w = e.word;
-            if (w == RETIRED) {
-                return false;
-            }
-            if ((w & BUSY) != 0) {
-                backOff(spins);
-            } else if (WORD.compareAndSet(e, w, w | BUSY)) {
-                return true;
-            }
-        }
+        return change(e, TAKE_BUSY, false);
     }
 
     private static void notBusy(Entry<?> e) {
