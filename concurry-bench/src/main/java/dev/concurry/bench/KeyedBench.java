@@ -49,7 +49,6 @@ import org.openjdk.jmh.infra.Blackhole;
 @Fork(value = 1, jvmArgsAppend = {"-Xmx6g", "-Xms6g"})
 @State(Scope.Benchmark)
 public class KeyedBench {
-    static final int KEYS = 1_000_000;
     /** Draws of key indexes, cycled through: 4 M, far more than the keys, so the cycle does not matter. */
     private static final int DRAWS = 1 << 22;
     private static final Duration SECOND = Duration.ofSeconds(1);
@@ -59,16 +58,20 @@ public class KeyedBench {
     @Param({"uniform", "zipf"})
     public String distribution;
 
-    String[] keys;
+    /** Distinct keys (1,000,000 for issue 21; fewer, e.g. {@code -p keys=1000}, shows the cost without cache misses). */
+    @Param({"1000000"})
+    public int keys;
+
+    String[] names;
     int[] draws;
 
     @Setup(Level.Trial)
     public void draw() {
-        keys = new String[KEYS];
-        for (int i = 0; i < KEYS; i++) {
-            keys[i] = "customer-" + i;
+        names = new String[keys];
+        for (int i = 0; i < keys; i++) {
+            names[i] = "customer-" + i;
         }
-        draws = draws(distribution, KEYS, DRAWS, 42);
+        draws = draws(distribution, keys, DRAWS, 42);
     }
 
     /** {@code count} key indexes in [0, keys): uniform, or Zipf with exponent 1 (rank i drawn with weight 1/i). */
@@ -106,7 +109,7 @@ public class KeyedBench {
 
         String key(KeyedBench bench) {
             next = (next + 1) & (DRAWS - 1);
-            return bench.keys[bench.draws[next]];
+            return bench.names[bench.draws[next]];
         }
     }
 
@@ -136,7 +139,7 @@ public class KeyedBench {
         public void build(KeyedBench bench) {
             family = KeyedLimits.<String>builder().name("bench").add(LIMIT)
                     .evictIdleAfter(evictIdleAfter.equals("1h") ? Duration.ofHours(1) : SECOND).build();
-            for (String key : bench.keys) {
+            for (String key : bench.names) {
                 family.tryAcquire(key, ONE).orElseThrow().close();
             }
         }
@@ -154,7 +157,7 @@ public class KeyedBench {
 
         @Setup
         public void fill(KeyedBench bench) {
-            for (String key : bench.keys) {
+            for (String key : bench.names) {
                 bucket(key).tryConsume(1);
             }
         }

@@ -26,6 +26,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import java.util.function.LongUnaryOperator;
 import java.util.function.Predicate;
@@ -176,19 +177,19 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
     @Override
     public Acquisition acquire(K key, Request request) {
         Entry<K> e = pinned(key);
-        return new Held(call(e, engine -> engine.acquire(request)), e);
+        return new Held(call(e, request, LimitEngine::acquire), e);
     }
 
     @Override
     public Acquisition acquire(K key, Request request, Duration timeout) {
         Entry<K> e = pinned(key);
-        return new Held(call(e, engine -> engine.acquire(request, timeout)), e);
+        return new Held(call(e, request, (engine, r) -> engine.acquire(r, timeout)), e);
     }
 
     @Override
     public Optional<Acquisition> tryAcquire(K key, Request request) {
         Entry<K> e = pinned(key);
-        Acquisition granted = call(e, engine -> engine.tryAcquire(request).orElse(null));
+        Acquisition granted = call(e, request, TRY);
         if (granted == null) {
             unpin(e);
             return Optional.empty();
@@ -199,7 +200,7 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
     @Override
     public Attempt attempt(K key, Request request) {
         Entry<K> e = pinned(key);
-        Attempt attempt = call(e, engine -> engine.attempt(request));
+        Attempt attempt = call(e, request, LimitEngine::attempt);
         if (attempt instanceof Attempt.Granted granted) {
             return new Attempt.Granted(new Held(granted.acquisition(), e));
         }
@@ -207,10 +208,15 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         return attempt;
     }
 
-    /** {@code call} on pinned {@code e}'s engine; if it throws, {@code e} is unpinned. */
-    private <R> R call(Entry<K> e, Function<LimitEngine, R> call) {
+    private static final BiFunction<LimitEngine, Request, Acquisition> TRY = (engine, r) -> engine.tryAcquire(r).orElse(null);
+
+    /**
+     * {@code call} of {@code request} on pinned {@code e}'s engine; if it throws, {@code e} is unpinned.
+     * (The request is an argument so that the hot forms pass a lambda that captures nothing.)
+     */
+    private <R> R call(Entry<K> e, Request request, BiFunction<LimitEngine, Request, R> call) {
         try {
-            return call.apply(engineOf(e));
+            return call.apply(engineOf(e), request);
         } catch (RuntimeException | Error failure) {
             unpin(e);
             throw failure;
