@@ -16,10 +16,23 @@ import dev.concurry.limit.LimitBackend;
  *
  * <p>The default ({@link #perKey}) opens one set per key through {@link LimitBackend#open}, named
  * {@code <family>/<key>}: right for the in-memory backend's semantics, but one server-side object per
- * key for a distributed one. A distributed backend should instead keep one entry per key in a shared
- * structure, created by the first decision that touches it (no initialisation call) and expiring once
- * idle ({@link SetAlgorithms#idleIn} after each change; never while a permit is held), with one
- * subscription for the whole family, and never scan the keys.
+ * key for a distributed one. A distributed backend should instead:
+ * <ul>
+ *   <li>keep one entry per key in a shared structure (a Redis hash per key with a per-key hash tag so
+ *       keys spread over a cluster's slots; an entry of one Hazelcast map per family), created by the
+ *       first decision that touches it from the tier's initial state ({@link SetAlgorithms#init}): no
+ *       initialisation call, no check of the limits per key (check them once per family);</li>
+ *   <li>let the entry expire once idle: after each change set its time to live to
+ *       {@link SetAlgorithms#idleIn} (the Redis script needs a port of it, in its differential test),
+ *       none while a permit is held; a permit's holder lease keeps its key alive;</li>
+ *   <li>tell settlements of an entry that expired and was created again from those of the live one
+ *       (a generation stored in the entry and returned with each grant): a grant of an expired entry
+ *       was idle, so its refund does nothing and its overuse is charged now, as for any grant that left
+ *       its window;</li>
+ *   <li>wake waiters through one subscription for the whole family (a message naming the key), never
+ *       one per key, and never scan the keys; report {@code stateOutlivesStore()} true.</li>
+ * </ul>
+ * The keyed test kit ({@code KeyedLimitsTck} in {@code concurry-tck}) checks the semantics.
  */
 public interface FamilyStore extends AutoCloseable {
 
