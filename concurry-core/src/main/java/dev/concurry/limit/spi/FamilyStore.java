@@ -22,6 +22,8 @@ import dev.concurry.limit.LimitBackend;
  *       keys spread over a cluster's slots; an entry of one Hazelcast map per family), created by the
  *       first decision that touches it from the tier's initial state ({@link SetAlgorithms#init}): no
  *       initialisation call, no check of the limits per key (check them once per family);</li>
+ *   <li>count every key's time from one family epoch, so that fixed windows of all keys share their
+ *       boundaries and a key created again has exactly the windows it would have had;</li>
  *   <li>let the entry expire once idle: after each change set its time to live to
  *       {@link SetAlgorithms#idleIn} (the Redis script needs a port of it, in its differential test),
  *       none while a permit is held; a permit's holder lease keeps its key alive;</li>
@@ -63,7 +65,9 @@ public interface FamilyStore extends AutoCloseable {
     /**
      * The default family of {@code backend}: one set per key opened through {@link LimitBackend#open},
      * named {@code <family name>/<key>}; its state outlives its store when the backend is
-     * {@linkplain LimitBackend#crossProcess() shared by processes}.
+     * {@linkplain LimitBackend#crossProcess() shared by processes}. Each set counts time from its own
+     * opening, so a fixed window of a key dropped and opened again starts anew then, not at the family's
+     * boundaries (see above); the in-memory backend overrides this.
      */
     static FamilyStore perKey(LimitBackend backend, FamilyDefinition family) {
         return new FamilyStore() {
