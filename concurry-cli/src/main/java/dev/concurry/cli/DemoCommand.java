@@ -14,10 +14,11 @@ import picocli.CommandLine.Parameters;
         description = {"Runs the seed's scenarios against local services that enforce their own limits.",
                 "llm: 500 requests + 10,000 tokens per (scaled) minute against a local LLM-like HTTP API.",
                 "db: 20 process workers against a real PostgreSQL that allows 5 connections.",
-                "regions: two local API regions with their own quotas behind one LimitPool."})
+                "regions: two local API regions with their own quotas behind one LimitPool.",
+                "feedback: a quota configured twice too high, corrected by listening to the API's headers."})
 final class DemoCommand implements Callable<Integer> {
 
-    enum Scenario { llm, db, regions, all }
+    enum Scenario { llm, db, regions, feedback, all }
 
     @Parameters(index = "0", arity = "0..1", defaultValue = "all",
             description = "Which scenario: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
@@ -84,6 +85,13 @@ final class DemoCommand implements Callable<Integer> {
         }
         if (scenario == Scenario.regions || scenario == Scenario.all) {
             new RegionsScenario(workers, runFor, scaledMinute, !noLimits).run().print(out);
+        }
+        if (scenario == Scenario.feedback || scenario == Scenario.all) {
+            FeedbackScenario.Result feedback = new FeedbackScenario(workers, mode, runFor, scaledMinute).run();
+            feedback.print(out);
+            Path chart = RateChart.providerFeedback(output.resolve("provider-feedback.png"), feedback);
+            out.printf("  %-44s %s%n", "chart of both runs", chart);
+            out.flush();
         }
         return 0;
     }

@@ -24,7 +24,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link System#nanoTime()} of this JVM, which the demo's client shares), so that HTTP queueing on a busy
  * machine does not shift requests from one window into the next; without the header, at arrival. A
  * request is refused if any window of 95% of a minute containing it would exceed a limit: the 5%
- * absorbs the moments between a client's grant and its send. {@code /health} answers 200 without counting.
+ * absorbs the moments between a client's grant and its send ({@link #exact} counts over the whole window).
+ * {@code /health} answers 200 without counting.
+ *
+ * <p>Like OpenAI's API, every answer says where the caller stands, computed when it is sent:
+ * {@code x-ratelimit-limit-requests|tokens}, {@code x-ratelimit-remaining-requests|tokens} (what a
+ * request sent now may still use) and {@code x-ratelimit-reset-requests|tokens} (a duration such as
+ * {@code 850ms} or {@code 1.250s}: when the window holds nothing any more); a 429 adds
+ * {@code retry-after} (whole seconds) and {@code retry-after-ms}: when the refused request would fit.
  */
 final class FakeLlmServer implements AutoCloseable {
     private final HttpServer server;
@@ -38,10 +45,24 @@ final class FakeLlmServer implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final java.util.TreeMap<Long, long[]> recent = new java.util.TreeMap<>();   // sent at -> {count, tokens}
     private final AtomicLong rejected = new AtomicLong();
+    /** Every request served: when it was counted, and its tokens (for utilisation over a run). */
+    private final java.util.List<long[]> served = new java.util.ArrayList<>();
 
     FakeLlmServer(int port, Duration window, int requestsPerWindow, int tokensPerWindow,
                   int minTokens, int maxTokens, Duration latency) throws IOException {
-        this.windowNanos = window.toNanos() * 95 / 100;
+        this(port, window.toNanos() * 95 / 100, requestsPerWindow, tokensPerWindow, minTokens, maxTokens, latency);
+    }
+
+    /** A server that counts over exactly {@code window}, as a provider does. */
+    static FakeLlmServer exact(int port, Duration window, int requestsPerWindow, int tokensPerWindow,
+                               int minTokens, int maxTokens, Duration latency) throws IOException {
+        return new FakeLlmServer(port, window.toNanos(), requestsPerWindow, tokensPerWindow, minTokens, maxTokens,
+                latency);
+    }
+
+    private FakeLlmServer(int port, long windowNanos, int requestsPerWindow, int tokensPerWindow,
+                          int minTokens, int maxTokens, Duration latency) throws IOException {
+        this.windowNanos = windowNanos;
         this.requestsPerWindow = requestsPerWindow;
         this.tokensPerWindow = tokensPerWindow;
         this.minTokens = minTokens;
@@ -76,6 +97,16 @@ final class FakeLlmServer implements AutoCloseable {
         return rejected.get();
     }
 
+    /** Every request served so far, to anyone: {when it was counted ({@link System#nanoTime()}), tokens}. */
+    java.util.List<long[]> served() {
+        lock.lock();
+        try {
+            return served.stream().map(long[]::clone).toList();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private void complete(HttpExchange exchange) throws IOException {
         try (exchange) {
             exchange.getRequestBody().readAllBytes();
@@ -83,6 +114,7 @@ final class FakeLlmServer implements AutoCloseable {
             String sent = exchange.getRequestHeaders().getFirst("X-Sent-At");
             long at = sent != null ? Long.parseLong(sent) : System.nanoTime();
             boolean ok;
+            long retryAfter = 0;
             lock.lock();
             try {
                 ok = fits(at, tokens);
@@ -90,13 +122,18 @@ final class FakeLlmServer implements AutoCloseable {
                     long[] entry = recent.computeIfAbsent(at, t -> new long[2]);
                     entry[0]++;
                     entry[1] += tokens;
+                    served.add(new long[] {at, tokens});
                     recent.headMap(System.nanoTime() - 4 * windowNanos).clear();
+                } else {
+                    retryAfter = fitsIn(tokens);
+                    rateLimitHeaders(exchange);
                 }
             } finally {
                 lock.unlock();
             }
             if (!ok) {
                 rejected.incrementAndGet();
+                retryAfterHeaders(exchange, retryAfter);
                 respond(exchange, 429, "{\"error\":\"rate limit exceeded\"}");
                 return;
             }
@@ -104,6 +141,12 @@ final class FakeLlmServer implements AutoCloseable {
                 Thread.sleep(latency);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+            }
+            lock.lock();
+            try {
+                rateLimitHeaders(exchange);
+            } finally {
+                lock.unlock();
             }
             respond(exchange, 200, "{\"total_tokens\":" + tokens + "}");
         }
@@ -128,6 +171,61 @@ final class FakeLlmServer implements AutoCloseable {
             sum += entry[1];
         }
         return count <= requestsPerWindow && sum <= tokensPerWindow;
+    }
+
+    /** OpenAI's headers, as of now (under the lock): limits, what remains, when the window is empty. */
+    private void rateLimitHeaders(HttpExchange exchange) {
+        long now = System.nanoTime();
+        long count = 0;
+        long sum = 0;
+        for (long[] entry : recent.subMap(now - windowNanos, false, Long.MAX_VALUE, true).values()) {
+            count += entry[0];
+            sum += entry[1];
+        }
+        long reset = recent.isEmpty() ? 0 : Math.max(0, recent.lastKey() + windowNanos - now);
+        var headers = exchange.getResponseHeaders();
+        headers.set("x-ratelimit-limit-requests", Integer.toString(requestsPerWindow));
+        headers.set("x-ratelimit-limit-tokens", Integer.toString(tokensPerWindow));
+        headers.set("x-ratelimit-remaining-requests", Long.toString(Math.max(0, requestsPerWindow - count)));
+        headers.set("x-ratelimit-remaining-tokens", Long.toString(Math.max(0, tokensPerWindow - sum)));
+        headers.set("x-ratelimit-reset-requests", goDuration(reset));
+        headers.set("x-ratelimit-reset-tokens", goDuration(reset));
+    }
+
+    /** {@code retry-after} in whole seconds and {@code retry-after-ms}, both rounded up (at least 1). */
+    private static void retryAfterHeaders(HttpExchange exchange, long nanos) {
+        var headers = exchange.getResponseHeaders();
+        headers.set("retry-after", Long.toString(Math.max(1, (nanos + 999_999_999) / 1_000_000_000)));
+        headers.set("retry-after-ms", Long.toString(Math.max(1, (nanos + 999_999) / 1_000_000)));
+    }
+
+    /** Nanoseconds from now until one more request of {@code tokens} fits, as entries leave the window. */
+    private long fitsIn(int tokens) {
+        long now = System.nanoTime();
+        long count = 1;
+        long sum = tokens;
+        var live = recent.subMap(now - windowNanos, false, Long.MAX_VALUE, true);
+        for (long[] entry : live.values()) {
+            count += entry[0];
+            sum += entry[1];
+        }
+        for (var entry : live.entrySet()) {
+            if (count <= requestsPerWindow && sum <= tokensPerWindow) {
+                break;
+            }
+            count -= entry.getValue()[0];
+            sum -= entry.getValue()[1];
+            if (count <= requestsPerWindow && sum <= tokensPerWindow) {
+                return Math.max(0, entry.getKey() + windowNanos - now);
+            }
+        }
+        return 0;
+    }
+
+    /** A Go-style duration as OpenAI writes them: {@code 850ms}, {@code 1.250s}. */
+    private static String goDuration(long nanos) {
+        return nanos < 1_000_000_000L ? ((nanos + 999_999) / 1_000_000) + "ms"
+                : String.format(java.util.Locale.ROOT, "%.3fs", nanos / 1e9);
     }
 
     private static void respond(HttpExchange exchange, int status, String body) throws IOException {

@@ -74,26 +74,9 @@ final class LlmScenario {
          * time, to compare with the limit. Each call counts from the moment its worker was granted.
          */
         double[][] tokensPerMinuteOverTime(Duration step) {
-            List<LlmWorker.Outcome> served = outcomes.stream().filter(o -> o.tokens() > 0)
-                    .sorted(Comparator.comparingLong(LlmWorker.Outcome::grantedAt)).toList();
-            long window = minute.toNanos();
-            int samples = (int) (elapsed.toNanos() / step.toNanos()) + 1;
-            double[][] xy = new double[2][samples];
-            int first = 0;
-            int next = 0;
-            long sum = 0;
-            for (int i = 0; i < samples; i++) {
-                long t = startNanos + i * step.toNanos();
-                while (next < served.size() && served.get(next).grantedAt() <= t) {
-                    sum += served.get(next++).tokens();
-                }
-                while (first < next && served.get(first).grantedAt() + window <= t) {
-                    sum -= served.get(first++).tokens();
-                }
-                xy[0][i] = (t - startNanos) / 1e9;
-                xy[1][i] = sum;
-            }
-            return xy;
+            List<long[]> served = outcomes.stream().filter(o -> o.tokens() > 0)
+                    .map(o -> new long[] {o.grantedAt(), o.tokens()}).toList();
+            return trailingSums(served, startNanos, elapsed, minute, step);
         }
 
         void print(PrintWriter out) {
@@ -108,6 +91,32 @@ final class LlmScenario {
             out.printf("  %-34s %9.1f%%%n", "utilisation of the token limit", 100 * utilization());
             out.flush();
         }
+    }
+
+    /**
+     * The sum of the values of {@code entries} ({time in {@link System#nanoTime()}, value}) over the
+     * trailing {@code window}, sampled every {@code step} from {@code start} for {@code elapsed}: x in
+     * seconds since the start, y the sum.
+     */
+    static double[][] trailingSums(List<long[]> entries, long start, Duration elapsed, Duration window, Duration step) {
+        List<long[]> sorted = entries.stream().sorted(Comparator.comparingLong(e -> e[0])).toList();
+        int samples = (int) (elapsed.toNanos() / step.toNanos()) + 1;
+        double[][] xy = new double[2][samples];
+        int first = 0;
+        int next = 0;
+        long sum = 0;
+        for (int i = 0; i < samples; i++) {
+            long t = start + i * step.toNanos();
+            while (next < sorted.size() && sorted.get(next)[0] <= t) {
+                sum += sorted.get(next++)[1];
+            }
+            while (first < next && sorted.get(first)[0] + window.toNanos() <= t) {
+                sum -= sorted.get(first++)[1];
+            }
+            xy[0][i] = (t - start) / 1e9;
+            xy[1][i] = sum;
+        }
+        return xy;
     }
 
     private final int workers;
@@ -152,10 +161,16 @@ final class LlmScenario {
      */
     static List<LlmWorker.Outcome> callUntil(HttpClient http, Map<String, URI> endpoints, Limiter limits, int workers,
                                             Mode mode, long deadline, String description) {
+        return callUntil(http, endpoints, limits, workers, mode, deadline, description, false);
+    }
+
+    /** As above; {@code listen}: the workers report the API's rate-limit headers to the set. */
+    static List<LlmWorker.Outcome> callUntil(HttpClient http, Map<String, URI> endpoints, Limiter limits, int workers,
+                                            Mode mode, long deadline, String description, boolean listen) {
         List<CompletableFuture<Optional<LlmWorker.Outcome>>> calls = new ArrayList<>();
         try (WorkerPool<LlmWorker> pool = Worker.options(LlmWorker.class)
                 .mode(mode).maxWorkers(workers).maxQueuedTasks(2).limits(limits).name("demo")
-                .init(() -> new LlmWorker(http, endpoints));
+                .init(() -> new LlmWorker(http, endpoints, listen));
              ProgressTracker progress = Progress.bar(description)
                      .startFor(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())))) {
             while (System.nanoTime() < deadline) {

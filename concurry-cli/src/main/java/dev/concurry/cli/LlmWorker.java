@@ -3,6 +3,7 @@ package dev.concurry.cli;
 import dev.concurry.limit.Acquisition;
 import dev.concurry.limit.AcquireTimeoutException;
 import dev.concurry.limit.Request;
+import dev.concurry.limit.http.ProviderHeaders;
 import dev.concurry.worker.Worker;
 import java.io.IOException;
 import java.net.URI;
@@ -17,7 +18,9 @@ import java.util.regex.Pattern;
 
 /**
  * The seed's {@code AIWorker}: reserves one request and the most tokens a call can use, calls the API
- * of the region its acquisition names, then settles the reservation to the tokens really used.
+ * of the region its acquisition names, then settles the reservation to the tokens really used. A
+ * worker that listens to the provider also tells the set what the API's headers said (what remains,
+ * when it resets, a 429's retry time), so that every worker of the set stays within it.
  */
 public final class LlmWorker extends Worker {
     /** What one call did. */
@@ -29,11 +32,18 @@ public final class LlmWorker extends Worker {
 
     private final HttpClient http;
     private final Map<String, URI> endpoints;
+    private final boolean listen;
 
     /** {@code endpoints} by region; a set whose config has no region uses the entry {@code "default"}. */
     LlmWorker(HttpClient http, Map<String, URI> endpoints) {
+        this(http, endpoints, false);
+    }
+
+    /** As above; {@code listen}: report the API's rate-limit headers to the set ({@link Acquisition#observe}). */
+    LlmWorker(HttpClient http, Map<String, URI> endpoints, boolean listen) {
         this.http = http;
         this.endpoints = endpoints;
+        this.listen = listen;
     }
 
     /** One completion, or empty when no grant came before {@code deadlineNanos} (the run is over). */
@@ -49,6 +59,9 @@ public final class LlmWorker extends Worker {
                             "{\"prompt\":\"Hello\",\"max_tokens\":" + LlmScenario.MAX_TOKENS + "}"))
                     .build();
             HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+            if (listen) {
+                acq.observe(ProviderHeaders.openAi(response.statusCode(), response.headers().map()));
+            }
             int used = 0;
             if (response.statusCode() == 200) {
                 Matcher m = TOTAL_TOKENS.matcher(response.body());

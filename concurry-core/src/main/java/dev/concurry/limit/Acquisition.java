@@ -33,6 +33,24 @@ public interface Acquisition extends AutoCloseable {
     /** {@link #update(String, double)} for every entry of {@code usage}. Checks all before applying. */
     Acquisition update(Map<String, ? extends Number> usage);
 
+    /**
+     * Tells the set that granted this acquisition what the provider answered to the call made under
+     * it ({@link LimitSet#observe}: its budget, pause and limit apply to every worker and process). If the
+     * provider refused the call (429, 503), its reservation is not counted as used: the rate limits
+     * the report concerns (all of them when it names none) are settled to zero on close, unless
+     * {@link #update} says otherwise afterwards. Never throws for what the report says.
+     *
+     * <pre>{@code
+     * try (Acquisition acq = limits.acquire(Request.of("requests", 1).and("tokens", 2_000))) {
+     *     HttpResponse<String> r = http.send(request, BodyHandlers.ofString());
+     *     acq.observe(ProviderHeaders.openAi(r.statusCode(), r.headers().map()));
+     *     if (r.statusCode() == 429) throw new RetryableException();   // the whole set pauses as told
+     *     acq.update("tokens", usage(r).totalTokens());
+     * }
+     * }</pre>
+     */
+    Acquisition observe(ProviderReport report);
+
     /** The configuration of the set that granted this acquisition (immutable; for example its region). */
     Map<String, String> config();
 

@@ -54,6 +54,11 @@ final class EmptyLimitSet implements LimitSet, Probe {
             }
 
             @Override
+            public Acquisition observe(ProviderReport report) {
+                return this;
+            }
+
+            @Override
             public Map<String, String> config() {
                 return definition.config();
             }
@@ -112,8 +117,13 @@ final class EmptyLimitSet implements LimitSet, Probe {
     }
 
     @Override
+    public void observe(ProviderReport report) {
+        java.util.Objects.requireNonNull(report, "report");     // no limits: nothing to hold back
+    }
+
+    @Override
     public LimitStats stats() {
-        return new LimitStats(Map.of(), 0, 0, 0, 0, 0, 0, 0, 0);
+        return new LimitStats(Map.of(), 0, 0, 0, 0, 0, 0, 0, 0, LimitStats.ProviderCounts.NONE);
     }
 
     @Override

@@ -32,6 +32,10 @@ import java.util.concurrent.locks.LockSupport;
  * lock-free attempt that meets the sentinel, or that the limits would refuse, returns 0 and the engine
  * takes the locked path, which decides every refusal, so waiters, fairness and counters stay exact.
  *
+ * <p>What a provider reported (SPEC F2–F4) lives in the state's feedback words: the snapshot path runs
+ * the algorithms on the whole state and honours it; the one number of the GCRA path does not hold it,
+ * so while a budget, a pause or an adopted limit acts on that limit every grant takes the locked path.
+ *
  * <p>Footprint: a keyed family holds one store per key (SPEC L24), so the lock-free cells are fields
  * updated through {@link VarHandle}s rather than atomic objects of their own, and the stores of one
  * family share their {@link SetAlgorithms}.
@@ -42,8 +46,11 @@ final class InMemoryStore extends ArrayStore {
     /** In {@link #fastState} while the locked path owns the state. */
     private static final double[] LOCKED_STATE = new double[0];
     private static final int CAS_ATTEMPTS = 16;
-    /** Sets whose state has at most this many words use the snapshot path (a copy per grant). */
-    private static final int SNAPSHOT_WORDS = 32;
+    /**
+     * Sets whose state has at most this many words use the snapshot path (a copy per grant): up to
+     * eight limits (a rate limit is 7 words with its provider feedback).
+     */
+    private static final int SNAPSHOT_WORDS = 64;
 
     /** How this store grants without the engine's lock. */
     private enum Fast { NONE, GCRA, SNAPSHOT }
@@ -54,6 +61,8 @@ final class InMemoryStore extends ArrayStore {
     private final int fastOffset;
     /** {@link Fast#SNAPSHOT}: the state as immutable snapshots (through {@link #STATE}). */
     private volatile double[] fastState;
+    /** Clock reading until which provider feedback acts on the single GCRA limit (no lock-free grant). */
+    private volatile long feedbackUntil = Long.MIN_VALUE;
 
     InMemoryStore(LimitSetDefinition definition, MonotonicClock clock) {
         this(new SetAlgorithms(definition.limits()), clock, clock.nanoTime());
@@ -132,6 +141,9 @@ final class InMemoryStore extends ArrayStore {
     }
 
     private long tryGrantGcra(double n) {
+        if (clock().nanoTime() < feedbackUntil) {
+            return 0;
+        }
         for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
             long bits = fastTat;
             if (bits == LOCKED) {
@@ -143,8 +155,9 @@ final class InMemoryStore extends ArrayStore {
                 return 0;
             }
             if (TAT.compareAndSet(this, bits, Double.doubleToRawLongBits(next))) {
-                // A GCRA grant is never looked up by sequence number: any positive one will do.
-                return Long.MAX_VALUE;
+                // GCRA grants are never looked up by sequence number, but a provider's budget counts
+                // only grants after its report's mark (>= 1): this one came before any such report.
+                return 1;
             }
             // Another thread won: step aside briefly instead of spinning against it on the same line.
             LockSupport.parkNanos(1);
@@ -175,6 +188,15 @@ final class InMemoryStore extends ArrayStore {
             LockSupport.parkNanos(1);
         }
         return false;
+    }
+
+    @Override
+    protected void observed() {
+        if (fast == Fast.GCRA) {
+            double end = algorithms.scaled(state, 0) ? Double.POSITIVE_INFINITY : algorithms.feedbackEnd(state, 0);
+            feedbackUntil = end == Double.NEGATIVE_INFINITY ? Long.MIN_VALUE
+                    : end >= (double) Long.MAX_VALUE - epoch ? Long.MAX_VALUE : epoch + (long) Math.ceil(end);
+        }
     }
 
     @Override

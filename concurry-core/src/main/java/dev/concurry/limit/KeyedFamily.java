@@ -297,9 +297,9 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         Map<String, LimitStats.KeyStats> keys = new LinkedHashMap<>();
         for (Limit limit : tierOf(key)) {
             keys.put(limit.key(), new LimitStats.KeyStats(limit.key(), limit, limit.capacity(), limit.capacity(), 0, 0,
-                    0, 0));
+                    0, 0, ProviderFeedback.NONE));
         }
-        return new LimitStats(keys, 0, 0, 0, 0, 0, 0, 0, 0);
+        return new LimitStats(keys, 0, 0, 0, 0, 0, 0, 0, 0, LimitStats.ProviderCounts.NONE);
     }
 
     @Override
@@ -443,7 +443,7 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         LimitStore store = stores.open(key, definition);
         LimitEngine engine;
         try {
-            engine = new LimitEngine(definition, backend, store);
+            engine = new LimitEngine(definition, backend, store, false);
         } catch (RuntimeException | Error e) {
             store.close();
             throw e;
@@ -570,7 +570,7 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
                 throw closedException();
             }
             if (e.engine == null) {
-                e.engine = new LimitEngine(e.definition, backend, e.store);
+                e.engine = new LimitEngine(e.definition, backend, e.store, false);
             }
             return e.engine;
         } finally {
@@ -792,6 +792,12 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         @Override
         public Acquisition update(Map<String, ? extends Number> usage) {
             granted.update(usage);
+            return this;
+        }
+
+        @Override
+        public Acquisition observe(ProviderReport report) {
+            granted.observe(report);
             return this;
         }
 

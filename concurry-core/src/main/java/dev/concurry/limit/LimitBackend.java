@@ -35,6 +35,17 @@ public interface LimitBackend {
     boolean crossProcess();
 
     /**
+     * A {@link java.io.Serializable} backend that re-opens this backend's sets in another process — a
+     * process worker's child JVM, a cluster member — so that they share the same state (SPEC L20); empty
+     * when that is impossible: the state lives in this JVM (in memory), or the backend was built around an
+     * object that cannot travel (a client connection). The one way every backend says how it is re-opened
+     * elsewhere: process and cluster pools send it, with the set's definition, to each worker.
+     */
+    default java.util.Optional<LimitBackend> portable() {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * Opens the store holding the state of the set {@code definition} describes (creating it, or
      * joining the one other processes share under its name). Called by {@link LimitSet.Builder#build()}.
      *

@@ -2,6 +2,7 @@ package dev.concurry.limit;
 
 import dev.concurry.limit.spi.Batch;
 import dev.concurry.limit.spi.DecisionSink;
+import dev.concurry.limit.spi.Feedback;
 import dev.concurry.limit.spi.Probe;
 import dev.concurry.limit.spi.Shortfall;
 import dev.concurry.limit.spi.LimitSetDefinition;
@@ -20,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
@@ -54,6 +56,17 @@ import org.slf4j.LoggerFactory;
  * earliest; releases and refunds dispatch again at once. Threads are unparked and futures completed
  * after the lock is released; futures complete on a virtual thread, so user callbacks never run under
  * the lock or on the timer thread.
+ *
+ * <h2>Listening to the provider</h2>
+ * {@link #observe} turns a {@link ProviderReport} into a {@link Feedback} per limit (durations from now,
+ * the scale of an adopted limit) for the store, which records it in the shared state where the
+ * algorithms honour it ({@code SetAlgorithms#observe}); then the queue is decided again, since a
+ * budget may have grown. What this JVM heard (the last limit and remaining per key, pauses) is kept
+ * here for statistics. Once a report about a grant was observed, this JVM's recent grants are kept in
+ * a ring ({@link #recentGrants}): a report's budget excludes the grants made after the call it answers,
+ * which the provider may not have counted when it answered (calls in flight, answers read late). A
+ * grant the provider had counted is then counted twice until the next report: stricter, never more
+ * generous.
  *
  * <h2>Counters</h2>
  * Every counter (grants, refunds, charges, timeouts, rejections, waits) is this JVM's count for this
@@ -123,8 +136,23 @@ final class LimitEngine implements LimitSet, Probe {
      * after the last call that touched it (a pool's hint).
      */
     private final double[] knownAvailable;
+    /** Whether reported provider limits replace the configured capacities (SPEC F4). */
+    private final boolean adoptProviderLimits;
+    /** Per limit, what the provider last said, as this JVM heard it (under the lock); created by the first report. */
+    private Heard[] heard;
+    private long reports;
+    private long refusals;
+    private long pauses;
+    private long unparsed;
+    private volatile long lastObserveWarning = Long.MIN_VALUE;
+    /** Grants of this JVM, newest last, once a report about a grant was observed (null before). */
+    private volatile java.util.concurrent.atomic.AtomicReferenceArray<Grant> recentGrants;
+    /** Grants put in {@link #recentGrants} (through {@link #RECENT_COUNT}). */
+    private volatile long recentCount;
+    /** Grants remembered in {@link #recentGrants}: more than can be in flight at once. */
+    private static final int RECENT_GRANTS = 512;
 
-    LimitEngine(LimitSetDefinition definition, LimitBackend backend, LimitStore store) {
+    LimitEngine(LimitSetDefinition definition, LimitBackend backend, LimitStore store, boolean adoptProviderLimits) {
         this.definition = definition;
         this.specs = definition.limits();
         this.backend = backend;
@@ -145,6 +173,7 @@ final class LimitEngine implements LimitSet, Probe {
         } else {
             this.knownAvailable = null;
         }
+        this.adoptProviderLimits = adoptProviderLimits;
         store.listen(this::redispatch);
     }
 
@@ -290,7 +319,8 @@ final class LimitEngine implements LimitSet, Probe {
             return CompletableFuture.failedFuture(e);
         }
         CompletableFuture<Acquisition> future = new CompletableFuture<>();
-        Waiter w = new Waiter(request, r, null, future, false);
+        // A zero timeout on a remote store is one decision, like a try: refused, it times out.
+        Waiter w = new Waiter(request, r, null, future, remote != null && timeoutNanos == 0);
         Waiter signalled;
         lock.lock();
         try {
@@ -304,7 +334,7 @@ final class LimitEngine implements LimitSet, Probe {
                     return future;
                 }
             }
-            if (timeoutNanos == 0) {
+            if (timeoutNanos == 0 && (local != null || (r.mask() & contended) != 0)) {
                 countRefusalLocked(true);
                 return CompletableFuture.failedFuture(timeoutException(request, 0, explainLocked(request, r)));
             }
@@ -599,6 +629,10 @@ final class LimitEngine implements LimitSet, Probe {
                 w.lastShortOf = round.decided[i] ? round.shortOf[i] : 0;
                 w.lastWait = round.decided[i] ? round.wait[i] : Double.NaN;
                 w.lastBase = base;
+                if (w.future != null) {                 // acquireAsync with a zero timeout: it times out
+                    timedOut++;
+                    w.refusal = refusalOf(w, base);
+                }
                 unlinkLocked(w);
                 w.state = REFUSED;
                 w.nextSignal = chain;
@@ -814,6 +848,9 @@ final class LimitEngine implements LimitSet, Probe {
             COMPLETIONS.execute(() -> w.future.completeExceptionally(e));
         } else if (w.state == CLOSED) {
             COMPLETIONS.execute(() -> w.future.completeExceptionally(closedException()));
+        } else if (w.state == REFUSED) {
+            AcquireTimeoutException e = timeoutException(w.original, 0, w.refusal);
+            COMPLETIONS.execute(() -> w.future.completeExceptionally(e));
         }
     }
 
@@ -947,6 +984,213 @@ final class LimitEngine implements LimitSet, Probe {
         }
     }
 
+    // ---- listening to the provider ---------------------------------------------------------------
+
+    @Override
+    public void observe(ProviderReport report) {
+        observe(report, null);
+    }
+
+    /**
+     * SPEC F2–F4 (see {@link LimitSet#observe}): records what this JVM heard, hands the store a
+     * {@link Feedback} for the shared state, decides the queue again and, for a refused call made under
+     * {@code grant}, stops counting its reservation. Never throws for what the report says; a store
+     * that fails is logged.
+     */
+    private void observe(ProviderReport report, Grant grant) {
+        Objects.requireNonNull(report, "report");
+        int n = specs.size();
+        double[] remaining = new double[n];
+        double[] reset = new double[n];
+        double[] pause = new double[n];
+        double[] scale = new double[n];
+        Arrays.fill(remaining, Double.NaN);
+        Arrays.fill(reset, Double.NaN);
+        Arrays.fill(pause, Double.NaN);
+        Arrays.fill(scale, Double.NaN);
+        boolean paused = false;
+        long refusedKeys = 0;
+        double[] after = grant == null ? null : grantedAfter(grant.seq);
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            long now = clock.nanoTime();
+            if (heard == null) {
+                heard = new Heard[n];
+                for (int i = 0; i < n; i++) {
+                    heard[i] = new Heard();
+                }
+            }
+            reports++;
+            unparsed += report.unparsed();
+            if (report.refused()) {
+                refusals++;
+            }
+            for (int i = 0; i < n; i++) {
+                if (isResource(i)) {
+                    continue;
+                }
+                Limit limit = specs.get(i);
+                Heard h = heard[i];
+                ProviderReport.Quota q = report.quotas().get(limit.key());
+                if (q != null) {
+                    if (q.remaining().isPresent()) {
+                        remaining[i] = Math.max(0, q.remaining().getAsDouble() - (after == null ? 0 : after[i]));
+                        reset[i] = nanos(q.resetIn().orElse(windowOf(limit)));
+                        h.remaining = remaining[i];
+                        h.resetAt = saturatedAdd(now, reset[i]);
+                    }
+                    if (q.limit().isPresent()) {
+                        scale[i] = heardLimit(i, q.limit().getAsDouble(), q.window());
+                    }
+                }
+                if (report.pauses(limit.key())) {
+                    pause[i] = nanos(report.retryAfter().orElseThrow());
+                    h.pausedUntil = Math.max(h.pausedUntil, saturatedAdd(now, pause[i]));
+                    paused |= pause[i] > 0;
+                }
+                if (report.refused() && (report.pauseKeys().isEmpty() || report.pauseKeys().contains(limit.key()))) {
+                    refusedKeys |= 1L << i;
+                }
+            }
+            if (paused) {
+                pauses++;
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (grant != null && refusedKeys != 0) {
+            grant.notUsed(refusedKeys);
+        }
+        Feedback feedback = new Feedback(remaining, reset, pause, scale, grant != null ? grant.seq : -1);
+        if (feedback.touches() != 0) {
+            record(feedback);
+        }
+    }
+
+    /**
+     * Per limit, the units of this JVM's grants made after grant {@code seq} (as reserved), from the ring
+     * of recent grants; starts the ring on the first call (grants before it are unknown: none counted).
+     */
+    private double[] grantedAfter(long seq) {
+        var recent = recentGrants;
+        double[] units = new double[specs.size()];
+        if (recent == null) {
+            recentGrants = new java.util.concurrent.atomic.AtomicReferenceArray<>(RECENT_GRANTS);
+            return units;
+        }
+        for (int k = 0; k < RECENT_GRANTS; k++) {
+            Grant g = recent.get(k);
+            if (g != null && g.seq > seq) {
+                for (int j = 0; j < g.request.size(); j++) {
+                    units[g.request.limitIndex(j)] += g.request.amount(j);
+                }
+            }
+        }
+        return units;
+    }
+
+    /** Hands {@code feedback} to the store and decides the waiters again; a failure is logged, not thrown. */
+    private void record(Feedback feedback) {
+        try {
+            if (local != null) {
+                Waiter signalled;
+                lock.lock();
+                try {
+                    if (closed) {
+                        return;
+                    }
+                    local.observe(feedback);
+                    signalled = dispatchLocked();
+                } finally {
+                    lock.unlock();
+                }
+                deliver(signalled);
+            } else {
+                await(remote.observe(feedback));
+                kick();
+            }
+        } catch (RuntimeException e) {
+            long t = System.nanoTime();
+            if (lastObserveWarning == Long.MIN_VALUE || t - lastObserveWarning > 10_000_000_000L) {
+                lastObserveWarning = t;
+                log.warn("limit set '{}' on {} could not record what the provider reported: {}", name(),
+                        store.describe(), e.toString());
+            }
+        }
+    }
+
+    /**
+     * Notes a reported limit {@code reported} (per {@code window}, when given) for limit {@code i}
+     * (under the lock): compared with the capacity when the windows agree, logged once per key if it
+     * differs; returns the scale to record (NaN: none).
+     */
+    private double heardLimit(int i, double reported, Optional<Duration> window) {
+        Limit limit = specs.get(i);
+        Heard h = heard[i];
+        h.limit = reported;
+        boolean comparable = window.isEmpty() || window.get().equals(windowOf(limit));
+        h.limitDiffers = comparable && reported != limit.capacity();
+        if (h.limitDiffers && !h.logged) {
+            h.logged = true;
+            log.info("the provider reports a limit of {} for '{}' of limit set '{}', configured with {} per {}; {}",
+                    reported, limit.key(), name(), limit.capacity(), windowOf(limit),
+                    adoptProviderLimits ? "adopting it" : "keeping the configured one (adoptProviderLimits(true) adopts"
+                            + " reported limits)");
+        }
+        if (!adoptProviderLimits || !comparable || !(reported > 0)) {
+            return Double.NaN;
+        }
+        h.adopted = h.limitDiffers;
+        return limit.capacity() / reported;
+    }
+
+    private static Duration windowOf(Limit limit) {
+        return switch (limit) {
+            case RateLimit rate -> rate.window();
+            case CallLimit call -> call.window();
+            case ResourceLimit resource -> Duration.ZERO;
+        };
+    }
+
+    /** {@code d} in nanoseconds as a double (no overflow for any duration). */
+    private static double nanos(Duration d) {
+        return d.getSeconds() * 1e9 + d.getNano();
+    }
+
+    private static long saturatedAdd(long now, double nanos) {
+        return nanos >= (double) (Long.MAX_VALUE - now) ? Long.MAX_VALUE : now + (long) Math.ceil(nanos);
+    }
+
+    private ProviderFeedback heardLocked(int i, long now) {
+        if (heard == null) {
+            return ProviderFeedback.NONE;
+        }
+        Heard h = heard[i];
+        if (Double.isNaN(h.limit) && Double.isNaN(h.remaining) && h.pausedUntil == Long.MIN_VALUE) {
+            return ProviderFeedback.NONE;
+        }
+        Optional<Duration> resetIn = Double.isNaN(h.remaining) ? Optional.empty()
+                : Optional.of(Duration.ofNanos(Math.max(0, h.resetAt - now)));
+        Duration pausedFor = Duration.ofNanos(h.pausedUntil > now ? h.pausedUntil - now : 0);
+        return new ProviderFeedback(Double.isNaN(h.limit) ? OptionalDouble.empty()
+                : OptionalDouble.of(h.limit), Double.isNaN(h.remaining) ? OptionalDouble.empty()
+                : OptionalDouble.of(h.remaining), resetIn, pausedFor, h.limitDiffers, h.adopted);
+    }
+
+    /** What the provider last said about one limit, as this JVM heard it (guarded by the engine's lock). */
+    private static final class Heard {
+        double limit = Double.NaN;
+        double remaining = Double.NaN;
+        long resetAt;
+        long pausedUntil = Long.MIN_VALUE;
+        boolean limitDiffers;
+        boolean adopted;
+        boolean logged;
+    }
+
     // ---- stats and lifecycle ---------------------------------------------------------------------
 
     /**
@@ -1051,6 +1295,7 @@ final class LimitEngine implements LimitSet, Probe {
             if (snapshot == null) {
                 snapshot = local.snapshot();
             }
+            long now = clock.nanoTime();
             Map<String, LimitStats.KeyStats> keys = new LinkedHashMap<>();
             for (int i = 0; i < specs.size(); i++) {
                 int waitingForKey = 0;
@@ -1062,10 +1307,11 @@ final class LimitEngine implements LimitSet, Probe {
                 Limit limit = specs.get(i);
                 keys.put(limit.key(), new LimitStats.KeyStats(limit.key(), limit, limit.capacity(),
                         snapshot.available(i), snapshot.inUse(i), waitingForKey,
-                        refundedByKey == null ? 0 : refundedByKey[i], chargedByKey == null ? 0 : chargedByKey[i]));
+                        refundedByKey == null ? 0 : refundedByKey[i], chargedByKey == null ? 0 : chargedByKey[i],
+                        heardLocked(i, now)));
             }
             return new LimitStats(keys, granted + fastGranted.sum(), refunded, charged, timedOut, waiting, rejected,
-                    waits, waitedNanos);
+                    waits, waitedNanos, new LimitStats.ProviderCounts(reports, refusals, pauses, unparsed));
         } finally {
             lock.unlock();
         }
@@ -1385,6 +1631,10 @@ final class LimitEngine implements LimitSet, Probe {
         Grant(ResolvedRequest request, long seq) {
             this.request = request;
             this.seq = seq;
+            var recent = recentGrants;
+            if (recent != null && seq > 0) {
+                recent.set((int) ((long) RECENT_COUNT.getAndAdd(LimitEngine.this, 1L) % RECENT_GRANTS), this);
+            }
         }
 
         @Override
@@ -1453,6 +1703,31 @@ final class LimitEngine implements LimitSet, Probe {
         }
 
         @Override
+        public Acquisition observe(ProviderReport report) {
+            LimitEngine.this.observe(report, this);
+            return this;
+        }
+
+        /**
+         * The provider refused the call: the rate limits in {@code limits} (bit i for limit i) are settled
+         * to zero use, as a later {@link #update} may still change (SPEC F3). Nothing once closed.
+         */
+        void notUsed(long limits) {
+            if (released != 0) {
+                return;
+            }
+            double[] current = used;
+            double[] next = current == null ? newUsage() : current.clone();
+            for (int j = 0; j < request.size(); j++) {
+                int i = request.limitIndex(j);
+                if (!isResource(i) && (limits & (1L << i)) != 0) {
+                    next[j] = 0;
+                }
+            }
+            used = next;
+        }
+
+        @Override
         public Map<String, String> config() {
             return definition.config();
         }
@@ -1483,10 +1758,12 @@ final class LimitEngine implements LimitSet, Probe {
     }
 
     private static final VarHandle RELEASED;
+    private static final VarHandle RECENT_COUNT;
 
     static {
         try {
             RELEASED = MethodHandles.lookup().findVarHandle(Grant.class, "released", int.class);
+            RECENT_COUNT = MethodHandles.lookup().findVarHandle(LimitEngine.class, "recentCount", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }

@@ -557,8 +557,13 @@ public final class LimitPool implements Limiter {
         int waiting = 0;
         long waits = 0;
         long waitedNanos = 0;
+        long[] provider = new long[4];
         for (PoolMember member : members) {
             LimitStats s = member.set.stats();
+            provider[0] += s.provider().reports();
+            provider[1] += s.provider().refusals();
+            provider[2] += s.provider().pauses();
+            provider[3] += s.provider().unparsed();
             for (LimitStats.KeyStats k : s.keys().values()) {
                 double[] sum = sums.computeIfAbsent(k.key(), key -> new double[6]);
                 firstLimit.putIfAbsent(k.key(), k.limit());
@@ -580,9 +585,9 @@ public final class LimitPool implements Limiter {
         Map<String, LimitStats.KeyStats> perKey = new LinkedHashMap<>();
         sums.forEach((key, sum) -> perKey.put(key,
                 new LimitStats.KeyStats(key, firstLimit.get(key), sum[0], sum[1], sum[2], (int) sum[3], sum[4],
-                        sum[5])));
+                        sum[5], ProviderFeedback.NONE)));
         return new LimitStats(perKey, granted, refunded, charged, timedOutTotal, waiting, rejected.sum(), waits,
-                waitedNanos);
+                waitedNanos, new LimitStats.ProviderCounts(provider[0], provider[1], provider[2], provider[3]));
     }
 
     /**

@@ -53,6 +53,39 @@ public interface LimitSet extends Limiter, AutoCloseable {
     /** The backend that holds this set's state. */
     LimitBackend backend();
 
+    /**
+     * Tells the set what the provider reported (SPEC F1–F4), for every worker and every process using
+     * the set. Never throws for what the report says; prefer {@link Acquisition#observe} for the
+     * response to a call made under an acquisition (it also stops counting a refused call).
+     *
+     * <pre>{@code
+     * limits.observe(ProviderHeaders.openAi(response.statusCode(), response.headers().map()));
+     * }</pre>
+     *
+     * <p>What the set does, per key of the set that the report names (a key it does not have is ignored;
+     * resource limits are never affected):
+     * <ul>
+     *   <li><b>remaining R, reset in T</b> (F2): until T, the set grants at most R more units of the key
+     *       than it had granted when it was told (so report as the response arrives), however many
+     *       workers and processes share it: it is never more generous than the provider, and may stay
+     *       stricter (its own limit still applies). Units of grants made after the report that are
+     *       refunded come back to that budget; grants made before it are not counted in it (the provider
+     *       counted them). After T, only the configured limit applies. A report without a reset time
+     *       lasts one window of the key. A report about a call granted after the one whose report set
+     *       the budget (or observed on the set itself) replaces it; a report about an earlier call (an
+     *       older answer read late) can only lower it.</li>
+     *   <li><b>a refused call with a retry time</b> (429 or 503 with {@code Retry-After}, F3): no
+     *       acquisition of the paused keys is granted before that time, in any worker or process;
+     *       waiters wake exactly when it ends. A pause is only ever extended.</li>
+     *   <li><b>a limit L</b> that differs from the configured capacity (for the same window, or when the
+     *       provider names none; F4): shown in {@link LimitStats.KeyStats#provider()} and logged once per
+     *       key; adopted only if the set was built with {@link Builder#adoptProviderLimits(boolean)}:
+     *       the set then counts every unit as capacity / L units, so it admits L per window.</li>
+     * </ul>
+     * A closed set ignores reports.
+     */
+    void observe(ProviderReport report);
+
     /** Fails waiting acquirers with {@link IllegalStateException}, refuses new ones, frees resources. */
     @Override
     void close();
@@ -64,6 +97,7 @@ public interface LimitSet extends Limiter, AutoCloseable {
         private final Map<String, String> config = new LinkedHashMap<>();
         private String name;
         private LimitBackend backend;
+        private boolean adoptProviderLimits;
 
         private Builder() {
         }
@@ -104,6 +138,24 @@ public interface LimitSet extends Limiter, AutoCloseable {
         }
 
         /**
+         * Whether a limit the provider reports ({@link LimitSet#observe}) replaces the configured
+         * capacity of its key (default: false, it is only reported in stats and logged once). With
+         * {@code true}, the set admits what the provider allows per window, more or less than
+         * configured; the state shared by every process using the set changes, so every process counts
+         * against the adopted limit.
+         *
+         * <pre>{@code
+         * LimitSet.builder().add(RateLimit.of("tokens", 10_000, Duration.ofMinutes(1)))
+         *         .adoptProviderLimits(true)      // the provider says 30,000: use 30,000
+         *         .build();
+         * }</pre>
+         */
+        public Builder adoptProviderLimits(boolean adopt) {
+            this.adoptProviderLimits = adopt;
+            return this;
+        }
+
+        /**
          * Builds the set.
          *
          * @throws IllegalArgumentException if two limits share a key or there are more than 64 limits
@@ -118,7 +170,7 @@ public interface LimitSet extends Limiter, AutoCloseable {
             LimitBackend chosen = backend != null ? backend : Backends.inMemory();
             LimitStore store = chosen.open(definition);
             try {
-                return new LimitEngine(definition, chosen, store);
+                return new LimitEngine(definition, chosen, store, adoptProviderLimits);
             } catch (RuntimeException | Error e) {
                 store.close();
                 throw e;

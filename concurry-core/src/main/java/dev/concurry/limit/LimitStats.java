@@ -24,12 +24,28 @@ import java.util.Map;
  * @param rejected    {@code tryAcquire} calls that found no room (returned empty)
  * @param waits       acquisitions that had to wait before they were granted (granted at once: not counted)
  * @param waitedNanos total time those {@code waits} acquisitions waited, in nanoseconds of the set's clock
+ * @param provider    what this set object was told by providers (SPEC F1–F4)
  */
 public record LimitStats(Map<String, KeyStats> keys, long granted, double refunded, double charged,
-                         long timedOut, int waiting, long rejected, long waits, long waitedNanos) {
+                         long timedOut, int waiting, long rejected, long waits, long waitedNanos,
+                         ProviderCounts provider) {
 
     public LimitStats {
         keys = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(keys));
+        java.util.Objects.requireNonNull(provider, "provider");
+    }
+
+    /**
+     * Provider reports observed by this set object ({@code observe}), cumulative.
+     *
+     * @param reports  reports observed
+     * @param refusals reports of a refused call (429, 503)
+     * @param pauses   reports that paused keys (a refusal with a retry time)
+     * @param unparsed header values that could not be read and were ignored
+     */
+    public record ProviderCounts(long reports, long refusals, long pauses, long unparsed) {
+        /** Nothing observed. */
+        public static final ProviderCounts NONE = new ProviderCounts(0, 0, 0, 0);
     }
 
     /**
@@ -56,8 +72,12 @@ public record LimitStats(Map<String, KeyStats> keys, long granted, double refund
      * @param waiting   acquirers waiting for this key now
      * @param refunded  units of this key refunded by settlements so far (used below requested)
      * @param charged   units of this key charged by settlements so far (used above requested)
+     * @param provider  what the provider last said about this key ({@link ProviderFeedback#NONE} if nothing)
      */
     public record KeyStats(String key, Limit limit, double capacity, double available, double inUse, int waiting,
-                           double refunded, double charged) {
+                           double refunded, double charged, ProviderFeedback provider) {
+        public KeyStats {
+            java.util.Objects.requireNonNull(provider, "provider");
+        }
     }
 }

@@ -14,6 +14,10 @@
  *       (regions, accounts), with failover.</li>
  *   <li>Per key: {@link dev.concurry.limit.KeyedLimits} applies one template of limits to each of any
  *       number of keys (customers, tenants, IP addresses), memory bounded.</li>
+ *   <li>Listening to the provider: a {@link dev.concurry.limit.ProviderReport} (read from response
+ *       headers by {@code dev.concurry.limit.http.ProviderHeaders}) given to
+ *       {@link dev.concurry.limit.LimitSet#observe} or {@link dev.concurry.limit.Acquisition#observe}
+ *       keeps the set within what the provider says remains, and pauses it on a 429.</li>
  * </ul>
  *
  * <pre>{@code

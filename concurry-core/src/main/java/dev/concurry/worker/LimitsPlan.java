@@ -2,6 +2,7 @@ package dev.concurry.worker;
 
 import dev.concurry.limit.Backends;
 import dev.concurry.limit.LimitBackend;
+import dev.concurry.limit.LimitPool;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.Limiter;
@@ -25,8 +26,8 @@ final class LimitsPlan implements AutoCloseable {
     private final List<LimitSet> owned = new ArrayList<>();
     /** PROCESS with shared plain specs: the directory of the shared-memory file, deleted at close. */
     private java.nio.file.Path sharedDir;
-    /** CLUSTER with a shared set: the backend with which each member re-opens it. */
-    private LimitBackend memberBackend;
+    /** CLUSTER: the backend with which each member re-opens each shared set (a set, or a pool's sets). */
+    private final java.util.Map<LimitSet, LimitBackend> memberBackends = new java.util.IdentityHashMap<>();
 
     private LimitsPlan(PoolConfig config, Limiter shared) {
         this.config = config;
@@ -61,12 +62,25 @@ final class LimitsPlan implements AutoCloseable {
         return plan;
     }
 
-    /** CLUSTER: asks the cluster how members re-open the shared set (it refuses what they cannot share). */
+    /** CLUSTER: asks the cluster how members re-open each shared set (it refuses what they cannot share). */
     private LimitsPlan forMembers() {
-        if (config.mode() == Mode.CLUSTER && shared instanceof LimitSet set && set != LimitSet.empty()) {
-            memberBackend = config.cluster().memberBackend(set);
+        if (config.mode() == Mode.CLUSTER) {
+            for (LimitSet set : sharedSets(shared)) {
+                memberBackends.put(set, config.cluster().memberBackend(set));
+            }
         }
         return this;
+    }
+
+    /** The sets a shared limiter is made of: itself, a pool's sets, or none (the empty set). */
+    private static List<LimitSet> sharedSets(Limiter limiter) {
+        if (limiter instanceof LimitPool pool) {
+            return pool.sets();
+        }
+        if (limiter instanceof LimitSet set && set != LimitSet.empty()) {
+            return List.of(set);
+        }
+        return List.of();
     }
 
     /** The limiter of the next worker: the shared one, or a new private set. */
@@ -87,9 +101,23 @@ final class LimitsPlan implements AutoCloseable {
         if (shared == LimitSet.empty()) {
             return new ChildLimits.None();
         }
-        LimitSet set = (LimitSet) shared; // checkSuitsMode refused anything else
-        return new ChildLimits.Shared(new LimitSetDefinition(set.name(), set.limits(), set.config()),
-                memberBackend != null ? memberBackend : set.backend());
+        if (shared instanceof LimitPool pool) {
+            List<ChildLimits.Shared> sets = new ArrayList<>();
+            for (LimitSet set : pool.sets()) {
+                sets.add(reopened(set));
+            }
+            return new ChildLimits.Pool(sets, pool.balancing());
+        }
+        return reopened((LimitSet) shared); // checkSuitsMode refused anything else
+    }
+
+    /** {@code set} as a remote worker re-opens it: its definition and the backend that reaches its state. */
+    private ChildLimits.Shared reopened(LimitSet set) {
+        LimitBackend backend = memberBackends.get(set);
+        if (backend == null) {
+            backend = set.backend().portable().orElseThrow(() -> notPortable(set));   // checked at init()
+        }
+        return new ChildLimits.Shared(new LimitSetDefinition(set.name(), set.limits(), set.config()), backend);
     }
 
     private LimitSet build() {
@@ -105,35 +133,34 @@ final class LimitsPlan implements AutoCloseable {
      * processes. Package-private so that the rule is tested before process mode exists.
      */
     static void checkSuitsMode(Mode mode, Limiter limiter) {
+        if (mode != Mode.CLUSTER && mode != Mode.PROCESS) {
+            return;
+        }
+        if (!(limiter instanceof LimitSet) && !(limiter instanceof LimitPool)) {
+            throw new IllegalArgumentException((mode == Mode.PROCESS ? "process workers (Mode.PROCESS)"
+                    : "cluster workers (Mode.CLUSTER)") + " need a LimitSet or LimitPool that their "
+                    + (mode == Mode.PROCESS ? "child JVMs" : "members") + " can re-open; cannot share "
+                    + limiter.getClass().getName());
+        }
         if (mode == Mode.CLUSTER) {
-            if (limiter instanceof LimitSet) {
-                return; // the cluster decides: forMembers()
-            }
-            throw new IllegalArgumentException("cluster workers (Mode.CLUSTER) need a LimitSet their members can"
-                    + " re-open; cannot share " + limiter.getClass().getName());
+            return; // the cluster decides, set by set: forMembers()
         }
-        if (mode != Mode.PROCESS) {
-            return;
-        }
-        if (limiter instanceof LimitSet set) {
-            if (set == LimitSet.empty()) {
-                return;
+        for (LimitSet set : sharedSets(limiter)) {
+            if (set.backend().portable().isEmpty()) {
+                throw notPortable(set);
             }
-            if (!set.backend().crossProcess()) {
-                throw new IllegalArgumentException("limit set '" + set.name() + "' uses the " + set.backend().name()
-                        + " backend, which process workers (Mode.PROCESS) cannot share: build it with"
+        }
+    }
+
+    private static IllegalArgumentException notPortable(LimitSet set) {
+        String why = set.backend().crossProcess()
+                ? " backend, which spans processes but cannot be re-opened in a worker's child JVM as built (a"
+                        + " backend built around a client object: build it from its address instead, e.g."
+                        + " RedisBackend.builder(RedisURI...))"
+                : " backend, which process workers (Mode.PROCESS) cannot share: build it with"
                         + " .backend(Backends.sharedMemory(...)) (one host) or a distributed backend such as Redis,"
-                        + " or pass plain specs with limits(Limit...)");
-            }
-            if (!(set.backend() instanceof java.io.Serializable)) {
-                throw new IllegalArgumentException("limit set '" + set.name() + "' uses the " + set.backend().name()
-                        + " backend, which spans processes but cannot be re-opened in a worker's child JVM: its"
-                        + " LimitBackend (" + set.backend().getClass().getName() + ") is not Serializable");
-            }
-            return;
-        }
-        throw new IllegalArgumentException("process workers (Mode.PROCESS) need a LimitSet whose backend spans"
-                + " processes (Backends.sharedMemory(...)); cannot verify " + limiter.getClass().getName());
+                        + " or pass plain specs with limits(Limit...)";
+        return new IllegalArgumentException("limit set '" + set.name() + "' uses the " + set.backend().name() + why);
     }
 
     /**

@@ -121,14 +121,17 @@ public abstract class WorkerCluster {
     protected abstract CompletableFuture<String> departure(Node member);
 
     /**
-     * The backend with which each member re-opens {@code set}, a set given to a cluster pool with
-     * {@link PoolOptions#limits(dev.concurry.limit.Limiter)}; it must be {@link Serializable} and reach
-     * the same shared state from every member (SPEC L20). Called at {@code init()}; throws
-     * {@link IllegalArgumentException} saying which backend to use when the set cannot be shared. This
-     * default refuses every set (the empty set never gets here).
+     * The backend with which each member re-opens {@code set}, a set (or a member of a pool) given to a
+     * cluster pool with {@link PoolOptions#limits(dev.concurry.limit.Limiter)}; it must be
+     * {@link Serializable} and reach the same shared state from every member (SPEC L20). Called at
+     * {@code init()}; throws {@link IllegalArgumentException} saying which backend to use when the set
+     * cannot be shared. This default takes the set's own {@linkplain LimitBackend#portable() portable
+     * backend} (a Redis set built from URIs, for example) and refuses the others; a cluster module adds
+     * its own backend.
      */
     protected LimitBackend memberBackend(LimitSet set) {
-        throw refuseSet(set, "a distributed backend that " + name() + " supports");
+        return set.backend().portable().orElseThrow(
+                () -> refuseSet(set, "a distributed backend that " + name() + " supports"));
     }
 
     /**

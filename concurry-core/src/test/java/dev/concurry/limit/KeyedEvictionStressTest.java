@@ -33,7 +33,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  *       full and breaks this.</li>
  * </ul>
  * The check only counts what is certain. Each call is bracketed by two stamps: a ticket of one global
- * sequence and the clock, read just before it starts and just after it returns. A grant j's decision
+ * sequence with the clock, taken just before it starts and just after it returns. A grant j's decision
  * lies between its stamps; an event k certainly came before it when k's call returned before j's began
  * (k's after-ticket is below j's before-ticket; equal clock readings say nothing about the order within
  * one instant). For an interval from t1 to the decision of grant j: taken events that began at or after
@@ -55,16 +55,26 @@ class KeyedEvictionStressTest {
     record Stamp(long ticket, long time) {
     }
 
-    /** Stamps calls: a ticket then the time before, the time then a ticket after. */
-    record Stamps(java.util.concurrent.atomic.AtomicLong tickets, LongSupplier clock) {
-        Stamp before() {
-            long ticket = tickets.incrementAndGet();
-            return new Stamp(ticket, clock.getAsLong());
+    /**
+     * Stamps calls. A ticket and its clock reading are taken together under one lock, so that ticket
+     * order is also time order (the clock never goes back), which the check's searches rely on.
+     */
+    static final class Stamps {
+        private final java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
+        private final LongSupplier clock;
+        private long tickets;
+
+        Stamps(LongSupplier clock) {
+            this.clock = clock;
         }
 
-        Stamp after() {
-            long time = clock.getAsLong();
-            return new Stamp(tickets.incrementAndGet(), time);
+        Stamp next() {
+            lock.lock();
+            try {
+                return new Stamp(++tickets, clock.getAsLong());
+            } finally {
+                lock.unlock();
+            }
         }
     }
 
@@ -102,7 +112,7 @@ class KeyedEvictionStressTest {
         ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
         long seed = System.nanoTime();
         long end = System.nanoTime() + RUN_NANOS;
-        Stamps stamps = new Stamps(new AtomicLong(), clock::nanoTime);
+        Stamps stamps = new Stamps(clock::nanoTime);
 
         // Time moves until every acquirer is done: a waiter's timeout is manual time too.
         java.util.concurrent.atomic.AtomicBoolean acquiring = new java.util.concurrent.atomic.AtomicBoolean(true);
@@ -169,7 +179,7 @@ class KeyedEvictionStressTest {
     private static boolean once(KeyedLimits<Integer> family, int key, SplittableRandom random, Stamps stamps,
                                 ConcurrentLinkedQueue<Event> log, AtomicInteger holders, AtomicInteger mostHolders) {
         Request request = Request.of("units", 1).and("conn", 1);
-        Stamp before = stamps.before();
+        Stamp before = stamps.next();
         Acquisition acq;
         int form = random.nextInt(10);
         try {
@@ -186,7 +196,7 @@ class KeyedEvictionStressTest {
         if (acq == null) {
             return false;
         }
-        Stamp after = stamps.after();
+        Stamp after = stamps.next();
         mostHolders.accumulateAndGet(holders.incrementAndGet(), Math::max);
         log.add(new Event(true, before, after, 1));
         for (int spin = random.nextInt(20); spin > 0; spin--) {
@@ -194,9 +204,9 @@ class KeyedEvictionStressTest {
         }
         int used = random.nextInt(4);                // 0: refund 1; 1: as requested; 2, 3: overuse 1, 2
         holders.decrementAndGet();
-        Stamp settleBefore = stamps.before();
+        Stamp settleBefore = stamps.next();
         acq.update("units", used).close();
-        log.add(new Event(false, settleBefore, stamps.after(), used - 1));
+        log.add(new Event(false, settleBefore, stamps.next(), used - 1));
         return true;
     }
 

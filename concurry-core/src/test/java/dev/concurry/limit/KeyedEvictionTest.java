@@ -205,6 +205,22 @@ class KeyedEvictionTest {
     }
 
     @Test
+    @DisplayName("L24/F3 a provider's pause keeps the key until it ends, though the bucket is full")
+    void L24_provider_pause_keeps_the_key() {
+        family(RateLimit.of("units", 1000, Duration.ofSeconds(1), RateAlgorithm.TOKEN_BUCKET));
+        // A 429 with Retry-After 5 s, heard through an acquisition of the key: only that key pauses.
+        try (Acquisition call = family.tryAcquire("acme", ONE).orElseThrow()) {
+            call.observe(ProviderReport.builder().retryAfter(Duration.ofSeconds(5)).build());
+        }
+        assertThat(family.tryAcquire("globex", ONE)).isPresent().get().satisfies(Acquisition::close);
+        advanceTo(4_999 * MS);
+        assertThat(keys()).as("acme paused, globex dropped").isEqualTo(1);
+        assertThat(family.tryAcquire("acme", ONE)).as("still paused").isEmpty();
+        advanceTo(5_000 * MS);
+        assertThat(family.tryAcquire("acme", ONE)).isPresent().get().satisfies(Acquisition::close);
+    }
+
+    @Test
     @DisplayName("L24 a waiter keeps its key; once granted and closed, the key goes")
     void L24_waiter_keeps_the_key() {
         family(ResourceLimit.of("jobs", 1));

@@ -321,6 +321,64 @@ class ProcessWorkerTest {
     }
 
     @Test
+    @DisplayName("L20 L21 W8 the seed's multi-region pool in process workers: two shared-memory regions, config in the child, no window over quota")
+    void l20_l21_w8_aLimitPoolOfSharedSetsWorksInProcessWorkers() throws Exception {
+        Path log = Files.createFile(dir.resolve("regions.log"));
+        long windowNanos = Duration.ofMillis(300).toNanos();
+        double quota = 10;
+        try (dev.concurry.limit.LimitSet usEast = regionSet("us-east-1", quota, windowNanos);
+             dev.concurry.limit.LimitSet euWest = regionSet("eu-west-1", quota, windowNanos);
+             WorkerPool<Calc> pool = options(Mode.PROCESS).maxWorkers(3)
+                     .limits(dev.concurry.limit.LimitPool.of(usEast, euWest)).init(Calc::new)) {
+            String l = log.toString();
+            List<CompletableFuture<String>> calls = IntStream.range(0, 60).mapToObj(i -> pool.submit(w -> w.region(l, 1)))
+                    .toList();
+            assertThat(Futures.gather(calls)).containsOnly("us-east-1", "eu-west-1").contains("us-east-1", "eu-west-1");
+        }
+        // Independent check per region: grants certainly made inside one window never exceed its quota.
+        java.util.Map<String, List<long[]>> byRegion = new java.util.HashMap<>();
+        for (String line : Files.readAllLines(log)) {
+            String[] parts = line.split(" ");
+            byRegion.computeIfAbsent(parts[0], r -> new java.util.ArrayList<>())
+                    .add(new long[] {Long.parseLong(parts[1]), Long.parseLong(parts[2])});
+        }
+        assertThat(byRegion).containsOnlyKeys("us-east-1", "eu-west-1");
+        for (var entry : byRegion.entrySet()) {
+            List<long[]> grants = entry.getValue();
+            grants.sort(java.util.Comparator.comparingLong(g -> g[0]));
+            for (int i = 0; i < grants.size(); i++) {
+                long start = grants.get(i)[0];
+                int inside = 0;
+                for (int j = i; j < grants.size() && grants.get(j)[0] < start + windowNanos; j++) {
+                    if (grants.get(j)[1] < start + windowNanos) {
+                        inside++;
+                    }
+                }
+                assertThat(inside).as("%s: grants certainly in one window", entry.getKey()).isLessThanOrEqualTo((int) quota);
+            }
+        }
+    }
+
+    @Test
+    @DisplayName("L20 a pool with a member that cannot span processes is refused at init(), naming the member")
+    void l20_aPoolWithAnInMemoryMemberIsRefusedNamingIt() {
+        try (dev.concurry.limit.LimitSet shared = regionSet("us-east-1", 10, Duration.ofSeconds(1).toNanos());
+             dev.concurry.limit.LimitSet local = dev.concurry.limit.LimitSet.builder().name("local-region")
+                     .add(dev.concurry.limit.RateLimit.of("tpm", 10, Duration.ofSeconds(1))).build()) {
+            var options = options(Mode.PROCESS).limits(dev.concurry.limit.LimitPool.of(shared, local));
+            assertThatThrownBy(() -> options.init(Calc::new)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("local-region").hasMessageContaining("in-memory");
+        }
+    }
+
+    private dev.concurry.limit.LimitSet regionSet(String region, double quota, long windowNanos) {
+        return dev.concurry.limit.LimitSet.builder().name("regions-" + region + "-" + System.nanoTime())
+                .add(dev.concurry.limit.RateLimit.of("tpm", quota, Duration.ofNanos(windowNanos)))
+                .config("region", region)
+                .backend(dev.concurry.limit.Backends.sharedMemory(dir.resolve(region + ".limits"))).build();
+    }
+
+    @Test
     void l20_w3_w8_plainSpecsBecomeOneSharedMemorySetForTheWholeProcessPool() throws Exception {
         Path log = dir.resolve("one.log");
         String l = log.toString();

@@ -109,6 +109,16 @@ final class ProcessWorkers {
             return "held";
         }
 
+        /** Takes {@code units} of "tpm" from its limiter (a pool of regions), logging region and grant times. */
+        public String region(String log, double units) throws Exception {
+            long before = System.nanoTime();
+            try (Acquisition acq = limits().acquire(Request.of("tpm", units))) {
+                String region = acq.config().get("region");
+                append(log, region + " " + before + " " + System.nanoTime() + " " + units);
+                return region;
+            }
+        }
+
         private static void append(String log, String line) throws IOException {
             // O_APPEND writes of one short line are atomic across processes
             Files.writeString(Path.of(log), line + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND,

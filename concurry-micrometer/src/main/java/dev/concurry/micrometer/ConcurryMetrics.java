@@ -45,6 +45,11 @@ import java.util.function.ToLongFunction;
  *       after overuse), {@code concurry.limit.in.use}, {@code concurry.limit.waiting} (acquirers waiting
  *       for the key), and counters {@code concurry.limit.refunded} and {@code concurry.limit.charged}
  *       (units of the key given back or charged when acquisitions were settled);</li>
+ *   <li>per key, what the provider last said ({@code LimitSet.observe}): gauges
+ *       {@code concurry.limit.provider.limit}, {@code concurry.limit.provider.remaining} (NaN until it
+ *       said so) and {@code concurry.limit.provider.paused} (seconds its last pause still lasts); per set,
+ *       counters {@code concurry.limit.provider.reports}, {@code .refusals}, {@code .pauses} and
+ *       {@code .unparsed};</li>
  *   <li>per set (an acquisition spans keys), counters {@code concurry.limit.grants},
  *       {@code concurry.limit.timeouts}, {@code concurry.limit.rejections} ({@code tryAcquire} that
  *       returned empty) and the timer {@code concurry.limit.wait} (acquisitions that had to wait, and the
@@ -284,7 +289,24 @@ public final class ConcurryMetrics implements MeterBinder {
             FunctionCounter.builder(prefix + "charged", source, cumulative(s -> stats.apply(s).key(key).charged()))
                     .description("units of the key charged when acquisitions used more than requested")
                     .tags(keyTags).register(registry);
+            keyGauge(registry, prefix + "provider.limit", "the limit the provider last reported for the key",
+                    source, stats, key, k -> k.provider().limit().orElse(Double.NaN), keyTags);
+            keyGauge(registry, prefix + "provider.remaining", "what the provider last said remains of the key",
+                    source, stats, key, k -> k.provider().remaining().orElse(Double.NaN), keyTags);
+            keyGauge(registry, prefix + "provider.paused", "seconds the provider's last pause of the key still lasts",
+                    source, stats, key, k -> k.provider().pausedFor().toNanos() / 1e9, keyTags);
         }
+        FunctionCounter.builder(prefix + "provider.reports", source, cumulative(s -> stats.apply(s).provider().reports()))
+                .description("provider reports observed (response headers read)").tags(setTags).register(registry);
+        FunctionCounter.builder(prefix + "provider.refusals", source,
+                        cumulative(s -> stats.apply(s).provider().refusals()))
+                .description("calls the provider refused (429, 503)").tags(setTags).register(registry);
+        FunctionCounter.builder(prefix + "provider.pauses", source, cumulative(s -> stats.apply(s).provider().pauses()))
+                .description("refusals with a retry time, which paused the set").tags(setTags).register(registry);
+        FunctionCounter.builder(prefix + "provider.unparsed", source,
+                        cumulative(s -> stats.apply(s).provider().unparsed()))
+                .description("provider header values that could not be read and were ignored").tags(setTags)
+                .register(registry);
         FunctionCounter.builder(prefix + "grants", source, cumulative(s -> stats.apply(s).granted()))
                 .description("acquisitions granted").tags(setTags).register(registry);
         FunctionCounter.builder(prefix + "timeouts", source, cumulative(s -> stats.apply(s).timedOut()))

@@ -10,6 +10,7 @@ import dev.concurry.limit.KeyedLimits;
 import dev.concurry.limit.LimitPool;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.PoolBalancing;
+import dev.concurry.limit.ProviderReport;
 import dev.concurry.limit.RateAlgorithm;
 import dev.concurry.limit.RateLimit;
 import dev.concurry.limit.Request;
@@ -89,9 +90,34 @@ class ConcurryMetricsTest {
         Meter.Id id = registry.get("concurry.limit.available").tag("key", "tokens").gauge().getId();
         assertThat(id.getTags()).containsExactlyInAnyOrder(Tag.of("set", "api"), Tag.of("backend", "in-memory"),
                 Tag.of("region", "us-east-1"), Tag.of("key", "tokens"));
-        assertThat(registry.getMeters()).as("6 per key, 4 per set").hasSize(2 * 6 + 4);
+        assertThat(registry.getMeters()).as("9 per key, 8 per set").hasSize(2 * 9 + 8);
         second.close();
         assertThat(gauge("concurry.limit.in.use", "api", "conn")).isZero();
+    }
+
+    @Test
+    void whatTheProviderSaidIsMeteredPerKeyAndItsReportsPerSet_P2_F4() {
+        LimitSet set = LimitSet.builder().name("llm")
+                .add(RateLimit.of("tokens", 10_000, MINUTE))
+                .add(RateLimit.of("requests", 500, MINUTE))
+                .backend(Backends.inMemory(clock)).build();
+        ConcurryMetrics.of(set).bindTo(registry);
+        assertThat(gauge("concurry.limit.provider.remaining", "llm", "tokens")).as("nothing heard yet").isNaN();
+
+        set.observe(ProviderReport.builder().limit("tokens", 5_000).remaining("tokens", 4_200, Duration.ofSeconds(30))
+                .unparsed(1).build());
+        set.observe(ProviderReport.builder().retryAfter(Duration.ofSeconds(20)).pauseKeys("requests").build());
+        clock.advance(Duration.ofSeconds(5));
+
+        assertThat(gauge("concurry.limit.provider.limit", "llm", "tokens")).isEqualTo(5_000);
+        assertThat(gauge("concurry.limit.provider.remaining", "llm", "tokens")).isEqualTo(4_200);
+        assertThat(gauge("concurry.limit.provider.paused", "llm", "tokens")).isZero();
+        assertThat(gauge("concurry.limit.provider.paused", "llm", "requests")).isEqualTo(15);
+        assertThat(gauge("concurry.limit.available", "llm", "requests")).as("paused: nothing available").isZero();
+        assertThat(counter("concurry.limit.provider.reports", "llm", null)).isEqualTo(2);
+        assertThat(counter("concurry.limit.provider.refusals", "llm", null)).isEqualTo(1);
+        assertThat(counter("concurry.limit.provider.pauses", "llm", null)).isEqualTo(1);
+        assertThat(counter("concurry.limit.provider.unparsed", "llm", null)).isEqualTo(1);
     }
 
     @Test

@@ -5,6 +5,7 @@ import dev.concurry.limit.Limit;
 import dev.concurry.limit.RateAlgorithm;
 import dev.concurry.limit.RateLimit;
 import dev.concurry.limit.ResourceLimit;
+import dev.concurry.limit.spi.Feedback;
 import dev.concurry.limit.spi.ResolvedRequest;
 import java.io.IOException;
 import java.io.InputStream;
@@ -107,6 +108,28 @@ final class LimitScript {
     /** Renews {@code members}' leases; reply decoded by {@link #renewed(List)}. */
     String[] renew(String time, Collection<String> members) {
         return args("renew", time, members.toArray(String[]::new));
+    }
+
+    /**
+     * Records what a provider reported ({@code SetAlgorithms.observe}); reply {@code OK}. Limits with
+     * nothing reported are left out.
+     */
+    String[] observe(String time, Feedback feedback) {
+        StringBuilder entries = new StringBuilder();
+        long touched = feedback.touches();
+        for (int i = 0; i < feedback.size(); i++) {
+            if ((touched & (1L << i)) != 0) {
+                entries.append(i).append('=').append(value(feedback.remaining(i))).append(',')
+                        .append(value(feedback.resetNanos(i))).append(',').append(value(feedback.pauseNanos(i)))
+                        .append(',').append(value(feedback.scale(i))).append(';');
+            }
+        }
+        return args("observe", time, entries.toString(), Long.toString(feedback.source()));
+    }
+
+    /** A number as Lua reads it back exactly ({@link Double#toString}), {@code x} for NaN (not reported). */
+    private static String value(double d) {
+        return Double.isNaN(d) ? "x" : Double.toString(d);
     }
 
     /** Reads every limit's available and in-use units; reply decoded by {@link #usage(List)}. */

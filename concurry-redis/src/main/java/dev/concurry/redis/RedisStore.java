@@ -4,6 +4,7 @@ import dev.concurry.limit.Limit;
 import dev.concurry.limit.ResourceLimit;
 import dev.concurry.limit.spi.Batch;
 import dev.concurry.limit.spi.DecisionSink;
+import dev.concurry.limit.spi.Feedback;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.RemoteStore;
 import dev.concurry.limit.spi.ResolvedRequest;
@@ -259,6 +260,23 @@ final class RedisStore implements RemoteStore {
             }
             LimitScript.Usage usage = LimitScript.usage(reply);
             return new StoreSnapshot(usage.available(), usage.inUse());
+        });
+    }
+
+    @Override
+    public CompletableFuture<Void> observe(Feedback feedback) {
+        CompletableFuture<String> call;
+        try {
+            call = backend.evalAsync(name(), ScriptOutputType.STATUS, script.keys(),
+                    script.observe(backend.timeArgument(), feedback));
+        } catch (RuntimeException e) {
+            call = CompletableFuture.failedFuture(e);
+        }
+        return call.handle((reply, failure) -> {
+            if (failure != null) {
+                throw backend.translate(name(), failure);
+            }
+            return null;
         });
     }
 

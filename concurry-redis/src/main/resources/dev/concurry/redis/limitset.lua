@@ -4,9 +4,10 @@
 -- (RedisDifferentialTest) checks it against the Java code.
 --
 -- KEYS[1]  hash: sig, epoch, seq, last, s<i> (state of limit i, packed doubles; a sliding window: its
---          header, and s<i>.<slot> per ring entry)
+--          header, and s<i>.<slot> per ring entry), f<i> (what the provider reported for rate limit i:
+--          LimitMath's feedback words, written once a report arrives)
 -- KEYS[2]  sorted set of resource leases: member "<owner>|<i>=<n>;...", score = expiry (set time, ns)
--- ARGV[1]  op: init | acquire | settle | renew | stats
+-- ARGV[1]  op: init | acquire | settle | renew | stats | observe
 -- ARGV[2]  time: '' for the server clock (TIME), else the test clock in ns
 -- ARGV[3]  the set's spec signature: "concurry2#<sha1 of the keys>|<kind>:<capacity>:<window ns>|..."
 -- ARGV[4]  lease duration, ns
@@ -67,11 +68,15 @@ do
   end
 end
 
--- One read for the header and every limit's state.
+-- One read for the header, every limit's state and its provider feedback.
 local wanted = { 'sig', 'epoch', 'seq', 'last' }
 for i = 0, #limits do wanted[#wanted + 1] = limits[i].field end
+for i = 0, #limits do wanted[#wanted + 1] = 'f' .. i end
 local head = redis.call('HMGET', H, unpack(wanted))
-for i = 0, #limits do limits[i].blob = head[5 + i] end
+for i = 0, #limits do
+  limits[i].blob = head[5 + i]
+  limits[i].fblob = head[6 + #limits + i]
+end
 local sig, epoch, seq, last = head[1], tonumber(head[2]), tonumber(head[3]), tonumber(head[4])
 if not sig then
   sig, epoch, seq, last = ARGV[3], abs, 0, 0
@@ -131,6 +136,21 @@ local function st(m)
 end
 
 local function dirty(m) m.dirty = true end
+
+-- What the provider reported for rate limit m (LimitMath's feedback words, SPEC F2-F4): budget, budget
+-- end, mark, pause end, scale, source (the grant whose report set the budget). Neutral until a report.
+local function fb(m)
+  if m.f then return m.f end
+  local f
+  if m.fblob then
+    f = { struct.unpack('<dddddd', m.fblob) }
+    f[7] = nil
+  else
+    f = { 0, -INF, 0, -INF, 1, 0 }
+  end
+  m.f = f
+  return f
+end
 
 -- moves to the window of t; first_seq is the first grant counted in a new one (refunds check it)
 local function roll_window(m, t, first_seq)
@@ -280,8 +300,23 @@ local function sliding_settle(m, t, sq, last_seq, refund)
   end
 end
 
+local own_wait
+
 local function wait_time(m, t, n)
   if n == 0 then return 0 end
+  if m.kind == 'R' then return own_wait(m, t, n) end
+  local f = fb(m)
+  local scaled = n
+  if f[5] ~= 1 then scaled = math.min(m.cap, n * f[5]) end
+  local w = own_wait(m, t, scaled)
+  local pause = f[4] - t
+  if pause > 0 then w = math.max(w, pause) end
+  local clamp = f[2] - t
+  if clamp > 0 and n > f[1] + m.tol then w = math.max(w, clamp) end
+  return w
+end
+
+own_wait = function(m, t, n)
   local s = st(m)
   local k = m.kind
   if k == 'G' then
@@ -311,6 +346,14 @@ local function commit(m, t, n, sq)
   local s = st(m)
   dirty(m)
   local k = m.kind
+  if k ~= 'R' then
+    local f = fb(m)
+    if t < f[2] then
+      f[1] = f[1] - n
+      m.fdirty = true
+    end
+    if f[5] ~= 1 then n = n * f[5] end
+  end
   if k == 'G' then
     s[1] = math.max(s[1], t) + n * m.per
   elseif k == 'L' then
@@ -334,6 +377,14 @@ local function settle(m, t, sq, last_seq, granted, used)
   local s = st(m)
   dirty(m)
   local k = m.kind
+  if k ~= 'R' then
+    local f = fb(m)
+    if t < f[2] and sq > f[3] then
+      f[1] = f[1] + refund
+      m.fdirty = true
+    end
+    if f[5] ~= 1 then refund = refund * f[5] end
+  end
   if k == 'G' or k == 'L' then
     if refund > 0 then
       if s[1] > t then s[1] = math.max(t, s[1] - refund * m.per) end
@@ -360,7 +411,45 @@ local function release(m, n)
   s[1] = math.max(0, s[1] - n)
 end
 
+local own_in_use
+
 local function in_use(m, t)
+  local u = own_in_use(m, t)
+  if m.kind == 'R' then return u end
+  return u / fb(m)[5]
+end
+
+-- Units grantable now (LimitMath.available): at most the provider's budget while it lasts, none
+-- (or the debt) while paused.
+local function available(m, t)
+  if m.kind == 'R' then return m.cap - own_in_use(m, t) end
+  local f = fb(m)
+  local a = (m.cap - own_in_use(m, t)) / f[5]
+  if t < f[2] then a = math.min(a, f[1]) end
+  if t < f[4] then a = math.min(a, 0) end
+  return a
+end
+
+-- Records a provider's report for rate limit m at t (LimitMath.observe); nil where not reported.
+local function observe(m, t, mark, source, remaining, reset, pause, scale)
+  if m.kind == 'R' then return end
+  local f = fb(m)
+  m.fdirty = true
+  if pause and pause > 0 then f[4] = math.max(f[4], t + pause) end
+  if remaining and reset and remaining >= 0 and reset > 0 then
+    if t >= f[2] or source > f[6] then
+      f[1] = remaining
+      f[2] = t + reset
+      f[6] = source
+    else
+      f[1] = math.min(f[1], remaining)
+    end
+    f[3] = mark
+  end
+  if scale and scale > 0 and scale < INF then f[5] = scale end
+end
+
+own_in_use = function(m, t)
   local s = st(m)
   local k = m.kind
   if k == 'G' or k == 'L' then return math.max(0, s[1] - t) / m.per
@@ -451,8 +540,17 @@ local function save()
       fields[#fields + 1] = m.field
       fields[#fields + 1] = struct.pack('<' .. string.rep('d', #m.s), unpack(m.s))
     end
+    if m.fdirty then
+      fields[#fields + 1] = 'f' .. i
+      fields[#fields + 1] = struct.pack('<dddddd', unpack(m.f))
+    end
     if m.kind ~= 'R' then
       longest = math.max(longest, m.win + math.max(0, horizon(m, now)))
+      if m.f or m.fblob then
+        -- a budget or a pause must outlive its end (-inf when neither was ever set)
+        local f = fb(m)
+        longest = math.max(longest, math.max(f[2], f[4]) - now)
+      end
     end
   end
   fields[#fields + 1] = 'last'
@@ -532,11 +630,11 @@ elseif op == 'acquire' then
     end
   end
   if short_resource then out[2] = earliest_lease(now) end
-  local available = {}
+  local avail = {}
   for i = 0, #limits do
-    if touched[limits[i]] then available[#available + 1] = i .. '=' .. fmt(limits[i].cap - in_use(limits[i], now)) end
+    if touched[limits[i]] then avail[#avail + 1] = i .. '=' .. fmt(available(limits[i], now)) end
   end
-  out[3] = table.concat(available, ';')
+  out[3] = table.concat(avail, ';')
   save()
   return out
 
@@ -595,11 +693,38 @@ elseif op == 'stats' then
   for i = 0, #limits do
     local m = limits[i]
     local used = in_use(m, now)
-    if m.kind == 'R' then used = math.max(0, used - (reclaimable[m.field] or 0)) end
-    out[#out + 1] = fmt(m.cap - used)
+    if m.kind == 'R' then
+      used = math.max(0, used - (reclaimable[m.field] or 0))
+      out[#out + 1] = fmt(m.cap - used)
+    else
+      out[#out + 1] = fmt(available(m, now))
+    end
     out[#out + 1] = fmt(used)
   end
   return out
+
+elseif op == 'observe' then
+  -- ARGV[6] "<i>=<remaining>,<reset ns>,<pause ns>,<scale>;..." with 'x' where not reported, ARGV[7]
+  -- the grant the report answers (-1: none) (SetAlgorithms.observe): a report that sets a budget takes
+  -- the next sequence number as its mark. Reply: OK.
+  local entries = {}
+  local sets_budget = false
+  for i, r, rs, p, sc in string.gmatch(ARGV[6], '(%d+)=([^,]+),([^,]+),([^,]+),([^;]+);') do
+    local e = { limits[tonumber(i)], tonumber(r), tonumber(rs), tonumber(p), tonumber(sc) }
+    if e[2] and e[3] and e[2] >= 0 and e[3] > 0 then sets_budget = true end
+    entries[#entries + 1] = e
+  end
+  local mark = seq
+  if sets_budget then
+    seq = seq + 1
+    mark = seq
+  end
+  local source = tonumber(ARGV[7])
+  if source < 0 then source = mark end
+  for _, e in ipairs(entries) do observe(e[1], now, mark, source, e[2], e[3], e[4], e[5]) end
+  notify = true   -- a budget may have grown: waiters in other JVMs look again
+  save()
+  return 'OK'
 end
 
 return redis.error_reply('CONCURRY_UNKNOWN_OP ' .. tostring(op))

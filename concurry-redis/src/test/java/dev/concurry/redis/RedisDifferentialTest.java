@@ -9,6 +9,7 @@ import dev.concurry.limit.Request;
 import dev.concurry.limit.ResourceLimit;
 import dev.concurry.limit.spi.Batch;
 import dev.concurry.limit.spi.DecisionSink;
+import dev.concurry.limit.spi.Feedback;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.ResolvedRequest;
 import dev.concurry.limit.spi.SetAlgorithms;
@@ -32,7 +33,9 @@ import org.junit.jupiter.api.Test;
  * FIFO), settlements to random usage, releases, time advancing — runs against the Java code and against
  * the script on a real Redis through the typed protocol ({@link LimitScript}), at the same fixed times.
  * Grants, sequence numbers, the keys each refusal is short of, wait times (within 1 µs) and the
- * available units must agree. A failure prints the seed.
+ * available units must agree. Provider reports (SPEC F2–F4: budgets until a reset, pauses, adopted
+ * scales) arrive at random too, so the script's port of the feedback words is checked the same way.
+ * A failure prints the seed.
  */
 class RedisDifferentialTest {
     private static final long LEASE = 1_000_000_000_000_000L;   // leases never expire here
@@ -204,6 +207,12 @@ class RedisDifferentialTest {
                         }
                     }
                 }
+            } else if (!manyGrants && choice >= 93) {
+                Feedback feedback = randomFeedback(random, specs, open);
+                algorithms.observe(state, now, feedback);
+                String reply = backend.eval("diff", ScriptOutputType.STATUS, script.keys(),
+                        script.observe(Long.toString(now), feedback));
+                assertThat(reply).as("observe at op " + op).isEqualTo("OK");
             } else if (!open.isEmpty()) {
                 Open grant = open.remove(random.nextInt(open.size()));
                 ResolvedRequest r = grant.request();
@@ -240,6 +249,45 @@ class RedisDifferentialTest {
             assertThat(usage.available()[i]).as("available " + specs.get(i).key() + ", " + where)
                     .isCloseTo(algorithms.available(state, i, now), org.assertj.core.data.Offset.offset(tolerance));
         }
+    }
+
+    /**
+     * A provider report as the engine builds one: per rate limit, sometimes a remaining count with a
+     * reset (now and then zero), a pause, an adopted scale; nothing for resource limits; answering one
+     * of the open grants, or none.
+     */
+    private static Feedback randomFeedback(SplittableRandom random, List<Limit> specs, List<Open> open) {
+        int n = specs.size();
+        double[] remaining = new double[n];
+        double[] reset = new double[n];
+        double[] pause = new double[n];
+        double[] scale = new double[n];
+        for (int i = 0; i < n; i++) {
+            remaining[i] = reset[i] = pause[i] = scale[i] = Double.NaN;
+            Limit limit = specs.get(i);
+            if (limit instanceof ResourceLimit) {
+                continue;
+            }
+            long window = ((RateLimit) limit).window().toNanos();
+            if (random.nextInt(3) > 0) {
+                remaining[i] = switch (random.nextInt(4)) {
+                    case 0 -> 0;
+                    case 1 -> Math.floor(limit.capacity() * random.nextDouble());
+                    case 2 -> limit.capacity() * random.nextDouble(1.5);
+                    default -> limit.capacity() * 2;
+                };
+                reset[i] = random.nextInt(8) == 0 ? 0 : 1 + random.nextLong(2 * window);
+            }
+            if (random.nextInt(4) == 0) {
+                pause[i] = 1 + random.nextLong(window);
+            }
+            if (random.nextInt(6) == 0) {
+                scale[i] = random.nextInt(3) == 0 ? 1 : 0.25 + random.nextDouble(2);
+            }
+        }
+        // The response to an open grant (newer or older than the report in force), or to none.
+        long source = open.isEmpty() || random.nextInt(3) == 0 ? -1 : open.get(random.nextInt(open.size())).seq();
+        return new Feedback(remaining, reset, pause, scale, source);
     }
 
     private static String resources(ResolvedRequest r, List<Limit> specs) {

@@ -35,8 +35,9 @@ import org.springframework.web.servlet.DispatcherServlet;
  * <p>A controller method can itself be {@code @Limited} and take the {@code Acquisition} as a parameter:
  * Spring MVC leaves that parameter to the interceptor.
  *
- * <p>No {@code Retry-After} header is sent: the core does not yet say when a refused request could be
- * granted, and a guessed value would mislead clients.
+ * <p>When the refusal says when the request could be granted (SPEC L25), the response carries
+ * {@code Retry-After} (whole seconds, rounded up) and the problem detail names the short keys; a refusal
+ * that only a release can end (a resource limit) carries no {@code Retry-After}.
  */
 @AutoConfiguration
 @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
@@ -87,7 +88,13 @@ public class ConcurryWebMvcAutoConfiguration {
         ResponseEntity<ProblemDetail> rejected(LimitRejectedException e) {
             ProblemDetail problem = ProblemDetail.forStatusAndDetail(HttpStatus.TOO_MANY_REQUESTS, e.getMessage());
             problem.setProperty("limiter", e.limiter());
-            return ResponseEntity.status(HttpStatus.TOO_MANY_REQUESTS).body(problem);
+            ResponseEntity.BodyBuilder response = ResponseEntity.status(HttpStatus.TOO_MANY_REQUESTS);
+            e.refusal().ifPresent(refusal -> {
+                problem.setProperty("shortKeys", refusal.shortages().stream().map(s -> s.key()).toList());
+                refusal.grantableIn().ifPresent(in -> response.header("Retry-After",
+                        Long.toString(Math.max(1, (in.toNanos() + 999_999_999L) / 1_000_000_000L))));
+            });
+            return response.body(problem);
         }
     }
 }

@@ -1,9 +1,11 @@
 package dev.concurry.spring;
 
 import dev.concurry.limit.LimitException;
+import dev.concurry.limit.Refusal;
 import dev.concurry.limit.Request;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * A {@link Limited @Limited} call whose limits were not granted in time: nothing was taken and the
@@ -23,6 +25,7 @@ public class LimitRejectedException extends LimitException {
     private final String limiter;
     private final Map<String, Double> amounts;
     private final Duration waited;
+    private final transient Refusal refusal;
 
     /**
      * A rejection.
@@ -30,14 +33,22 @@ public class LimitRejectedException extends LimitException {
      * @param limiter the bean name of the limit set or pool
      * @param request what the call asked for
      * @param waited  how long it was allowed to wait ({@link Duration#ZERO}: it failed fast)
+     * @param refusal why (short keys, when it could be granted), or {@code null} if unknown
      * @param cause   the core's timeout, or {@code null} when it failed fast
      */
-    public LimitRejectedException(String limiter, Request request, Duration waited, Throwable cause) {
+    public LimitRejectedException(String limiter, Request request, Duration waited, Refusal refusal, Throwable cause) {
         super("'" + limiter + "' did not grant " + request.amounts()
-                + (waited.isZero() ? " now (fail fast)" : " within " + waited), cause);
+                + (waited.isZero() ? " now (fail fast)" : " within " + waited)
+                + (refusal != null ? ": " + refusal : ""), cause);
         this.limiter = limiter;
         this.amounts = request.amounts();
         this.waited = waited;
+        this.refusal = refusal;
+    }
+
+    /** Why it was not granted: the keys that were short and when it could be (SPEC L25), when known. */
+    public Optional<Refusal> refusal() {
+        return Optional.ofNullable(refusal);
     }
 
     /** The bean name of the limit set or pool that did not grant the request. */

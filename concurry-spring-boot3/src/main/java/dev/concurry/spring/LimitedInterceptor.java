@@ -1,6 +1,7 @@
 package dev.concurry.spring;
 
 import dev.concurry.limit.AcquireTimeoutException;
+import dev.concurry.limit.Attempt;
 import dev.concurry.limit.Acquisition;
 import dev.concurry.limit.Request;
 import java.lang.reflect.Method;
@@ -92,13 +93,16 @@ final class LimitedInterceptor implements MethodInterceptor, SmartInitializingSi
             return limited.limiter().acquire(request);
         }
         if (timeout.isZero()) {
-            return limited.limiter().tryAcquire(request).orElseThrow(
-                    () -> new LimitRejectedException(limited.limiterName(), request, timeout, null));
+            return switch (limited.limiter().attempt(request)) {
+                case Attempt.Granted granted -> granted.acquisition();
+                case Attempt.Refused refused -> throw new LimitRejectedException(limited.limiterName(), request,
+                        timeout, refused.refusal(), null);
+            };
         }
         try {
             return limited.limiter().acquire(request, timeout);
         } catch (AcquireTimeoutException e) {
-            throw new LimitRejectedException(limited.limiterName(), request, timeout, e);
+            throw new LimitRejectedException(limited.limiterName(), request, timeout, e.refusal().orElse(null), e);
         }
     }
 

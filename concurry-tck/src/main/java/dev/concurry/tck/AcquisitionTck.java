@@ -277,6 +277,6 @@ public abstract class AcquisitionTck extends BackendTck {
     /** {@code stats} with the rejection count zeroed: a refusal takes nothing, but it is counted (P2). */
     private static LimitStats withoutRejections(LimitStats stats) {
         return new LimitStats(stats.keys(), stats.granted(), stats.refunded(), stats.charged(), stats.timedOut(),
-                stats.waiting(), 0, stats.waits(), stats.waitedNanos());
+                stats.waiting(), 0, stats.waits(), stats.waitedNanos(), stats.provider());
     }
 }

@@ -106,6 +106,14 @@ public abstract class LimitSetTck {
     }
 
     @Nested
+    class ProviderFeedback extends FeedbackTck {
+        @Override
+        protected LimitBackend backend(ManualClock clock) {
+            return LimitSetTck.this.backend(clock);
+        }
+    }
+
+    @Nested
     class Statistics extends StatisticsTck {
         @Override
         protected LimitBackend backend(ManualClock clock) {

@@ -120,7 +120,7 @@ public abstract class RefusalTck extends BackendTck {
     }
 
     @Test
-    @DisplayName("L25 acquire with a zero timeout and acquireAsync with a timeout fail with the same facts")
+    @DisplayName("L25 acquire and acquireAsync with a zero or a positive timeout fail with the same facts")
     void L25_zero_and_async_timeouts_carry_the_facts() {
         LimitSet set = set();
         Acquisition both = granted(set, Request.of("conn", 2));
@@ -128,6 +128,10 @@ public abstract class RefusalTck extends BackendTck {
                 .isInstanceOf(AcquireTimeoutException.class)
                 .satisfies(e -> assertThat(((AcquireTimeoutException) e).refusal().orElseThrow().shortage("conn"))
                         .isPresent());
+        Throwable now = failureOf(set.acquireAsync(Request.of("conn", 1), Duration.ZERO));
+        assertThat(now).isInstanceOf(AcquireTimeoutException.class);
+        assertThat(((AcquireTimeoutException) now).refusal().orElseThrow().shortage("conn")).isPresent();
+        await(set.acquireAsync(Request.of("tokens", 1), Duration.ZERO)).close();     // one that fits is granted
         CompletableFuture<Acquisition> async = set.acquireAsync(Request.of("conn", 1), Duration.ofMillis(250));
         awaitWaiting(set, 1);
         advanceTo(250 * MS - 1);
@@ -138,7 +142,7 @@ public abstract class RefusalTck extends BackendTck {
         Refusal refusal = ((AcquireTimeoutException) failure).refusal().orElseThrow();
         assertThat(refusal.shortage("conn").orElseThrow().available()).isZero();
         assertThat(refusal.grantableIn()).isEmpty();
-        assertThat(set.stats().timedOut()).isEqualTo(2);
+        assertThat(set.stats().timedOut()).isEqualTo(3);
         assertThat(set.stats().waiting()).isZero();
         both.close();
         assertThat(set.stats().key("conn").inUse()).isZero();

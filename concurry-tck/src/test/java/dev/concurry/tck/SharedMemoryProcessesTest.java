@@ -8,6 +8,7 @@ import dev.concurry.limit.Acquisition;
 import dev.concurry.limit.Backends;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.LimitStats;
+import dev.concurry.limit.ProviderReport;
 import dev.concurry.limit.RateLimit;
 import dev.concurry.limit.Request;
 import dev.concurry.limit.ResourceLimit;
@@ -74,6 +75,7 @@ class SharedMemoryProcessesTest {
                 case "hammer" -> hammer(Path.of(args[1]), Path.of(args[2]), Long.parseLong(args[3]), Long.parseLong(args[4]));
                 case "hold" -> hold(Path.of(args[1]));
                 case "crash" -> crash(Path.of(args[1]));
+                case "observe" -> observe(Path.of(args[1]));
                 default -> throw new IllegalArgumentException(args[0]);
             }
         }
@@ -186,6 +188,24 @@ class SharedMemoryProcessesTest {
                 });
             }
             System.out.println("RUNNING");
+        }
+    }
+
+    static LimitSet feedbackSet(Path file) {
+        return LimitSet.builder()
+                .name("feedback")
+                .add(RateLimit.of("units", 100, Duration.ofSeconds(1)))
+                .backend(Backends.sharedMemory(file))
+                .build();
+    }
+
+    /** A child that hears from the provider: 2 units left for a minute, and a 429 with Retry-After 1 s. */
+    static void observe(Path file) {
+        try (LimitSet set = feedbackSet(file)) {
+            long at = System.nanoTime();
+            set.observe(ProviderReport.builder().remaining("units", 2, Duration.ofMinutes(1))
+                    .retryAfter(Duration.ofSeconds(1)).build());
+            System.out.println("OBSERVED " + at);
         }
     }
 
@@ -339,6 +359,27 @@ class SharedMemoryProcessesTest {
             assertThat(stats.key("units").inUse()).isEqualTo(10);
         } finally {
             child.destroyForcibly();
+        }
+    }
+
+    @Test
+    @DisplayName("F2 F3 L17 what one JVM heard from the provider holds in another: the pause and the budget")
+    void provider_feedback_is_shared_across_processes() throws Exception {
+        Path file = dir.resolve("feedback.limits");
+        try (LimitSet set = feedbackSet(file)) {
+            Process child = startChild(dir, "observe", file.toString());
+            BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+            String observed = readLine(child, out);
+            assertThat(observed).startsWith("OBSERVED ");
+            long pauseFrom = Long.parseLong(observed.substring(9));
+            assertThat(child.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(set.tryAcquire(Request.of("units", 1))).as("paused by the other JVM's 429").isEmpty();
+            try (Acquisition first = set.acquire(Request.of("units", 1), Duration.ofSeconds(20))) {
+                assertThat(System.nanoTime() - pauseFrom).as("granted only once the pause ended")
+                        .isGreaterThanOrEqualTo(Duration.ofSeconds(1).toNanos());
+            }
+            assertThat(set.tryAcquire(Request.of("units", 1))).as("the second of the 2 units left").isPresent();
+            assertThat(set.tryAcquire(Request.of("units", 1))).as("the provider's budget is spent").isEmpty();
         }
     }
 

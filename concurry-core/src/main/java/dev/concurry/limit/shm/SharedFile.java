@@ -28,7 +28,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * One mapped limit file in this JVM, shared by every set opened on it: the file format, its creation
  * and validation, the lock word and the redo log.
  *
- * <h2>File format (version 2, native byte order, every long 8-byte aligned)</h2>
+ * <h2>File format (version 3, native byte order, every long 8-byte aligned)</h2>
  * <pre>
  *   0  magic "CONCURRY"            48  lock word: owner pid | (token &lt;&lt; 32); 0 = free
  *   8  format version (int)        56  generation: bumped by every release, refund or reclaim
@@ -59,7 +59,8 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class SharedFile {
     static final long MAGIC = 0x5952525543_4E4F43L;     // "CONCURRY" read as a little-endian long
-    static final int FORMAT = 2;
+    /** 3: every rate limit's state ends with the words of provider feedback (SPEC F2–F4). */
+    static final int FORMAT = 3;
     static final int H_MAGIC = 0;
     static final int H_FORMAT = 8;
     static final int H_SIGNATURE = 16;

@@ -13,6 +13,7 @@ import java.io.ObjectOutputStream;
 import java.io.Serializable;
 import java.nio.file.Path;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * The shared-memory backend (SPEC L17): a set's state in a memory-mapped file shared by every JVM on
@@ -53,6 +54,12 @@ public final class SharedMemoryBackend implements LimitBackend, Serializable {
     @Override
     public boolean crossProcess() {
         return true;
+    }
+
+    /** This backend itself, when it reads the system clock (the only clock every process shares). */
+    @Override
+    public Optional<LimitBackend> portable() {
+        return clock == MonotonicClock.system() ? Optional.of(this) : Optional.empty();
     }
 
     @Override

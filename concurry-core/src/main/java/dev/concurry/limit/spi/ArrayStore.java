@@ -145,6 +145,23 @@ public abstract class ArrayStore implements LocalStore {
     }
 
     @Override
+    public void observe(Feedback feedback) {
+        lock();
+        long touched = 0;
+        try {
+            touched = algorithms.observe(state, now(), feedback);
+            observed();
+        } finally {
+            // A new budget may be looser than the last: as after a refund, waiters elsewhere look again.
+            unlock(touched, true);
+        }
+    }
+
+    /** Called under the lock after provider feedback changed {@link #state}; for stores with fast paths. */
+    protected void observed() {
+    }
+
+    @Override
     public double headroom(ResolvedRequest r) {
         lock();
         try {

@@ -38,14 +38,45 @@ import dev.concurry.limit.ResourceLimit;
  *       however many grants a window holds.</li>
  *   <li>Resource limits: permits held.</li>
  * </ul>
+ *
+ * <h2>What the provider said (SPEC F2–F4)</h2>
+ * After its own words, every rate limit has {@value #FEEDBACK_WORDS} words of provider feedback, changed
+ * only by {@link #observe} and neutral until then (so that without feedback every result is the
+ * algorithm's alone):
+ * <ul>
+ *   <li><b>budget</b> and <b>budget end</b> (the clamp, F2): while {@code now < budget end}, a grant of
+ *       n units needs {@code n <= budget}; each grant takes n from it, and settling a grant made after
+ *       the report gives back what it refunds (or takes what it overuses). A grant made before the
+ *       report is not in the budget: the provider counted it already. Outside the clamp, the budget is
+ *       not touched.</li>
+ *   <li><b>mark</b>: the grant sequence number of the report; grants with a larger one count against
+ *       the budget.</li>
+ *   <li><b>pause end</b> (F3): no grant before it.</li>
+ *   <li><b>scale</b> (F4, an adopted limit): the algorithm counts {@code n × scale} units for n, so a
+ *       limit of capacity C behaves as a limit of C / scale (every algorithm is linear in its amounts).
+ *       1 until a limit is adopted.</li>
+ *   <li><b>source</b>: the sequence number of the grant whose response set the budget in force: a
+ *       report about a later grant is newer and replaces it; one about an earlier grant (an older answer
+ *       read late) can only lower it.</li>
+ * </ul>
+ * A waiter held by the clamp waits until the budget ends (or a refund), one held by a pause until the
+ * pause ends: {@link #waitTime} reports both, so waking is exact.
  */
 final class LimitMath {
     /** Relative rounding tolerance: 1e-12 of capacity (a waiter woken at its computed instant is granted). */
     static final double TOLERANCE = 1e-12;
     private static final int SW_HEADER = 4;
     private static final int SW_ENTRY = 3;
-    /** Entries in a sliding window's ring: 4 + 3 × 512 doubles = 12,320 bytes of state per limit. */
+    /** Entries in a sliding window's ring: 4 + 3 × 512 doubles = 12,320 bytes per limit (plus the feedback words). */
     static final int SW_RING = 512;
+    /** Words of provider feedback after a rate limit's own state: budget, its end, mark, pause end, scale, source. */
+    static final int FEEDBACK_WORDS = 6;
+    private static final int FB_BUDGET = 0;
+    private static final int FB_UNTIL = 1;
+    private static final int FB_MARK = 2;
+    private static final int FB_PAUSE = 3;
+    private static final int FB_SCALE = 4;
+    private static final int FB_SOURCE = 5;
 
     enum Kind { LEAKY_BUCKET, SLIDING_WINDOW, FIXED_WINDOW, GCRA, RESOURCE }
 
@@ -59,6 +90,8 @@ final class LimitMath {
     /** A sliding window's merge grid: entries in one cell of this many nanoseconds may merge. */
     final double cell;
     final int offset;
+    /** Where the feedback words start ({@code offset} + the algorithm's words); -1 for a resource limit. */
+    final int feedback;
 
     LimitMath(Limit limit, int offset) {
         this.offset = offset;
@@ -81,6 +114,7 @@ final class LimitMath {
         this.per = window / capacity;
         this.ring = kind == Kind.SLIDING_WINDOW ? SW_RING : 0;
         this.cell = kind == Kind.SLIDING_WINDOW ? 2 * window / SW_RING : 0;
+        this.feedback = kind == Kind.RESOURCE ? -1 : offset + ownSize();
     }
 
     private static Kind kindOf(RateAlgorithm algorithm) {
@@ -92,8 +126,13 @@ final class LimitMath {
         };
     }
 
-    /** How many doubles of state this limit needs. */
+    /** How many doubles of state this limit needs (its algorithm's and the feedback words). */
     int stateSize() {
+        return ownSize() + (kind == Kind.RESOURCE ? 0 : FEEDBACK_WORDS);
+    }
+
+    /** How many doubles the algorithm itself needs. */
+    private int ownSize() {
         return switch (kind) {
             case FIXED_WINDOW -> 3;
             case LEAKY_BUCKET, GCRA, RESOURCE -> 1;
@@ -123,6 +162,15 @@ final class LimitMath {
             }
             case RESOURCE -> s[o] = 0;
         }
+        if (feedback >= 0) {
+            int f = feedback;
+            s[f + FB_BUDGET] = 0;
+            s[f + FB_UNTIL] = Double.NEGATIVE_INFINITY;
+            s[f + FB_MARK] = 0;
+            s[f + FB_PAUSE] = Double.NEGATIVE_INFINITY;
+            s[f + FB_SCALE] = 1;
+            s[f + FB_SOURCE] = 0;
+        }
     }
 
     /**
@@ -134,6 +182,26 @@ final class LimitMath {
         if (n == 0) {
             return 0;
         }
+        if (feedback < 0) {
+            return ownWait(s, now, n);
+        }
+        int f = feedback;
+        double scale = s[f + FB_SCALE];
+        // Scaled above capacity (an adopted limit below the amount): it needs the whole capacity.
+        double wait = ownWait(s, now, scale == 1 ? n : Math.min(capacity, n * scale));
+        double pause = s[f + FB_PAUSE] - now;
+        if (pause > 0) {
+            wait = Math.max(wait, pause);
+        }
+        double clamp = s[f + FB_UNTIL] - now;
+        if (clamp > 0 && n > s[f + FB_BUDGET] + tolerance) {
+            wait = Math.max(wait, clamp);
+        }
+        return wait;
+    }
+
+    /** {@link #waitTime} of the algorithm alone, for {@code n} > 0 units (scaled). */
+    private double ownWait(double[] s, double now, double n) {
         int o = offset;
         return switch (kind) {
             case GCRA -> {
@@ -166,6 +234,15 @@ final class LimitMath {
 
     /** Takes {@code n} units at {@code now}; {@code seq} identifies the grant for a later settle. */
     void commit(double[] s, double now, double n, long seq) {
+        if (feedback >= 0) {
+            int f = feedback;
+            if (now < s[f + FB_UNTIL]) {
+                s[f + FB_BUDGET] -= n;
+            }
+            if (s[f + FB_SCALE] != 1) {
+                n *= s[f + FB_SCALE];
+            }
+        }
         int o = offset;
         switch (kind) {
             case GCRA -> s[o] = Math.max(s[o], now) + n * per;
@@ -194,6 +271,15 @@ final class LimitMath {
         double refund = granted - used;
         if (refund == 0) {
             return;
+        }
+        if (feedback >= 0) {
+            int f = feedback;
+            if (now < s[f + FB_UNTIL] && seq > s[f + FB_MARK]) {
+                s[f + FB_BUDGET] += refund;
+            }
+            if (s[f + FB_SCALE] != 1) {
+                refund *= s[f + FB_SCALE];
+            }
         }
         int o = offset;
         switch (kind) {
@@ -227,13 +313,31 @@ final class LimitMath {
         s[offset] = Math.max(0, s[offset] - n);
     }
 
-    /** Units that could be granted at {@code now}, without changing the state (negative in debt). */
+    /**
+     * Units that could be granted at {@code now}, without changing the state (negative in debt): at
+     * most the provider's budget while it lasts, none (or the debt) while paused.
+     */
     double available(double[] s, double now) {
-        return capacity - inUse(s, now);
+        if (feedback < 0) {
+            return capacity - inUse(s, now);
+        }
+        int f = feedback;
+        double scale = s[f + FB_SCALE];
+        double available = (capacity - ownInUse(s, now)) / scale;
+        if (now < s[f + FB_UNTIL]) {
+            available = Math.min(available, s[f + FB_BUDGET]);
+        }
+        return now < s[f + FB_PAUSE] ? Math.min(available, 0) : available;
     }
 
     /** Units counted against the limit at {@code now} (permits held, for a resource); no side effect. */
     double inUse(double[] s, double now) {
+        double units = ownInUse(s, now);
+        return feedback < 0 ? units : units / s[feedback + FB_SCALE];
+    }
+
+    /** {@link #inUse} of the algorithm, in its own (scaled) units. */
+    private double ownInUse(double[] s, double now) {
         int o = offset;
         return switch (kind) {
             case GCRA, LEAKY_BUCKET -> Math.max(0, s[o] - now) / per;
@@ -254,14 +358,85 @@ final class LimitMath {
         };
     }
 
+    /**
+     * Records what the provider reported for this limit at {@code now} (SPEC F2–F4); each argument NaN
+     * when not reported. A resource limit ignores it.
+     *
+     * @param mark       the grant sequence number of the report: later grants count against the budget
+     * @param source     the sequence number of the grant the report answers: a report about a grant
+     *                   later than the one that set an active budget replaces it; one about an earlier
+     *                   grant (an older answer read late) can only lower it
+     * @param remaining  units the provider still grants until {@code resetNanos} from now (the clamp)
+     * @param resetNanos when the clamp ends
+     * @param pauseNanos no grant before this (Retry-After); a pause is only ever extended
+     * @param scale      units counted for each unit granted (an adopted limit: capacity / reported)
+     */
+    void observe(double[] s, double now, double mark, double source, double remaining, double resetNanos,
+                 double pauseNanos, double scale) {
+        if (feedback < 0) {
+            return;
+        }
+        int f = feedback;
+        if (pauseNanos > 0) {
+            s[f + FB_PAUSE] = Math.max(s[f + FB_PAUSE], now + pauseNanos);
+        }
+        if (remaining >= 0 && resetNanos > 0) {
+            if (now >= s[f + FB_UNTIL] || source > s[f + FB_SOURCE]) {
+                s[f + FB_BUDGET] = remaining;
+                s[f + FB_UNTIL] = now + resetNanos;
+                s[f + FB_SOURCE] = source;
+            } else {
+                s[f + FB_BUDGET] = Math.min(s[f + FB_BUDGET], remaining);
+            }
+            s[f + FB_MARK] = mark;
+        }
+        if (scale > 0 && scale < Double.POSITIVE_INFINITY) {
+            s[f + FB_SCALE] = scale;
+        }
+    }
+
+    /** The latest instant a clamp or pause of this limit still acts, or -Infinity (none, or a resource). */
+    double feedbackEnd(double[] s) {
+        return feedback < 0 ? Double.NEGATIVE_INFINITY : Math.max(s[feedback + FB_UNTIL], s[feedback + FB_PAUSE]);
+    }
+
+    /** Whether an adopted limit scales this limit's amounts. */
+    boolean scaled(double[] s) {
+        return feedback >= 0 && s[feedback + FB_SCALE] != 1;
+    }
+
+    /** Nanoseconds from {@code now} until a pause of this limit ends, 0 if none. */
+    double pausedFor(double[] s, double now) {
+        return feedback < 0 ? 0 : Math.max(0, s[feedback + FB_PAUSE] - now);
+    }
+
+    /** The provider's budget left while its clamp lasts, else NaN. */
+    double budget(double[] s, double now) {
+        return feedback >= 0 && now < s[feedback + FB_UNTIL] ? s[feedback + FB_BUDGET] : Double.NaN;
+    }
 
     /**
      * Nanoseconds from {@code now} until this limit's state admits, refunds and charges exactly what a
      * fresh state ({@link #init}) would, if nothing else happens: 0 when it already does;
-     * {@code +Infinity} while a resource permit is held (only a release frees it). No side effect.
-     * A keyed family drops a key's state only then (SPEC L24); a distributed store can expire it then.
+     * {@code +Infinity} while a resource permit is held (only a release frees it) or while an adopted
+     * provider limit scales it (a fresh state would forget it, and be more generous). A provider's
+     * clamp or pause counts until it ends. No side effect. A keyed family drops a key's state only then
+     * (SPEC L24); a distributed store can expire it then.
      */
     double idleIn(double[] s, double now) {
+        double own = ownIdleIn(s, now);
+        if (feedback < 0) {
+            return own;
+        }
+        int f = feedback;
+        if (s[f + FB_SCALE] != 1) {
+            return Double.POSITIVE_INFINITY;
+        }
+        // The budget, mark and source words mean nothing once the clamp is over (a report then replaces them).
+        return Math.max(own, Math.max(s[f + FB_UNTIL], s[f + FB_PAUSE]) - now);
+    }
+
+    private double ownIdleIn(double[] s, double now) {
         int o = offset;
         return switch (kind) {
             // Both max(TAT, now): a TAT in the past is the fresh state.

@@ -50,6 +50,18 @@ public interface LocalStore extends LimitStore {
     }
 
     /**
+     * Records what the provider reported ({@link SetAlgorithms#observe}) so that every process using
+     * the state honours it (SPEC F2–F4). {@link ArrayStore} implements it; a store of another kind
+     * that does not cannot listen to providers, and says so.
+     *
+     * @throws UnsupportedOperationException if this store cannot record provider feedback
+     */
+    default void observe(Feedback feedback) {
+        throw new UnsupportedOperationException("the limit store " + describe() + " (" + getClass().getName()
+                + ") cannot record what a provider reported; implement LocalStore.observe, or extend ArrayStore");
+    }
+
+    /**
      * A grant made without the engine's lock, for stores with a lock-free representation; tried
      * only while no waiter is queued. Returns the sequence number, or 0 to take the locked path
      * (which decides every refusal, so fairness and counters stay exact).

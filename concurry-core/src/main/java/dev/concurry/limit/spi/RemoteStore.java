@@ -30,4 +30,15 @@ public interface RemoteStore extends LimitStore {
 
     /** What every limit has available and in use now. */
     CompletableFuture<StoreSnapshot> snapshot();
+
+    /**
+     * Records what the provider reported, atomically, as {@link SetAlgorithms#observe} does, so that
+     * every process using the set honours it (SPEC F2–F4). A store that cannot completes exceptionally
+     * with {@link UnsupportedOperationException} (this default).
+     */
+    default CompletableFuture<Void> observe(Feedback feedback) {
+        return CompletableFuture.failedFuture(new UnsupportedOperationException("the limit store " + describe()
+                + " (" + getClass().getName() + ") cannot record what a provider reported; implement"
+                + " RemoteStore.observe"));
+    }
 }

@@ -228,6 +228,54 @@ public final class SetAlgorithms {
         }
     }
 
+    // ---- provider feedback -----------------------------------------------------------------------
+
+    /**
+     * Records what a provider reported (SPEC F2–F4) at {@code now}: a budget per limit until its
+     * reset, a pause, a scale (see {@code LimitMath}'s feedback words). A report that sets a budget
+     * takes the next grant sequence number as its mark (no grant has it): grants made from now on
+     * count against the budget, those made before do not (the provider counted them already). Its
+     * source is the grant it answers ({@link Feedback#source()}), or this mark when it answers none.
+     *
+     * @return bit i set when limit i's state changed
+     */
+    public long observe(double[] s, double now, Feedback feedback) {
+        double mark = feedback.setsBudget() ? ++s[SEQ] : s[SEQ];
+        double source = feedback.source() < 0 ? mark : feedback.source();
+        long touched = feedback.touches();
+        for (int i = 0; i < math.length; i++) {
+            if ((touched & (1L << i)) != 0) {
+                math[i].observe(s, now, mark, source, feedback.remaining(i), feedback.resetNanos(i),
+                        feedback.pauseNanos(i), feedback.scale(i));
+            }
+        }
+        return touched;
+    }
+
+    /**
+     * The latest state time (ns since the epoch) at which a provider's budget or pause of limit
+     * {@code i} still acts, {@code -Infinity} when none ever did. Past it, and with no adopted limit
+     * ({@link #scaled}), the limit's results are its algorithm's alone.
+     */
+    public double feedbackEnd(double[] s, int i) {
+        return math[i].feedbackEnd(s);
+    }
+
+    /** Whether limit {@code i} counts its amounts scaled by an adopted provider limit. */
+    public boolean scaled(double[] s, int i) {
+        return math[i].scaled(s);
+    }
+
+    /** Nanoseconds from {@code now} until a provider's pause of limit {@code i} ends, 0 if none. */
+    public double pausedFor(double[] s, int i, double now) {
+        return math[i].pausedFor(s, now);
+    }
+
+    /** What is left of the provider's budget for limit {@code i} while it lasts, else NaN. */
+    public double budget(double[] s, int i, double now) {
+        return math[i].budget(s, now);
+    }
+
     // ---- reading ---------------------------------------------------------------------------------
 
     /** Units of limit {@code i} that could be granted at {@code now} (negative in debt); no side effect. */
