@@ -23,7 +23,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Method: the keys ({@code "customer-<i>"} strings) are made first and are not counted. Heap used is
  * read after {@code System.gc()} (four times, 100 ms apart), before the family is built and after each
  * key took one acquisition (closed), then after the manual clock moved 2.5 s (past two idle ticks of
- * one second, while every window still counts: each acquisition took half a one-minute limit). The
+ * {@code evictIdleAfter} = 1 s, while every window still counts: each acquisition took half a
+ * one-minute limit). The
  * difference divided by the number of keys is the cost of a key <b>in use</b> (its engine and store),
  * and of a key <b>idle before eviction</b> (unused, state still counting: its store only). Bucket4j's
  * local bucket per key in a {@code ConcurrentHashMap} is measured the same way. Run with the serial
@@ -60,7 +61,8 @@ public final class KeyedFootprint {
             int n = t.name().equals("SLIDING_WINDOW") ? Math.min(keys, 10_000) : keys;
             ManualClock clock = new ManualClock();
             long before = usedHeap();
-            KeyedLimits.Builder<String> builder = KeyedLimits.<String>builder().backend(Backends.inMemory(clock));
+            KeyedLimits.Builder<String> builder = KeyedLimits.<String>builder().backend(Backends.inMemory(clock))
+                    .evictIdleAfter(Duration.ofSeconds(1));
             builder.addAll(t.limits());
             KeyedLimits<String> family = builder.build();
             for (int i = 0; i < n; i++) {

@@ -44,7 +44,8 @@ import java.util.stream.Collectors;
  * <p><b>Memory.</b> A key's state is created on its first use and dropped only when dropping it changes
  * nothing: nothing held, nothing owed, no window still counting, nobody waiting, no acquisition of it
  * still open (close every acquisition: an open one keeps its key). Idle keys are dropped once unused for
- * {@link Builder#evictIdleAfter(Duration)}; with {@link Builder#maxKeys(int)} a new key beyond the
+ * {@link Builder#evictIdleAfter(Duration)} (a key whose state still counts keeps only that state
+ * meanwhile); with {@link Builder#maxKeys(int)} a new key beyond the
  * maximum first makes the family drop every idle key at once, and is refused with
  * {@link TooManyKeysException} when none is idle: a key that still counts is never dropped, since that
  * would make it more generous than its limits.
@@ -198,7 +199,7 @@ public interface KeyedLimits<K> extends AutoCloseable {
         private String name;
         private LimitBackend backend;
         private int maxKeys = Integer.MAX_VALUE;
-        private Duration evictIdleAfter = Duration.ofSeconds(1);
+        private Duration evictIdleAfter = Duration.ofMinutes(1);
 
         private Builder() {
         }
@@ -284,9 +285,11 @@ public interface KeyedLimits<K> extends AutoCloseable {
         }
 
         /**
-         * How long a key must stay idle (its state back to initial) and unused before it is dropped; it
-         * is then dropped within twice that. One second by default. Shorter frees memory sooner; longer
-         * spares keys used now and then from being created again.
+         * How long a key must stay unused before it lets go of what it does not need: a key whose state
+         * is back to initial is then dropped, one whose state still counts keeps only its state (its
+         * engine is built again on its next use) and is dropped once its state is back to initial. Each
+         * happens within twice this after the last use. One minute by default. Shorter frees memory
+         * sooner; longer spares keys used now and then from being built again.
          */
         public Builder<K> evictIdleAfter(Duration idle) {
             Objects.requireNonNull(idle, "idle");
