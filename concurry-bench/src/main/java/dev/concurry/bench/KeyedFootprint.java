@@ -3,6 +3,7 @@ package dev.concurry.bench;
 import dev.concurry.limit.Backends;
 import dev.concurry.limit.KeyedLimits;
 import dev.concurry.limit.Limit;
+import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.RateAlgorithm;
 import dev.concurry.limit.RateLimit;
 import dev.concurry.limit.Request;
@@ -79,6 +80,18 @@ public final class KeyedFootprint {
             family.close();
         }
         long before = usedHeap();
+        ConcurrentHashMap<String, LimitSet> sets = new ConcurrentHashMap<>();
+        RateLimit bucket = RateLimit.of("requests", 100, minute, RateAlgorithm.TOKEN_BUCKET);
+        for (int i = 0; i < keys; i++) {
+            sets.computeIfAbsent(names[i], k -> LimitSet.builder().add(bucket).build())
+                    .tryAcquire(Request.of("requests", 50)).orElseThrow().close();
+        }
+        long afterSets = usedHeap();
+        System.out.printf(Locale.ROOT, "| TOKEN_BUCKET, a LimitSet per key in a ConcurrentHashMap (by hand, never dropped)"
+                + " | %,d | %.0f | %.0f |%n", keys, (afterSets - before) / (double) keys, (afterSets - before) / (double) keys);
+        sets.values().forEach(LimitSet::close);
+        sets.clear();
+        before = usedHeap();
         Bandwidth bandwidth = Bandwidth.builder().capacity(100).refillGreedy(100, minute).build();
         ConcurrentHashMap<String, Bucket> buckets = new ConcurrentHashMap<>();
         for (int i = 0; i < keys; i++) {
