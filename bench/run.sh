@@ -7,6 +7,9 @@
 #                             tables with ratios, then N5 accuracy (3 s per limiter). About 5 minutes.
 #   bench/run.sh full         the same benchmarks, 2 forks, 3x2 s warm-up, 5x2 s measurement, -prof gc;
 #                             accuracy 10 s each. About 20 minutes.
+#   bench/run.sh hazelcast    N4b: a client with 8 threads on a cluster of 3 member JVMs on loopback, one hot set,
+#                             against Bucket4j's Hazelcast backend and no-op entry processors (1 fork, 2x2 s warm-up,
+#                             3x3 s measurement per benchmark, each on its own cluster; ~4 min).
 #   bench/run.sh accuracy [seconds] [threads]     N5 only.
 #   bench/run.sh redis [quick|throughput]         N4: Redis on loopback, 8 threads (1 fork, 2x2 s warm-up,
 #                             3x3 s measurement; quick = throughput then latency percentiles, ~4 min).
@@ -122,6 +125,29 @@ case "$mode" in
     } 2>&1 | tee "$out.txt"
     echo "bench: results in ${out#$root/}.txt and .json" >&2
     ;;
+  hazelcast)
+    mkdir -p "$here/results"
+    # The N4b benchmarks also run concurry-hazelcast: rebuild when it changed (the check above does not look).
+    if [ -n "$(find "$root/concurry-hazelcast/src/main" "$root/concurry-hazelcast/pom.xml" -newer "$jar" -print -quit)" ]; then
+      echo "bench: rebuilding $jar (concurry-hazelcast changed) ..." >&2
+      (cd "$root" && ./mvnw -B -ntp -DskipTests -pl concurry-bench -am package >"$here/results/build.log" 2>&1) || {
+        echo "bench: the build failed; see bench/results/build.log" >&2
+        exit 1
+      }
+    fi
+    stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+    out="$here/results/hazelcast-$stamp"
+    {
+      echo "# concurry N4b (Hazelcast) benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
+      echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+      echo "# JDK: $("$java" -version 2>&1 | head -2 | tr '\n' ' ')"
+      echo "# load before the run: $(uptime | sed 's/.*load average/load average/')"
+      echo "# command: bench/run.sh hazelcast"
+      "$java" -cp "$jar" dev.concurry.bench.HazelcastReport "$out"
+      echo "# load after the run: $(uptime | sed 's/.*load average/load average/')"
+    } 2>&1 | tee "$out.txt"
+    echo "bench: results in ${out#$root/}.txt and .json" >&2
+    ;;
   accuracy)
     exec "$java" -cp "$jar" dev.concurry.bench.Accuracy "$@"
     ;;
@@ -129,7 +155,7 @@ case "$mode" in
     exec "$java" -jar "$jar" "$@"
     ;;
   *)
-    echo "usage: bench/run.sh [quick|full|redis [quick|throughput]|keyed|accuracy [seconds] [threads]|jmh [JMH options...]]" >&2
+    echo "usage: bench/run.sh [quick|full|redis [quick|throughput]|hazelcast|keyed|accuracy [seconds] [threads]|jmh [JMH options...]]" >&2
     exit 2
     ;;
 esac

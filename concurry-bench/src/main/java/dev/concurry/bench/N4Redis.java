@@ -8,6 +8,7 @@ import dev.concurry.limit.Request;
 import dev.concurry.redis.RedisBackend;
 import io.github.bucket4j.BucketConfiguration;
 import io.github.bucket4j.distributed.BucketProxy;
+import io.github.bucket4j.distributed.proxy.optimization.Optimizations;
 import io.github.bucket4j.redis.lettuce.Bucket4jLettuce;
 import io.github.bucket4j.redis.lettuce.cas.LettuceBasedProxyManager;
 import io.lettuce.core.RedisClient;
@@ -46,6 +47,10 @@ import org.redisson.config.Config;
  *       grant needs no round trip).</li>
  *   <li>{@code bucket4jLettuce}: Bucket4j's Lettuce compare-and-swap proxy manager (default
  *       options: unbounded retries), {@code tryConsume(1)} on one bucket.</li>
+ *   <li>{@code bucket4jLettuceBatching}: the same with Bucket4j's own request batching
+ *       ({@code Optimizations.batching()} on the bucket's builder: requests arriving while one is in
+ *       flight are combined into one), Bucket4j's answer to the problem Concurry's group commit
+ *       solves.</li>
  *   <li>{@code redissonRateLimiter}: Redisson {@code RRateLimiter.tryAcquire()} (default
  *       options), rate type OVERALL.</li>
  *   <li>{@code ceilingReturn1}: Lettuce {@code EVALSHA} of {@code return 1}: what one script call
@@ -108,9 +113,12 @@ public class N4Redis {
                 case "bucket4jLettuce" -> {
                     bucket4jManager = Bucket4jLettuce.casBasedBuilder(lettuce).build();
                     bucket = bucket4jManager.getProxy("n4:bucket4j".getBytes(StandardCharsets.UTF_8),
-                            () -> BucketConfiguration.builder()
-                                    .addLimit(limit -> limit.capacity(HUGE).refillGreedy(HUGE, SECOND))
-                                    .build());
+                            N4Redis::bucket4jConfiguration);
+                }
+                case "bucket4jLettuceBatching" -> {
+                    bucket4jManager = Bucket4jLettuce.casBasedBuilder(lettuce).build();
+                    bucket = bucket4jManager.builder().withOptimization(Optimizations.batching())
+                            .build("n4:bucket4j-batching".getBytes(StandardCharsets.UTF_8), N4Redis::bucket4jConfiguration);
                 }
                 case "redissonRateLimiter" -> {
                     Config config = new Config();
@@ -133,6 +141,10 @@ public class N4Redis {
             tearDown();
             throw e;
         }
+    }
+
+    private static BucketConfiguration bucket4jConfiguration() {
+        return BucketConfiguration.builder().addLimit(limit -> limit.capacity(HUGE).refillGreedy(HUGE, SECOND)).build();
     }
 
     private void concurry(RateAlgorithm algorithm) {
@@ -194,6 +206,11 @@ public class N4Redis {
     @Benchmark
     public boolean bucket4jLettuce() {
         return succeeded(bucket.tryConsume(1), "Bucket4j");
+    }
+
+    @Benchmark
+    public boolean bucket4jLettuceBatching() {
+        return succeeded(bucket.tryConsume(1), "Bucket4j with batching");
     }
 
     @Benchmark

@@ -25,7 +25,8 @@ class RedisBenchmarkSmokeTest {
 
         Map<String, RedisReport.Row> rows = RedisReport.rows(results, java.util.List.of());
         assertThat(rows).containsOnlyKeys("concurryGcra", "concurryTokenBucket", "concurrySlidingWindow",
-                "bucket4jLettuce", "redissonRateLimiter", "ceilingReturn1", "ceilingMinimalGcra");
+                "bucket4jLettuce", "bucket4jLettuceBatching", "redissonRateLimiter", "ceilingReturn1",
+                "ceilingMinimalGcra");
         assertThat(rows.values()).allSatisfy(r -> assertThat(r.opsPerSecond()).isPositive());
         assertThat(RedisReport.table(results, java.util.List.of()))
                 .contains("| concurryGcra |").contains("÷ Bucket4j").contains("N4 ≥ 3× Redisson");

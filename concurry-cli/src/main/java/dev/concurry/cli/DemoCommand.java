@@ -15,20 +15,23 @@ import picocli.CommandLine.Parameters;
                 "llm: 500 requests + 10,000 tokens per (scaled) minute against a local LLM-like HTTP API.",
                 "db: 20 process workers against a real PostgreSQL that allows 5 connections.",
                 "regions: two local API regions with their own quotas behind one LimitPool.",
-                "feedback: a quota configured twice too high, corrected by listening to the API's headers."})
+                "feedback: a quota configured twice too high, corrected by listening to the API's headers;",
+                "cluster: the llm scenario with workers on 3 member JVMs of a Hazelcast cluster sharing one limit set;",
+                "         one member is killed mid-run (not part of 'all': it starts JVMs)."})
 final class DemoCommand implements Callable<Integer> {
 
-    enum Scenario { llm, db, regions, feedback, all }
+    enum Scenario { llm, db, regions, feedback, cluster, all }
 
     @Parameters(index = "0", arity = "0..1", defaultValue = "all",
             description = "Which scenario: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     Scenario scenario;
 
-    @Option(names = "--seconds", defaultValue = "6", description = "How long each run lasts (default: ${DEFAULT-VALUE}).")
-    double seconds;
+    @Option(names = "--seconds", description = "How long each run lasts (default: 6; 8 for cluster).")
+    Double seconds;
 
-    @Option(names = "--minute", defaultValue = "2", description = "Seconds that one simulated minute lasts (default: ${DEFAULT-VALUE}).")
-    double minute;
+    @Option(names = "--minute", description = "Seconds that one simulated minute lasts (default: 2; 4 for cluster,"
+            + " whose grants reach the workers across JVMs, a delay the API's 5% margin must cover).")
+    Double minute;
 
     @Option(names = "--workers", defaultValue = "10", description = "Concurrent workers (default: ${DEFAULT-VALUE}).")
     int workers;
@@ -43,6 +46,9 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--db-mode", defaultValue = "PROCESS",
             description = "Worker mode of the database scenario: PROCESS (the seed's), THREAD or VIRTUAL (default: ${DEFAULT-VALUE}).")
     dev.concurry.worker.Mode dbMode;
+
+    @Option(names = "--members", defaultValue = "3", description = "Member JVMs of the cluster scenario (default: ${DEFAULT-VALUE}).")
+    int members;
 
     @Option(names = "--port", defaultValue = "0", description = "Port of the local API server; 0 picks a free one.")
     int port;
@@ -65,12 +71,14 @@ final class DemoCommand implements Callable<Integer> {
         if (mode != dev.concurry.worker.Mode.THREAD && mode != dev.concurry.worker.Mode.VIRTUAL) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--mode must be THREAD or VIRTUAL, got " + mode);
         }
-        if (seconds <= 0 || minute <= 0 || workers < 1 || dbWorkers < 1 || port < 0 || port > 65535) {
+        double runSeconds = seconds != null ? seconds : scenario == Scenario.cluster ? 8 : 6;
+        double minuteSeconds = minute != null ? minute : scenario == Scenario.cluster ? 4 : 2;
+        if (runSeconds <= 0 || minuteSeconds <= 0 || workers < 1 || dbWorkers < 1 || members < 2 || port < 0 || port > 65535) {
             throw new CommandLine.ParameterException(spec.commandLine(),
-                    "--seconds and --minute must be > 0, --workers >= 1, --port in 0..65535");
+                    "--seconds and --minute must be > 0, --workers >= 1, --members >= 2, --port in 0..65535");
         }
-        Duration runFor = Duration.ofMillis((long) (seconds * 1000));
-        Duration scaledMinute = Duration.ofMillis((long) (minute * 1000));
+        Duration runFor = Duration.ofMillis((long) (runSeconds * 1000));
+        Duration scaledMinute = Duration.ofMillis((long) (minuteSeconds * 1000));
         var out = spec.commandLine().getOut();
         out.printf("Concurry demo: %s%n", scenario);
         if (scenario == Scenario.llm || scenario == Scenario.all) {
@@ -92,6 +100,9 @@ final class DemoCommand implements Callable<Integer> {
             Path chart = RateChart.providerFeedback(output.resolve("provider-feedback.png"), feedback);
             out.printf("  %-44s %s%n", "chart of both runs", chart);
             out.flush();
+        }
+        if (scenario == Scenario.cluster) {
+            new ClusterScenario(members, workers, runFor, scaledMinute, port).run().print(out);
         }
         return 0;
     }

@@ -20,7 +20,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -167,18 +166,29 @@ final class LlmScenario {
     /** As above; {@code listen}: the workers report the API's rate-limit headers to the set. */
     static List<LlmWorker.Outcome> callUntil(HttpClient http, Map<String, URI> endpoints, Limiter limits, int workers,
                                             Mode mode, long deadline, String description, boolean listen) {
-        List<CompletableFuture<Optional<LlmWorker.Outcome>>> calls = new ArrayList<>();
         try (WorkerPool<LlmWorker> pool = Worker.options(LlmWorker.class)
                 .mode(mode).maxWorkers(workers).maxQueuedTasks(2).limits(limits).name("demo")
-                .init(() -> new LlmWorker(http, endpoints, listen));
-             ProgressTracker progress = Progress.bar(description)
-                     .startFor(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())))) {
+                .init(() -> new LlmWorker(http, endpoints, listen))) {
+            return keepBusy(pool, deadline, description);
+        }
+    }
+
+    /**
+     * Keeps {@code pool} busy with {@code generate} calls until {@code deadline}, with a progress bar of the
+     * run's time (elapsed, remaining) and the calls done, and returns every call's outcome. The call
+     * returns a plain outcome (null when none was granted in time), which crosses to and from cluster
+     * members.
+     */
+    static List<LlmWorker.Outcome> keepBusy(WorkerPool<LlmWorker> pool, long deadline, String description) {
+        List<CompletableFuture<LlmWorker.Outcome>> calls = new ArrayList<>();
+        try (ProgressTracker progress = Progress.bar(description)
+                .startFor(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())))) {
             while (System.nanoTime() < deadline) {
-                CompletableFuture<Optional<LlmWorker.Outcome>> call = pool.submit(w -> w.generate(deadline));
+                CompletableFuture<LlmWorker.Outcome> call = pool.submit(w -> w.generate(deadline).orElse(null));
                 call.whenComplete((outcome, failure) -> progress.step());
                 calls.add(call);                       // submit blocks while the workers' queues are full
             }
-            return Futures.gather(calls).stream().flatMap(Optional::stream).toList();
+            return Futures.gather(calls).stream().filter(java.util.Objects::nonNull).toList();
         }
     }
 

@@ -23,8 +23,11 @@ import java.util.regex.Pattern;
  * when it resets, a 429's retry time), so that every worker of the set stays within it.
  */
 public final class LlmWorker extends Worker {
-    /** What one call did. */
-    record Outcome(String region, int status, int tokens, long grantedAt) {
+    /**
+     * What one call did; {@code grantedAt} in {@link System#nanoTime()} (comparable across the JVMs of one
+     * host), {@code pid} of the JVM that made the call (a member JVM in cluster mode).
+     */
+    record Outcome(String region, int status, int tokens, long grantedAt, long pid) implements java.io.Serializable {
     }
 
     static final Request RESERVE = Request.of("requests", 1).and("tokens", LlmScenario.MAX_TOKENS);
@@ -44,6 +47,23 @@ public final class LlmWorker extends Worker {
         this.http = http;
         this.endpoints = endpoints;
         this.listen = listen;
+    }
+
+    /** A worker with an HTTP client of its own: for a worker built where it runs (a cluster member). */
+    LlmWorker(Map<String, URI> endpoints) {
+        this(HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build(), endpoints);
+    }
+
+    /**
+     * Calls the API's {@code /health} (not counted) {@code calls} times, to open connections and compile the
+     * HTTP path before a measured run; returns the JVM's pid.
+     */
+    long warmUp(int calls) throws IOException, InterruptedException {
+        HttpRequest health = HttpRequest.newBuilder(endpoints.values().iterator().next().resolve("/health")).build();
+        for (int i = 0; i < calls; i++) {
+            http.send(health, HttpResponse.BodyHandlers.discarding());
+        }
+        return ProcessHandle.current().pid();
     }
 
     /** One completion, or empty when no grant came before {@code deadlineNanos} (the run is over). */
@@ -68,7 +88,8 @@ public final class LlmWorker extends Worker {
                 used = m.find() ? Integer.parseInt(m.group(1)) : LlmScenario.MAX_TOKENS;
             }
             acq.update("tokens", used);            // settle the reservation to actual usage on close
-            return Optional.of(new Outcome(region, response.statusCode(), used, grantedAt));
+            return Optional.of(new Outcome(region, response.statusCode(), used, grantedAt,
+                    ProcessHandle.current().pid()));
         } catch (AcquireTimeoutException e) {
             return Optional.empty();
         }

@@ -82,8 +82,14 @@ public final class Backends {
      * }</pre>
      *
      * <p>A waiter is woken at once by a release in its own JVM, and within about 1 ms by a release in
-     * another JVM. Opening a file made for other limits, or a file that is not a valid set, fails with
-     * an {@link IllegalStateException} that says why; the file is never overwritten.
+     * another JVM; waiters are served first come, first served per key across every JVM on the file.
+     * A process paused inside the file's lock blocks nobody for long: a {@code tryAcquire} is refused
+     * within milliseconds if the holder is stopped (SIGSTOP), within 1 s if it runs but keeps the lock
+     * (a long GC), and waiters keep retrying until their timeouts. Opening a
+     * file made for other limits, or a file that is not a valid set, fails with an
+     * {@link IllegalStateException} that says why; the file is never overwritten. A file truncated
+     * while in use fails every later call with an {@link IllegalStateException}; impossible state words
+     * (a negative count of permits, NaN) are repaired, never more generously than the limits allow.
      */
     public static LimitBackend sharedMemory() {
         return sharedMemory(null, MonotonicClock.system());

@@ -106,7 +106,6 @@ final class LimitEngine implements LimitSet, Probe {
     // Everything below is guarded by lock.
     private Waiter head;
     private Waiter tail;
-    private int waiting;
     private long contended;
     private MonotonicClock.Wakeup wakeup;
     private long wakeupAt = Long.MAX_VALUE;
@@ -535,9 +534,6 @@ final class LimitEngine implements LimitSet, Probe {
             w.prev = tail;
         }
         tail = w;
-        if (!w.isTry) {
-            waiting++;
-        }
         idle = false;
         if (wasEmpty) {
             store.waiters(true);
@@ -557,9 +553,6 @@ final class LimitEngine implements LimitSet, Probe {
         }
         w.prev = null;
         w.next = null;
-        if (!w.isTry) {
-            waiting--;
-        }
         if (head == null) {
             contended = 0;
             idle = !closed;
@@ -1297,10 +1290,16 @@ final class LimitEngine implements LimitSet, Probe {
             }
             long now = clock.nanoTime();
             Map<String, LimitStats.KeyStats> keys = new LinkedHashMap<>();
+            int waiting = 0;
+            for (Waiter w = head; w != null; w = w.next) {
+                if (waits(w)) {
+                    waiting++;
+                }
+            }
             for (int i = 0; i < specs.size(); i++) {
                 int waitingForKey = 0;
                 for (Waiter w = head; w != null; w = w.next) {
-                    if (!w.isTry && (w.request.mask() & (1L << i)) != 0) {
+                    if (waits(w) && (w.request.mask() & (1L << i)) != 0) {
                         waitingForKey++;
                     }
                 }
@@ -1315,6 +1314,14 @@ final class LimitEngine implements LimitSet, Probe {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Whether {@code w} counts as waiting in stats: refused at least once (a local store refuses before
+     * queueing; a remote waiter whose first call is still in flight is not known to wait yet), never a try.
+     */
+    private static boolean waits(Waiter w) {
+        return !w.isTry && w.refused;
     }
 
     @Override
@@ -1592,6 +1599,11 @@ final class LimitEngine implements LimitSet, Probe {
         @Override
         public long id(int i) {
             return items[i].id;
+        }
+
+        @Override
+        public long queuedAt(int i) {
+            return items[i].since;
         }
 
         @Override

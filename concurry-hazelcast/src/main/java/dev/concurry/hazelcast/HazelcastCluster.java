@@ -145,7 +145,7 @@ public final class HazelcastCluster extends WorkerCluster {
         }
     }
 
-    private static String clusterName(HazelcastInstance hz) {
+    static String clusterName(HazelcastInstance hz) {
         try {
             return hz.getConfig().getClusterName();
         } catch (RuntimeException e) {
@@ -283,33 +283,49 @@ public final class HazelcastCluster extends WorkerCluster {
     }
 
     /**
-     * The seam where a cluster pool's limits become something each member re-opens (SPEC L20): which
-     * backend a member uses to re-open a set given to the pool. Sets of the Hazelcast limits backend
-     * will be re-opened on each member through its own instance; until that backend exists, only
-     * {@link LimitSet#empty()} (which never gets here) and private specs ({@code sharedLimits(false)})
-     * are available, and every set is refused here with a message saying so.
+     * The backend with which each member re-opens a set given to a cluster pool (SPEC L20): a
+     * {@link HazelcastBackend} set of this cluster is re-opened on each member through the member's own
+     * instance, with the same map, lease and command timeout. A set whose backend has a portable form
+     * ({@code LimitBackend.portable()}, such as a Redis backend built from its address) is re-opened from
+     * it on each member; others are refused: an in-memory set lives in one JVM. (A shared-memory set is
+     * portable but spans one host only: use it when every member runs on that host.)
      */
     @Override
     protected LimitBackend memberBackend(LimitSet set) {
-        if (!set.backend().crossProcess()) {
-            throw refuseSet(set, "a backend every member reaches (HazelcastBackend.of(hz) from concurry-hazelcast,"
-                    + " or a Redis backend)");
+        if (!(set.backend() instanceof HazelcastBackend backend)) {
+            if (set.backend().portable().isPresent()) {
+                return super.memberBackend(set);        // re-opened from its own portable form (Redis, say)
+            }
+            throw refuseSet(set, "HazelcastBackend.of(hz) (concurry-hazelcast), which every member of " + name
+                    + " reaches");
         }
-        throw new IllegalArgumentException("not yet: limit set '" + set.name() + "' (" + set.backend().name()
-                + " backend) cannot be shared with cluster workers until concurry-hazelcast has its limits backend;"
-                + " use LimitSet.empty() or plain specs with sharedLimits(false) (a private quota per worker)");
+        if (backend.testClock()) {
+            throw new IllegalArgumentException("limit set '" + set.name() + "' uses a HazelcastBackend with a test"
+                    + " clock, which cannot travel to the members: build it without Builder.clock(...)");
+        }
+        String theirs = clusterName(backend.instance());
+        if (!theirs.equals(clusterName(hz))) {
+            throw new IllegalArgumentException("limit set '" + set.name() + "' lives in Hazelcast cluster '" + theirs
+                    + "', but the workers run in " + name + ": build it with HazelcastBackend.of(hz) on this cluster");
+        }
+        return MemberBackend.of(backend);
     }
 
     /**
-     * The other half of the seam: the one set that plain specs given to a cluster pool become, shared by
-     * every worker (a Hazelcast set named after the pool, once the limits backend exists). Refused until then.
+     * The one set that plain specs given to a cluster pool become (SPEC L20): a Hazelcast set named after
+     * the pool (with a random suffix, so that pools of the same name in other JVMs never share it), shared by
+     * every worker of the pool and removed from the map when the pool closes it.
      */
     @Override
     protected LimitSet poolLimits(String poolName, List<Limit> specs) {
-        throw new IllegalArgumentException("not yet: plain limit specs given to a Mode.CLUSTER pool ('" + poolName
-                + "') will become one Hazelcast limit set shared by all its workers once concurry-hazelcast has"
-                + " its limits backend; until then use sharedLimits(false) (a private quota per worker) or"
-                + " LimitSet.empty()");
+        String setName = poolName + "@" + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong());
+        return LimitSet.builder().name(setName).addAll(specs).backend(poolBackend()).build();
+    }
+
+    /** The backend of the sets plain specs become: one per instance, built on first use, kept with the instance. */
+    private HazelcastBackend poolBackend() {
+        return (HazelcastBackend) hz.getUserContext().computeIfAbsent(CONTEXT_KEY + ":pool-limits",
+                key -> HazelcastBackend.builder(hz).removeSetsOnClose().build());
     }
 
     /** Builds a worker on this member; for {@link MemberWorkers}, which runs where {@link #host} is not visible. */

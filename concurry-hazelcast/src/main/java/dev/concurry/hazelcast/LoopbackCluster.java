@@ -44,8 +44,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The members use {@link #memberConfig}: a cluster name of their own, phone-home off, bound to
  * 127.0.0.1 only, fixed ports picked free at start (no auto-increment), TCP-IP join listing every member,
- * multicast and auto-detection off, and failure detection in seconds instead of Hazelcast's 60 s
- * ({@link #HEARTBEAT}, {@link #MAX_NO_HEARTBEAT}, {@link #INVOCATION_TIMEOUT}). The first member starts
+ * multicast and auto-detection off, failure detection in seconds instead of Hazelcast's 60 s
+ * ({@link #HEARTBEAT}, {@link #MAX_NO_HEARTBEAT}, {@link #INVOCATION_TIMEOUT}), the cluster workers' executors
+ * ({@link HazelcastCluster#configure}) and the limits map with split-brain protection requiring a majority of
+ * the members ({@link HazelcastBackend#configure(Config)}). The first member starts
  * alone, the others then join it in parallel, so the cluster never starts split in two.
  */
 public final class LoopbackCluster implements AutoCloseable {
@@ -127,6 +129,7 @@ public final class LoopbackCluster implements AutoCloseable {
             join.getTcpIpConfig().addMember("127.0.0.1:" + memberPort);
         }
         HazelcastCluster.configure(config);
+        HazelcastBackend.configure(config);
         return config;
     }
 

@@ -27,11 +27,19 @@ final class MemberWorkers {
     private record Entry(Hosted worker, UUID owner) {
     }
 
+    /** The member building a worker on this thread: where the worker's shared limits re-open ({@link MemberBackend}). */
+    private static final ThreadLocal<HazelcastInstance> HOSTING = new ThreadLocal<>();
+
     private final HazelcastInstance member;
     private final Map<String, Entry> workers = new ConcurrentHashMap<>();
 
     private MemberWorkers(HazelcastInstance member) {
         this.member = member;
+    }
+
+    /** The member whose worker this thread is building, or null. */
+    static HazelcastInstance hostingMember() {
+        return HOSTING.get();
     }
 
     static MemberWorkers of(HazelcastInstance member) {
@@ -80,10 +88,13 @@ final class MemberWorkers {
 
     Reply start(String workerId, UUID owner, byte[] init) {
         Hosted worker;
+        HOSTING.set(member);
         try {
             worker = HazelcastCluster.hostWorker(init);
         } catch (Throwable t) {
             return HazelcastCluster.failed(t);
+        } finally {
+            HOSTING.remove();
         }
         workers.put(workerId, new Entry(worker, owner));
         return Reply.started();

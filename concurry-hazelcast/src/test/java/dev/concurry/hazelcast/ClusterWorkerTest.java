@@ -7,6 +7,7 @@ import com.hazelcast.core.HazelcastInstance;
 import dev.concurry.hazelcast.ClusterWorkers.Counter;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.RateLimit;
+import dev.concurry.limit.Request;
 import dev.concurry.limit.ResourceLimit;
 import dev.concurry.worker.Futures;
 import dev.concurry.worker.LoadBalancing;
@@ -30,6 +31,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -278,12 +280,100 @@ class ClusterWorkerTest {
             assertThatThrownBy(() -> options().limits(inMemory).init(() -> new Counter("x")))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("'in-jvm'").hasMessageContaining("in-memory")
-                    .hasMessageContaining("HazelcastBackend").hasMessageContaining("Redis");
+                    .hasMessageContaining("HazelcastBackend.of(hz)");
         }
-        assertThatThrownBy(() -> options().limits(ResourceLimit.of("db_conn", 5)).init(() -> new Counter("x")))
-                .as("plain shared specs wait for the Hazelcast limits backend")
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not yet")
-                .hasMessageContaining("sharedLimits(false)");
+        try (HazelcastBackend testClock = HazelcastBackend.builder(cluster.embeddedMember(0))
+                .clock(new dev.concurry.time.ManualClock()).build();
+             LimitSet manual = LimitSet.builder().name("manual-" + System.nanoTime()).add(ResourceLimit.of("db_conn", 5))
+                     .backend(testClock).build()) {
+            assertThatThrownBy(() -> options().limits(manual).init(() -> new Counter("x")))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("test clock");
+        }
+    }
+
+    @Test
+    void l20_l18b_plainSpecsBecomeOneHazelcastSetSharedByTheWorkersOnEveryMember() {
+        String run = "shared-" + System.nanoTime();
+        Map<String, Double> request = Map.of("db_conn", 1.0, "requests", 1.0);
+        try (WorkerPool<Counter> pool = options().maxWorkers(6)
+                .limits(ResourceLimit.of("db_conn", 2), RateLimit.of("requests", 20, Duration.ofSeconds(1)))
+                .init(() -> new Counter("shared"))) {
+            assertThat(placement(pool)).allSatisfy((member, ids) -> assertThat(ids).hasSize(2));
+            assertThat((String) pool.call(Counter::limiterKind)).isEqualTo("hazelcast");
+            Futures.gather(IntStream.range(0, 60).mapToObj(i -> pool.submit(w -> w.holdShared(run, request, 3))).toList());
+        }
+        List<long[]> log = List.copyOf(ClusterWorkers.held(run));
+        assertThat(log).hasSize(60);
+        // The independent log: at most 2 connections held at any instant, over all six workers on three members.
+        assertThat(maxHeldAtOnce(log)).isBetween(1, 2);
+        // At most 20 requests in any second: 60 grants, each granted in the set between its ask and its log entry,
+        // cannot fit in less than 2 s (any shorter span is covered by two 1-second windows: at most 40).
+        long firstAsked = log.stream().mapToLong(e -> e[0]).min().orElseThrow();
+        long lastGranted = log.stream().mapToLong(e -> e[1]).max().orElseThrow();
+        assertThat(Duration.ofNanos(lastGranted - firstAsked)).isGreaterThanOrEqualTo(Duration.ofMillis(1999));
+    }
+
+    /** The most intervals [granted, released] of {@code log} that overlap at one instant. */
+    private static int maxHeldAtOnce(List<long[]> log) {
+        List<long[]> events = new ArrayList<>();
+        for (long[] e : log) {
+            events.add(new long[] {e[1], 1});
+            events.add(new long[] {e[2], -1});
+        }
+        events.sort((a, b) -> a[0] != b[0] ? Long.compare(a[0], b[0]) : Long.compare(a[1], b[1]));
+        int held = 0;
+        int most = 0;
+        for (long[] event : events) {
+            held += (int) event[1];
+            most = Math.max(most, held);
+        }
+        return most;
+    }
+
+    @Test
+    void l20_aHazelcastSetGivenToAClusterPoolIsReopenedOnEveryMember() throws Exception {
+        String key = "given-" + System.nanoTime();
+        Request db = Request.of("db_conn", 1);
+        try (HazelcastBackend backend = HazelcastBackend.of(cluster.embeddedMember(0));
+             LimitSet given = LimitSet.builder().name(key).add(ResourceLimit.of("db_conn", 3)).backend(backend).build();
+             WorkerPool<Counter> pool = options().maxWorkers(3).limits(given).init(() -> new Counter("given"))) {
+            assertThat(placement(pool)).allSatisfy((member, ids) -> assertThat(ids).hasSize(1));
+            List<CompletableFuture<Boolean>> holds = IntStream.range(0, 3)
+                    .mapToObj(i -> pool.submit(w -> w.holdUntil(key + "-" + i, Map.of("db_conn", 1.0), key + "-release",
+                            LONG))).toList();
+            for (int i = 0; i < 3; i++) {
+                assertThat(ClusterWorkers.started(key + "-" + i).await(LONG.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            }
+            // The three workers, one per member, hold the three permits of the set this JVM also holds.
+            assertThat(given.stats().key("db_conn").inUse()).isEqualTo(3);
+            assertThat(given.tryAcquire(db)).isEmpty();
+            ClusterWorkers.started(key + "-release").countDown();
+            assertThat(Futures.gather(holds)).containsExactly(true, true, true);
+            try (var acquisition = given.acquire(db, LONG)) {
+                assertThat(acquisition.granted()).containsEntry("db_conn", 1.0);
+            }
+        }
+    }
+
+    @Test
+    @DisplayName("L20 L21 a LimitPool of Hazelcast sets (the seed's regions) works for workers on the members")
+    void l20_l21_aPoolOfHazelcastSetsGivenToAClusterPoolWorksOnTheMembers() {
+        String run = "regions-" + System.nanoTime();
+        try (HazelcastBackend backend = HazelcastBackend.of(cluster.embeddedMember(0));
+             LimitSet usEast = LimitSet.builder().name(run + "-us").add(RateLimit.of("tpm", 3, Duration.ofHours(1)))
+                     .config("region", "us-east-1").backend(backend).build();
+             LimitSet euWest = LimitSet.builder().name(run + "-eu").add(RateLimit.of("tpm", 3, Duration.ofHours(1)))
+                     .config("region", "eu-west-1").backend(backend).build();
+             WorkerPool<Counter> pool = options().maxWorkers(3).limits(dev.concurry.limit.LimitPool.of(usEast, euWest))
+                     .init(() -> new Counter("regions"))) {
+            List<String> regions = IntStream.range(0, 7).mapToObj(i -> (String) pool.call(w -> w.region("tpm"))).toList();
+            // Three units in each region, taken by workers on every member from the shared sets; then none left.
+            assertThat(regions.subList(0, 6)).containsOnly("us-east-1", "eu-west-1");
+            assertThat(regions.stream().filter("us-east-1"::equals).count()).isEqualTo(3);
+            assertThat(regions.get(6)).isEqualTo("none");
+            assertThat(usEast.stats().key("tpm").inUse()).isEqualTo(3);
+            assertThat(euWest.stats().key("tpm").inUse()).isEqualTo(3);
+        }
     }
 
     @Test

@@ -19,6 +19,13 @@ final class ClusterWorkers {
     private ClusterWorkers() {
     }
 
+    /** What calls holding shared limits logged, by run: {asked, granted, released} in System.nanoTime(). */
+    static final ConcurrentHashMap<String, java.util.Queue<long[]>> HELD = new ConcurrentHashMap<>();
+
+    static java.util.Queue<long[]> held(String run) {
+        return HELD.computeIfAbsent(run, k -> new java.util.concurrent.ConcurrentLinkedQueue<>());
+    }
+
     /** Barriers by key, for calls that must all be running at once. */
     static final ConcurrentHashMap<String, CountDownLatch> BARRIERS = new ConcurrentHashMap<>();
 
@@ -83,6 +90,36 @@ final class ClusterWorkers {
         /** Takes one unit of {@code key} from the worker's own limits, or reports that none was left. */
         public boolean tryTake(String key) {
             return limits().tryAcquire(Request.of(key, 1)).map(Acquisition::config).isPresent();
+        }
+
+        /** Takes one unit of {@code key} (kept) and says which region's set granted it, or "none". */
+        public String region(String key) {
+            return limits().tryAcquire(Request.of(key, 1)).map(acq -> acq.config().get("region")).orElse("none");
+        }
+
+        /**
+         * Takes {@code amounts} from the worker's limits, holds them {@code holdMillis}, and logs when it asked,
+         * got and gave them back (in this JVM: an independent log of the grants).
+         */
+        public long holdShared(String run, java.util.Map<String, Double> amounts, long holdMillis)
+                throws InterruptedException {
+            long asked = System.nanoTime();
+            long granted;
+            try (Acquisition ignored = limits().acquire(Request.of(amounts))) {
+                granted = System.nanoTime();
+                Thread.sleep(holdMillis);
+                held(run).add(new long[] {asked, granted, System.nanoTime()});
+            }
+            return granted;
+        }
+
+        /** Takes {@code amounts}, signals {@code key} as started, and holds them until {@code release} is started. */
+        public boolean holdUntil(String key, java.util.Map<String, Double> amounts, String release, Duration timeout)
+                throws InterruptedException {
+            try (Acquisition ignored = limits().acquire(Request.of(amounts))) {
+                started(key).countDown();
+                return started(release).await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            }
         }
 
         /** Signals {@code key} as started (in this JVM), then sleeps; records an interrupt. */

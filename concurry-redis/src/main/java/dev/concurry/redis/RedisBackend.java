@@ -33,9 +33,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Limit sets shared by every JVM that uses the same Redis (SPEC L18): the seed's distributed mode.
- * Each attempt to acquire is one round trip: one Lua script evaluates every limit of the set
- * atomically on the server, with the server's clock. All keys of a set share the hash tag
- * {@code {name}}, so sets work on Redis Cluster too.
+ * One Lua script call evaluates every limit of the set atomically on the server, with the server's
+ * clock, and decides every attempt of this JVM that arrived while the previous call was on its way (up
+ * to 64, in order: a group commit). All keys of a set share the hash tag {@code {name}}, so sets work
+ * on Redis Cluster too.
  *
  * <pre>{@code
  * RedisClient redis = RedisClient.create("redis://10.0.0.5:6379");      // Lettuce
@@ -50,12 +51,23 @@ import org.slf4j.LoggerFactory;
  * <p>Behaviour worth knowing:
  * <ul>
  *   <li>Waiting is not polling: the script says how long to wait; a release or refund anywhere
- *       publishes on the set's channel and wakes waiters early. Waiters of one JVM are served
- *       first-come first-served per key; across JVMs, whoever asks first after a change wins.</li>
+ *       publishes on the set's channel and wakes the JVMs whose waiters are next. Waiters are served
+ *       first-come first-served per key across every JVM sharing the set (SPEC L12): a refused waiter
+ *       takes its place in the set's queue in Redis, placed by when it queued in its JVM, and nobody
+ *       overtakes it for the keys it waits on. The place of a waiter whose JVM died lapses 3 s after
+ *       its JVM last asked.</li>
  *   <li>Resource permits are leases ({@link Builder#leaseDuration(Duration)}, 30 s by default)
- *       renewed every third of their duration while held. A crashed holder's permits come back when
- *       its lease expires. A permit released after its lease expired is not given back twice: the
- *       release is logged as a warning and counted by {@link #expiredLeases()}.</li>
+ *       renewed every third of their duration (at most every 10 s) while held. A crashed holder's
+ *       permits come back when its lease expires. A permit released after its lease expired is not
+ *       given back twice: the release is logged as a warning and counted by {@link #expiredLeases()}.</li>
+ *   <li>Every call counts at most once, whatever the network does: Lettuce re-sends commands after
+ *       reconnecting, and the script replays its recorded answer instead of running again. An acquire
+ *       whose answer was lost (a timeout) is undone as soon as Redis answers again (its caller was told
+ *       nothing was taken), and a settlement whose answer was lost is sent again until it is applied,
+ *       once.</li>
+ *   <li>A Redis restarted without its data forgets who holds permits: a set created while the server
+ *       has been up for less than a lease (at most 30 s) grants no permit until then, while the holders
+ *       re-assert theirs, so none is granted twice. (Rate limits start again from an empty window.)</li>
  *   <li>Redis unreachable: acquiring throws {@link RedisUnavailableException} (fail closed), or
  *       grants without limits with {@link Builder#failOpen(boolean) failOpen(true)}. Lettuce
  *       reconnects by itself and the script is reloaded if Redis lost it: no restart needed.</li>
@@ -81,6 +93,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     final String ownerId;
     private final AtomicLong expiredLeases = new AtomicLong();
     private final AtomicLong leaseIds = new AtomicLong();
+    private final AtomicLong storeIds = new AtomicLong();
     /** The open sets of this backend by notification channel (several sets may share a name). */
     private final Map<String, Set<RedisStore>> byChannel = new ConcurrentHashMap<>();
     private final ReentrantLock connecting = new ReentrantLock();
@@ -225,6 +238,11 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         return serverClock ? "" : Long.toString(clock.nanoTime());
     }
 
+    /** A new store's identity in its set (its recorded calls, its waiters' tickets): unique per JVM and store. */
+    String newOwnerId() {
+        return ownerId + "." + storeIds.incrementAndGet();
+    }
+
     String newLeaseId() {
         return ownerId + ":" + leaseIds.incrementAndGet();
     }
@@ -247,10 +265,11 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
     /**
      * Runs the script, one round trip, without waiting; fails fast with {@link RedisUnavailableException}
      * when disconnected, and with one when Redis does not answer within the command timeout (the command
-     * is then cancelled, so that Lettuce does not run it late after reconnecting).
+     * is then cancelled, so that Lettuce does not send it again after reconnecting; the store undoes or
+     * repeats a call whose answer it did not get, the script applying each at most once).
      */
-    <T> CompletableFuture<T> evalAsync(String setName, ScriptOutputType type, String[] keys, String... args) {
-        ScriptCall<T> call = new ScriptCall<>(commands(setName), type, keys, args);
+    <T> CompletableFuture<T> evalAsync(LimitScript script, String setName, ScriptOutputType type, String... args) {
+        ScriptCall<T> call = new ScriptCall<>(commands(setName), script, type, args);
         long timeout = TimeUnit.NANOSECONDS.convert(commandTimeout);       // saturates: a timeout of centuries
         if (timeout == Long.MAX_VALUE) {
             return call.result;
@@ -275,8 +294,8 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
      * wait is bounded by the command timeout): a grant the script made must reach its owner, and the
      * dispatcher serves other threads' waiters too. The interrupt status is kept for the caller.
      */
-    <T> T eval(String setName, ScriptOutputType type, String[] keys, String... args) {
-        ScriptCall<T> call = new ScriptCall<>(commands(setName), type, keys, args);
+    <T> T eval(LimitScript script, String setName, ScriptOutputType type, String... args) {
+        ScriptCall<T> call = new ScriptCall<>(commands(setName), script, type, args);
         long deadline = System.nanoTime() + TimeUnit.NANOSECONDS.convert(commandTimeout);   // wraps: compared by difference
         boolean interrupted = false;
         try {
@@ -313,14 +332,16 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         final CompletableFuture<T> result = new CompletableFuture<>();
         private volatile RedisFuture<T> current;
 
-        ScriptCall(RedisScriptingAsyncCommands<String, String> c, ScriptOutputType type, String[] keys, String[] args) {
-            RedisFuture<T> first = c.evalsha(LimitScript.SHA, type, keys, args);
+        ScriptCall(RedisScriptingAsyncCommands<String, String> c, LimitScript script, ScriptOutputType type,
+                   String[] args) {
+            String[] keys = script.keys();
+            RedisFuture<T> first = c.evalsha(script.sha(), type, keys, args);
             current = first;
             first.whenComplete((value, failure) -> {
                 if (failure == null) {
                     result.complete(value);
                 } else if (unwrap(failure) instanceof RedisNoScriptException) {
-                    RedisFuture<T> again = c.eval(LimitScript.SOURCE, type, keys, args);
+                    RedisFuture<T> again = c.eval(script.source(), type, keys, args);
                     current = again;
                     again.whenComplete((v, f) -> {
                         if (f == null) {
@@ -351,11 +372,20 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         if (e instanceof IllegalStateException closedOrRefused) {
             return closedOrRefused;
         }
+        if (closed) {
+            return closedException();      // the connection failed because this backend was closed
+        }
         if (e instanceof RedisUnavailableException u) {
             return u;
         }
         String message = String.valueOf(e.getMessage());
         if (e instanceof RedisCommandExecutionException) {
+            if (message.startsWith("CONCURRY_SPEC_MISMATCH") && !message.startsWith("CONCURRY_SPEC_MISMATCH concurry"
+                    + LimitScript.LAYOUT + "#")) {
+                return new IllegalStateException("limit set '" + setName + "' exists in Redis at " + target + " in the"
+                        + " layout of another version of Concurry (stored signature: " + message.substring(23) + "); let"
+                        + " it expire (it does once idle), delete it, or use another name", e);
+            }
             if (message.startsWith("CONCURRY_SPEC_MISMATCH")) {
                 return new IllegalStateException("limit set '" + setName + "' already exists in Redis at " + target
                         + " with other limits (stored signature: " + message.substring(23) + "); every JVM sharing a"
@@ -433,7 +463,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
                 p.addListener(new RedisPubSubAdapter<>() {
                     @Override
                     public void message(String channel, String message) {
-                        byChannel.getOrDefault(channel, Set.of()).forEach(RedisStore::onRemoteRelease);
+                        byChannel.getOrDefault(channel, Set.of()).forEach(store -> store.onNotification(message));
                     }
                 });
                 pubSub = p;
@@ -506,7 +536,8 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         /**
          * How long a resource permit outlives its holder if the holder stops renewing it (crash, long
          * pause): 30 s by default, at least 100 ms, at most {@code Long.MAX_VALUE} nanoseconds (about 292
-         * years). Held permits are renewed every third of it.
+         * years). Held permits are renewed every third of it, at most every 10 s. After Redis restarts
+         * without its data, permits are withheld for the lease (at most 30 s) since the server started.
          */
         public Builder leaseDuration(Duration lease) {
             if (lease == null || lease.compareTo(Duration.ofMillis(100)) < 0

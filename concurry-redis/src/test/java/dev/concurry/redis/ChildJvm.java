@@ -23,6 +23,12 @@ import java.util.concurrent.TimeUnit;
  *       time (ns since the set's epoch, on the Redis server's clock) of every grant to {@code log}.</li>
  *   <li>{@code hold <uri> <set> <leaseMs>}: takes the one permit of {@code conn}, prints {@code HELD}
  *       and waits to be killed.</li>
+ *   <li>{@code fair <uri> <set> <leaseMs> <threads> <holdMicros> <log>}: a mutex ({@code conn}, one
+ *       permit) wanted by every thread all the time. Prints {@code READY}, reads {@code GO <end>} (a
+ *       {@link System#nanoTime} reading, one clock for every JVM of this host) on stdin, then each thread
+ *       acquires, holds the permit for {@code holdMicros}, releases, and again, until {@code end}. Each
+ *       grant is logged as three readings: before {@code acquire}, after it returned, before
+ *       {@code close}.</li>
  * </ul>
  */
 public final class ChildJvm {
@@ -34,6 +40,7 @@ public final class ChildJvm {
         switch (args[0]) {
             case "hammer" -> hammer(client, args);
             case "hold" -> hold(client, args);
+            case "fair" -> fair(client, args);
             default -> throw new IllegalArgumentException(args[0]);
         }
     }
@@ -81,7 +88,45 @@ public final class ChildJvm {
         Thread.sleep(Long.MAX_VALUE);
     }
 
-    /** Starts {@code ChildJvm} with {@code args} in a new JVM on the test classpath. */
+    private static void fair(RedisClient client, String[] args) throws Exception {
+        RedisBackend backend = RedisBackend.builder(client).leaseDuration(Duration.ofMillis(Long.parseLong(args[3]))).build();
+        LimitSet set = LimitSet.builder().name(args[2]).add(ResourceLimit.of("conn", 1)).backend(backend).build();
+        Request conn = Request.of("conn", 1);
+        set.acquire(conn).close();
+        long hold = TimeUnit.MICROSECONDS.toNanos(Long.parseLong(args[5]));
+        List<String> grants = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.CompletableFuture<Long> go = new java.util.concurrent.CompletableFuture<>();
+        List<Thread> workers = new ArrayList<>();
+        for (int t = 0; t < Integer.parseInt(args[4]); t++) {
+            workers.add(Thread.ofPlatform().start(() -> {
+                long end = go.join();     // started before GO, so that all begin together
+                while (System.nanoTime() < end) {
+                    long queued = System.nanoTime();
+                    Acquisition acq = set.acquire(conn);
+                    long granted = System.nanoTime();
+                    java.util.concurrent.locks.LockSupport.parkNanos(hold);
+                    long released = System.nanoTime();
+                    acq.close();
+                    grants.add(queued + " " + granted + " " + released);
+                }
+            }));
+        }
+        System.out.println("READY");
+        System.out.flush();
+        String line = new java.io.BufferedReader(new java.io.InputStreamReader(System.in)).readLine();
+        go.complete(Long.parseLong(line.substring(3)));
+        for (Thread w : workers) {
+            w.join();
+        }
+        try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(Path.of(args[6])))) {
+            grants.forEach(out::println);
+        }
+        set.close();
+        backend.close();
+        client.shutdown();
+    }
+
+    /** Starts {@code ChildJvm} with {@code args} in a new JVM on the test classpath; its stdin is a pipe from here. */
     static Process start(Path output, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx128m", "-cp", System.getProperty("java.class.path"), ChildJvm.class.getName()));

@@ -39,6 +39,7 @@ import org.junit.jupiter.api.Test;
  */
 class RedisDifferentialTest {
     private static final long LEASE = 1_000_000_000_000_000L;   // leases never expire here
+    private static final String OWNER = "differential";
     private static RedisServer server;
     private static RedisClient client;
     private static RedisBackend backend;
@@ -114,9 +115,14 @@ class RedisDifferentialTest {
         LimitScript script = new LimitScript("diff:{" + seed + "}", specs, Duration.ofNanos(LEASE));
         long now = 0;
         // Like build(): the set's epoch is its creation, at 0 like the Java state's.
-        backend.eval("diff", ScriptOutputType.STATUS, script.keys(), script.init("0"));
+        backend.eval(script, "diff", ScriptOutputType.STATUS, script.init("0", new LimitScript.Call(OWNER, 0, 1)));
         List<Open> open = new ArrayList<>();
         long leaseIds = 0;
+        long calls = 0;
+        long waiterIds = 0;
+        // Each batch is decided as SetAlgorithms.decide does, alone: the waiters it refused leave
+        // before the next one (their tickets in the queue across JVMs would hold up later attempts).
+        List<Long> refusedWaiters = new ArrayList<>();
         for (int op = 0; op < operations; op++) {
             int choice = random.nextInt(100);
             if (choice < 35) {
@@ -128,9 +134,10 @@ class RedisDifferentialTest {
                 for (int a = 0; a < count; a++) {
                     ResolvedRequest r = ResolvedRequest.resolve(definition, randomRequest(random, specs, manyGrants));
                     String member = r.holdsResource() ? "lease" + (++leaseIds) + "|" + resources(r, specs) : "";
-                    attempts.add(new LimitScript.Attempt(r, member, random.nextBoolean()));
+                    attempts.add(new LimitScript.Attempt(++waiterIds, r, member, random.nextBoolean(), now, 0));
                 }
                 Reported[] expected = new Reported[count];
+                long decidedAt = now;
                 Batch batch = new Batch() {
                     @Override
                     public int size() {
@@ -149,7 +156,12 @@ class RedisDifferentialTest {
 
                     @Override
                     public long id(int i) {
-                        return i;
+                        return attempts.get(i).id();
+                    }
+
+                    @Override
+                    public long queuedAt(int i) {
+                        return decidedAt;
                     }
                 };
                 double[] expectedAvailable = new double[specs.size()];
@@ -172,9 +184,13 @@ class RedisDifferentialTest {
                 };
                 algorithms.decide(state, now, batch, sink);
                 algorithms.reportAvailable(state, now, batch, sink);
-                List<Object> reply = backend.eval("diff", ScriptOutputType.MULTI, script.keys(),
-                        script.acquire(Long.toString(now), attempts));
-                LimitScript.Decisions decided = script.decisions(reply);
+                calls++;
+                String left = String.join(",", refusedWaiters.stream().map(String::valueOf).toList());
+                List<Object> reply = backend.eval(script, "diff", ScriptOutputType.MULTI,
+                        script.acquire(Long.toString(now), new LimitScript.Call(OWNER, calls, calls), left, attempts));
+                LimitScript.Decisions decided = script.decisions(reply, count);
+                assertThat(decided.outcome()).isEqualTo(LimitScript.Outcome.APPLIED);
+                refusedWaiters.clear();
                 List<LimitScript.Decision> decisions = decided.decisions();
                 for (int i = 0; i < specs.size(); i++) {
                     double tolerance = 1e-9 * Math.max(1, specs.get(i).capacity());
@@ -193,6 +209,9 @@ class RedisDifferentialTest {
                         assertThat(got).as("Redis grants, " + where).isEqualTo(new LimitScript.Granted(want.seq()));
                         open.add(new Open(want.seq(), attempts.get(i).request(), attempts.get(i).member()));
                     } else {
+                        if (!attempts.get(i).isTry()) {
+                            refusedWaiters.add(attempts.get(i).id());
+                        }
                         assertThat(got).as("Redis refuses, " + where).isInstanceOf(LimitScript.Refused.class);
                         LimitScript.Refused refused = (LimitScript.Refused) got;
                         assertThat(refused.shortOf()).as("keys short of, " + where).isEqualTo(want.shortOf());
@@ -210,8 +229,9 @@ class RedisDifferentialTest {
             } else if (!manyGrants && choice >= 93) {
                 Feedback feedback = randomFeedback(random, specs, open);
                 algorithms.observe(state, now, feedback);
-                String reply = backend.eval("diff", ScriptOutputType.STATUS, script.keys(),
-                        script.observe(Long.toString(now), feedback));
+                calls++;
+                String reply = backend.eval(script, "diff", ScriptOutputType.STATUS,
+                        script.observe(Long.toString(now), new LimitScript.Call(OWNER, calls, calls), feedback));
                 assertThat(reply).as("observe at op " + op).isEqualTo("OK");
             } else if (!open.isEmpty()) {
                 Open grant = open.remove(random.nextInt(open.size()));
@@ -227,9 +247,10 @@ class RedisDifferentialTest {
                     }
                 }
                 algorithms.settle(state, now, r, grant.seq(), used);
-                String[] args = script.settle(Long.toString(now), r, grant.seq(), used, grant.member());
-                if (args != null) {
-                    Long result = backend.eval("diff", ScriptOutputType.INTEGER, script.keys(), args);
+                if (script.needsSettling(r, used, grant.member())) {
+                    calls++;
+                    Long result = backend.eval(script, "diff", ScriptOutputType.INTEGER, script.settle(Long.toString(now),
+                            new LimitScript.Call(OWNER, calls, calls), r, grant.seq(), used, grant.member()));
                     assertThat(LimitScript.settled(result)).as("lease released at op " + op)
                             .isEqualTo(grant.member().isEmpty() ? LimitScript.Settled.NO_LEASE : LimitScript.Settled.RELEASED);
                 }
@@ -242,8 +263,8 @@ class RedisDifferentialTest {
 
     private void compareStats(List<Limit> specs, SetAlgorithms algorithms, double[] state, LimitScript script,
                               long now, String where) {
-        LimitScript.Usage usage = LimitScript.usage(backend.eval("diff", ScriptOutputType.MULTI, script.keys(),
-                script.stats(Long.toString(now))));
+        LimitScript.Usage usage = LimitScript.usage(backend.eval(script, "diff", ScriptOutputType.MULTI,
+                script.stats(Long.toString(now), new LimitScript.Call(OWNER, 0, 1))));
         for (int i = 0; i < specs.size(); i++) {
             double tolerance = 1e-9 * Math.max(1, specs.get(i).capacity());
             assertThat(usage.available()[i]).as("available " + specs.get(i).key() + ", " + where)

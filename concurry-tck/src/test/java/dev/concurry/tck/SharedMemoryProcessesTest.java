@@ -16,7 +16,6 @@ import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.PrintStream;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -209,31 +208,6 @@ class SharedMemoryProcessesTest {
         }
     }
 
-    private static Process startChild(Path dir, String... args) throws IOException {
-        String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        List<String> command = new ArrayList<>(List.of(java, "-Xmx64m", "-XX:TieredStopAtLevel=1", "-cp",
-                System.getProperty("java.class.path"), Child.class.getName()));
-        command.addAll(List.of(args));
-        return new ProcessBuilder(command)
-                .redirectError(dir.resolve("child-" + ProcessHandle.current().pid() + "-" + System.nanoTime() + ".err").toFile())
-                .start();
-    }
-
-    private static String readLine(Process child, BufferedReader out) throws Exception {
-        CompletableFuture<String> line = CompletableFuture.supplyAsync(() -> {
-            try {
-                return out.readLine();
-            } catch (IOException e) {
-                throw new RuntimeException(e);
-            }
-        });
-        try {
-            return line.get(30, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            child.destroyForcibly();
-            throw e;
-        }
-    }
 
     // ---- tests -------------------------------------------------------------------------------------
 
@@ -247,17 +221,23 @@ class SharedMemoryProcessesTest {
         Path file = dir.resolve("hammer.limits");
         long startAt = System.nanoTime() + Duration.ofSeconds(2).toNanos();
         long runNanos = Duration.ofSeconds(2).toNanos();
-        List<Process> children = new ArrayList<>();
+        List<ChildJvm> children = new ArrayList<>();
         List<Path> logs = new ArrayList<>();
-        for (int c = 0; c < CHILDREN; c++) {
-            Path log = dir.resolve("grants-" + c + ".log");
-            logs.add(log);
-            children.add(startChild(dir, "hammer", file.toString(), log.toString(), Long.toString(startAt),
-                    Long.toString(runNanos)));
-        }
-        for (Process child : children) {
-            assertThat(child.waitFor(40, TimeUnit.SECONDS)).as("child finished").isTrue();
-            assertThat(child.exitValue()).as("child exit code; stderr in " + dir).isZero();
+        try {
+            for (int c = 0; c < CHILDREN; c++) {
+                Path log = dir.resolve("grants-" + c + ".log");
+                logs.add(log);
+                children.add(ChildJvm.start(dir, Child.class, "hammer", file.toString(), log.toString(),
+                        Long.toString(startAt), Long.toString(runNanos)));
+            }
+            for (ChildJvm child : children) {
+                assertThat(child.exitCode(Duration.ofSeconds(40))).as("child exit code; " + child.stderrText())
+                        .isZero();
+            }
+        } finally {
+            for (ChildJvm child : children) {
+                child.close();
+            }
         }
 
         List<Grant> grants = new ArrayList<>();
@@ -317,11 +297,9 @@ class SharedMemoryProcessesTest {
     @DisplayName("L17 a release in another JVM wakes a waiter; permits of a JVM killed with SIGKILL come back")
     void release_wakes_and_killed_holder_is_reclaimed() throws Exception {
         Path file = dir.resolve("holder.limits");
-        Process child = startChild(dir, "hold", file.toString());
-        BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
-        PrintStream in = new PrintStream(child.getOutputStream(), true, StandardCharsets.UTF_8);
-        try (LimitSet set = holderSet(file)) {
-            assertThat(readLine(child, out)).isEqualTo("HELD");
+        try (ChildJvm child = ChildJvm.start(dir, Child.class, "hold", file.toString());
+             LimitSet set = holderSet(file)) {
+            assertThat(child.readLine()).isEqualTo("HELD");
             assertThat(set.stats().key("conn").inUse()).isEqualTo(2);
             assertThat(set.tryAcquire(Request.of("conn", 2))).isEmpty();
 
@@ -335,8 +313,8 @@ class SharedMemoryProcessesTest {
             while (set.stats().waiting() == 0 && System.nanoTime() < deadline) {
                 Thread.sleep(1);
             }
-            in.println("release");
-            String released = readLine(child, out);
+            child.println("release");
+            String released = child.readLine();
             assertThat(released).startsWith("RELEASED ");
             long latency = granted.get(20, TimeUnit.SECONDS) - Long.parseLong(released.substring(9));
             System.out.printf("shared-memory cross-process wake-up latency: %.3f ms%n", latency / 1e6);
@@ -345,8 +323,8 @@ class SharedMemoryProcessesTest {
             assertThat(set.stats().key("conn").inUse()).isEqualTo(1);
 
             // SIGKILL while holding one permit: it comes back, and the set is consistent.
-            child.destroyForcibly();
-            assertThat(child.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            child.process.destroyForcibly();
+            assertThat(child.process.waitFor(20, TimeUnit.SECONDS)).isTrue();
             long killed = System.nanoTime();
             try (Acquisition all = set.acquire(Request.of("conn", PERMITS).and("units", 10), Duration.ofSeconds(10))) {
                 System.out.printf("permits of the killed JVM reclaimed after %.1f ms%n", (System.nanoTime() - killed) / 1e6);
@@ -357,8 +335,6 @@ class SharedMemoryProcessesTest {
             LimitStats stats = set.stats();
             assertThat(stats.key("conn").inUse()).isZero();
             assertThat(stats.key("units").inUse()).isEqualTo(10);
-        } finally {
-            child.destroyForcibly();
         }
     }
 
@@ -367,12 +343,13 @@ class SharedMemoryProcessesTest {
     void provider_feedback_is_shared_across_processes() throws Exception {
         Path file = dir.resolve("feedback.limits");
         try (LimitSet set = feedbackSet(file)) {
-            Process child = startChild(dir, "observe", file.toString());
-            BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
-            String observed = readLine(child, out);
-            assertThat(observed).startsWith("OBSERVED ");
-            long pauseFrom = Long.parseLong(observed.substring(9));
-            assertThat(child.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            long pauseFrom;
+            try (ChildJvm child = ChildJvm.start(dir, Child.class, "observe", file.toString())) {
+                String observed = child.readLine();
+                assertThat(observed).startsWith("OBSERVED ");
+                pauseFrom = Long.parseLong(observed.substring(9));
+                assertThat(child.process.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            }
             assertThat(set.tryAcquire(Request.of("units", 1))).as("paused by the other JVM's 429").isEmpty();
             try (Acquisition first = set.acquire(Request.of("units", 1), Duration.ofSeconds(20))) {
                 assertThat(System.nanoTime() - pauseFrom).as("granted only once the pause ended")
@@ -388,12 +365,10 @@ class SharedMemoryProcessesTest {
     void killed_mid_operation_leaves_state_consistent() throws Exception {
         Path file = dir.resolve("crash.limits");
         for (int round = 0; round < 3; round++) {
-            Process child = startChild(dir, "crash", file.toString());
-            BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
-            assertThat(readLine(child, out)).isEqualTo("RUNNING");
-            Thread.sleep(150 + 100 * round);
-            child.destroyForcibly();
-            assertThat(child.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            try (ChildJvm child = ChildJvm.start(dir, Child.class, "crash", file.toString())) {
+                assertThat(child.readLine()).isEqualTo("RUNNING");
+                Thread.sleep(150 + 100 * round);
+            }
             try (LimitSet set = holderSet(file)) {
                 try (Acquisition all = set.acquire(Request.of("conn", PERMITS), Duration.ofSeconds(10))) {
                     assertThat(set.stats().key("conn").inUse()).isEqualTo(PERMITS);

@@ -11,13 +11,17 @@ import java.util.List;
 
 /**
  * Where things are in the file of a set with these limits (see {@link SharedFile} for the header).
- * The state words are those of {@link SetAlgorithms} with the holder table between the sequence word
- * and the limits; they are split into regions (the sequence word, the holder table, then each limit),
- * each with a version, so that a JVM reloads only what another one changed.
+ * The state words are those of {@link SetAlgorithms} with the holder table and the queue of tickets
+ * between the sequence word and the limits; they are split into regions (the sequence word, the holder
+ * table, the queue, then each limit), each with a version, so that a JVM reloads only what another one
+ * changed.
  */
 final class Layout {
     /** Slots of the holder table: live processes that may hold resource permits at once. */
     static final int SLOTS = 128;
+    static final int SEQUENCE_REGION = 0;
+    static final int HOLDERS_REGION = 1;
+    static final int QUEUE_REGION = 2;
 
     final String description;
     final long signature;
@@ -26,9 +30,10 @@ final class Layout {
     final int[] resourceIndex;
     /** Per resource index, the limit. */
     final int[] resourceLimits;
-    /** Words of one holder slot: pid, process start (epoch ms), permits held of each resource limit. */
+    /** Words of one holder slot: pid, process start stamp, permits held of each resource limit. */
     final int slotWords;
     final int holdersBase;
+    final Tickets tickets;
     final SetAlgorithms algorithms;
     final int words;
     final int regions;
@@ -60,15 +65,18 @@ final class Layout {
         resourceLimits = res.stream().mapToInt(Integer::intValue).toArray();
         slotWords = 2 + resources;
         holdersBase = 1;
-        int limitsBase = holdersBase + (resources > 0 ? SLOTS * slotWords : 0);
+        int queueBase = holdersBase + (resources > 0 ? SLOTS * slotWords : 0);
+        tickets = new Tickets(queueBase, limits);
+        int limitsBase = queueBase + tickets.words;
         algorithms = new SetAlgorithms(limits, limitsBase);
-        regions = 2 + limits.size();
+        regions = limitRegion(limits.size());
         regionStart = new int[regions + 1];
-        regionStart[0] = 0;
-        regionStart[1] = holdersBase;
-        regionStart[2] = limitsBase;
+        regionStart[SEQUENCE_REGION] = 0;
+        regionStart[HOLDERS_REGION] = holdersBase;
+        regionStart[QUEUE_REGION] = queueBase;
+        regionStart[limitRegion(0)] = limitsBase;
         for (int i = 0; i < limits.size(); i++) {
-            regionStart[3 + i] = algorithms.offset(i) + algorithms.size(i);
+            regionStart[limitRegion(i) + 1] = algorithms.offset(i) + algorithms.size(i);
         }
         words = algorithms.stateSize();
         descriptionBytes = description.getBytes(StandardCharsets.UTF_8).length;
@@ -85,7 +93,7 @@ final class Layout {
 
     /** The region of limit {@code i}. */
     static int limitRegion(int i) {
-        return 2 + i;
+        return 3 + i;
     }
 
     private static long align8(long n) {

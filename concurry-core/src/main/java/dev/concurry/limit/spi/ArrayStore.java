@@ -5,8 +5,9 @@ import dev.concurry.time.MonotonicClock;
 /**
  * A {@link LocalStore} whose state is an array of doubles run by {@link SetAlgorithms}: a subclass
  * supplies only exclusive access ({@link #lock()}, {@link #unlock(long, boolean)}) and where the array
- * lives. The in-memory store keeps it in a field; the shared-memory store loads it from a mapped file
- * on {@code lock()} and writes back what changed on {@code unlock()}.
+ * lives. The in-memory store keeps it in a field. (A store that must do more around a decision — the
+ * shared-memory store orders waiters across processes and bounds how long it waits for a peer —
+ * implements {@link LocalStore} itself on the same {@link SetAlgorithms}.)
  *
  * <pre>{@code
  * final class MyStore extends ArrayStore {
@@ -185,15 +186,7 @@ public abstract class ArrayStore implements LocalStore {
     public StoreSnapshot snapshot() {
         lock();
         try {
-            double now = now();
-            int n = algorithms.limits().size();
-            double[] available = new double[n];
-            double[] inUse = new double[n];
-            for (int i = 0; i < n; i++) {
-                available[i] = algorithms.available(state, i, now);
-                inUse[i] = algorithms.inUse(state, i, now);
-            }
-            return new StoreSnapshot(available, inUse);
+            return algorithms.snapshot(state, now());
         } finally {
             unlock(0, false);
         }

@@ -21,6 +21,16 @@ public interface Batch {
     long id(int i);
 
     /**
+     * When attempt {@code i} queued, on the store's clock ({@link LimitStore#clock()}), or
+     * {@link Long#MIN_VALUE} if the batch does not know (this default). A store that orders waiters across
+     * JVMs places a waiter by when it queued, not by when its first call reached the server (a call
+     * already in flight holds a newcomer back for a round trip).
+     */
+    default long queuedAt(int i) {
+        return Long.MIN_VALUE;
+    }
+
+    /**
      * Whether attempt {@code i} is a {@code tryAcquire}: granted now or refused, never queued, so it
      * never blocks a later attempt.
      */

@@ -5,6 +5,7 @@ import dev.concurry.limit.Limit;
 import dev.concurry.limit.RateAlgorithm;
 import dev.concurry.limit.RateLimit;
 import dev.concurry.limit.ResourceLimit;
+import java.util.Arrays;
 
 /**
  * The algorithms of SPEC L5 as pure math over a few doubles (SPEC "central idea"): given the state,
@@ -305,6 +306,136 @@ final class LimitMath {
             }
             case SLIDING_WINDOW -> slidingSettle(s, now, seq, lastSeq, refund);
             case RESOURCE -> throw new IllegalStateException("a resource limit is released, not settled");
+        }
+    }
+
+    /** A debt of more windows than this is corruption, not overuse (one charge is at most 10^6 windows). */
+    static final double MAX_DEBT_WINDOWS = 1e9;
+    /** How far a time word may lie ahead of {@code now}: processes read one clock microseconds apart. */
+    static final double FUTURE_SLACK_NANOS = 1e9;
+
+    /**
+     * What makes this limit's words impossible at {@code now} (NaN, infinite, out of range), or null.
+     * Unless {@code thorough}, only the words every decision reads are checked (a sliding window's
+     * header, not its ring). Debt within {@link #MAX_DEBT_WINDOWS} is legitimate overuse.
+     */
+    String invalid(double[] s, double now, boolean thorough) {
+        int o = offset;
+        int words = thorough || kind != Kind.SLIDING_WINDOW ? ownSize() : SW_HEADER;
+        for (int w = 0; w < words; w++) {
+            if (!Double.isFinite(s[o + w])) {
+                return "word " + w + " is " + s[o + w];
+            }
+        }
+        if (feedback >= 0) {
+            String why = feedbackInvalid(s);
+            if (why != null) {
+                return why;
+            }
+        }
+        double debt = MAX_DEBT_WINDOWS * capacity;
+        double latest = now + FUTURE_SLACK_NANOS;
+        return switch (kind) {
+            case GCRA, LEAKY_BUCKET -> s[o] > latest + window * (1 + MAX_DEBT_WINDOWS)
+                    ? "theoretical arrival time " + s[o] + " ns, a debt of more than " + MAX_DEBT_WINDOWS
+                            + " windows at " + now + " ns"
+                    : null;
+            case FIXED_WINDOW -> !whole(s[o]) || s[o] > Math.floor(latest / window)
+                    ? "window index " + s[o] + " (now is in window " + Math.floor(now / window) + ")"
+                    : s[o + 1] < -tolerance || s[o + 1] > capacity + debt ? "count " + s[o + 1] + " out of range"
+                    : !whole(s[o + 2]) || s[o + 2] < 0 ? "first sequence number " + s[o + 2]
+                    : null;
+            case SLIDING_WINDOW -> slidingInvalid(s, latest, debt, thorough);
+            case RESOURCE -> s[o] < 0 || s[o] > capacity || !whole(s[o])
+                    ? "permits held " + s[o] + ", not a whole number in [0, " + capacity + "]"
+                    : null;
+        };
+    }
+
+    /**
+     * What is impossible in the feedback words: the two end times may be -Infinity (no budget, no pause)
+     * but never NaN; the budget, mark and source are finite; the scale is finite and positive.
+     */
+    private String feedbackInvalid(double[] s) {
+        int f = feedback;
+        if (Double.isNaN(s[f + FB_UNTIL]) || Double.isNaN(s[f + FB_PAUSE]) || s[f + FB_UNTIL] == Double.POSITIVE_INFINITY
+                || s[f + FB_PAUSE] == Double.POSITIVE_INFINITY) {
+            return "provider feedback end times " + s[f + FB_UNTIL] + ", " + s[f + FB_PAUSE];
+        }
+        if (!Double.isFinite(s[f + FB_BUDGET]) || !Double.isFinite(s[f + FB_MARK]) || !Double.isFinite(s[f + FB_SOURCE])
+                || !Double.isFinite(s[f + FB_SCALE]) || s[f + FB_SCALE] <= 0) {
+            return "provider feedback words (budget " + s[f + FB_BUDGET] + ", scale " + s[f + FB_SCALE] + ")";
+        }
+        return null;
+    }
+
+    private String slidingInvalid(double[] s, double latest, double debt, boolean thorough) {
+        int o = offset;
+        if (!whole(s[o]) || s[o] < 0 || s[o] >= ring || !whole(s[o + 1]) || s[o + 1] < 0 || s[o + 1] > ring) {
+            return "ring head " + s[o] + " and size " + s[o + 1] + " out of [0, " + ring + "]";
+        }
+        if (s[o + 2] < -tolerance || s[o + 2] > capacity + debt) {
+            return "units in the window " + s[o + 2] + " out of range";
+        }
+        if (!thorough) {
+            return null;
+        }
+        int head = (int) s[o];
+        int size = (int) s[o + 1];
+        double previous = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < size; i++) {
+            int e = entry(head, i);
+            if (s[e] > latest || s[e] < previous || s[e + 1] < 0 || s[e + 1] > capacity + debt || s[e + 2] < 0) {
+                return "ring entry " + i + " (time " + s[e] + " ns, units " + s[e + 1] + ", sequence " + s[e + 2]
+                        + ") out of range or order";
+            }
+            previous = s[e];
+        }
+        return null;
+    }
+
+    private static boolean whole(double x) {
+        return x == Math.rint(x);
+    }
+
+    /**
+     * Replaces this rate limit's state by the most conservative one: as if its whole capacity had been
+     * granted at {@code now} (a repair that can never over-admit; it heals within a window). Grants up
+     * to sequence number {@code seq} count as expired. A resource limit is left alone: only its holders
+     * know how many permits are held.
+     */
+    void exhaust(double[] s, double now, long seq) {
+        int o = offset;
+        switch (kind) {
+            case GCRA, LEAKY_BUCKET -> s[o] = now + window;
+            case FIXED_WINDOW -> {
+                s[o] = Math.floor(now / window);
+                s[o + 1] = capacity;
+                s[o + 2] = seq + 1;
+            }
+            case SLIDING_WINDOW -> {
+                Arrays.fill(s, o, o + ownSize(), 0);
+                s[o + 1] = 1;
+                s[o + 2] = capacity;
+                s[o + 3] = seq;
+                int e = entry(0, 0);
+                s[e] = now;
+                s[e + 1] = capacity;
+                s[e + 2] = seq;
+            }
+            case RESOURCE -> {
+                // repaired by the store from what holders hold
+            }
+        }
+        if (feedback >= 0 && feedbackInvalid(s) != null) {
+            // Damaged feedback words: forget them (the state above is exhausted, so nothing over-admits).
+            int f = feedback;
+            s[f + FB_BUDGET] = 0;
+            s[f + FB_UNTIL] = Double.NEGATIVE_INFINITY;
+            s[f + FB_MARK] = 0;
+            s[f + FB_PAUSE] = Double.NEGATIVE_INFINITY;
+            s[f + FB_SCALE] = 1;
+            s[f + FB_SOURCE] = 0;
         }
     }
 

@@ -2,6 +2,7 @@ package dev.concurry.limit.spi;
 
 import dev.concurry.limit.Limit;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The algorithms of one set's limits over a flat array of doubles (SPEC L5, "central idea"): whether
@@ -176,6 +177,27 @@ public final class SetAlgorithms {
         math[i].release(s, n);
     }
 
+    /**
+     * What makes limit {@code i}'s words of {@code s} impossible at {@code now} — NaN, infinite, a
+     * negative or fractional count, a window or a ring entry in the future, a debt of over 10^9
+     * windows — or empty when they are plausible. For stores whose state can be
+     * damaged outside this code (a shared file). Unless {@code thorough}, only the words every
+     * decision reads are checked (cheap enough to run whenever the state is reloaded).
+     */
+    public Optional<String> checkState(double[] s, int i, double now, boolean thorough) {
+        return Optional.ofNullable(math[i].invalid(s, now, thorough));
+    }
+
+    /**
+     * Repairs rate limit {@code i} conservatively: its state becomes that of a limit whose whole
+     * capacity was granted at {@code now}, so the repair never admits more than the limit allows (it
+     * heals within one window). Does nothing to a resource limit (permits held are known only to the
+     * store's holders).
+     */
+    public void exhaust(double[] s, int i, double now) {
+        math[i].exhaust(s, now, (long) s[SEQ]);
+    }
+
     /** Whether limit {@code i} is a resource limit. */
     public boolean isResource(int i) {
         return math[i].isResource();
@@ -286,6 +308,17 @@ public final class SetAlgorithms {
     /** Units of limit {@code i} counted against it at {@code now} (permits held, for a resource). */
     public double inUse(double[] s, int i, double now) {
         return math[i].inUse(s, now);
+    }
+
+    /** What every limit has available and in use at {@code now}; no side effect. */
+    public StoreSnapshot snapshot(double[] s, double now) {
+        double[] available = new double[math.length];
+        double[] inUse = new double[math.length];
+        for (int i = 0; i < math.length; i++) {
+            available[i] = math[i].available(s, now);
+            inUse[i] = math[i].inUse(s, now);
+        }
+        return new StoreSnapshot(available, inUse);
     }
 
     /**
