@@ -14,6 +14,9 @@
 #   bench/run.sh redis [quick|throughput]         N4: Redis on loopback, 8 threads (1 fork, 2x2 s warm-up,
 #                             3x3 s measurement; quick = throughput then latency percentiles, ~4 min).
 #                             Each benchmark starts its own redis-server on a free port (needs redis-server).
+#   bench/run.sh keyed                            issue 21: KeyedBench (1,000,000 keys, uniform and Zipf, vs one
+#                             set and Bucket4j per key; 1 fork, 3x2 s warm-up, 5x2 s measurement, -prof gc),
+#                             then KeyedFootprint (bytes per key, 100,000 keys). About 6 minutes.
 #   bench/run.sh jmh [JMH options...]             the JMH command line, e.g. jmh -l, or
 #                             jmh 'N1OneThread.concurryGcra' -prof gc -f 1 -wi 2 -i 3
 #
@@ -105,6 +108,23 @@ case "$mode" in
     } 2>&1 | tee "$out.txt"
     echo "bench: results in ${out#$root/}.txt and -*.json" >&2
     ;;
+  keyed)
+    mkdir -p "$here/results"
+    stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+    out="$here/results/keyed-$stamp"
+    {
+      echo "# concurry keyed benchmarks (issue 21), $(date -u '+%Y-%m-%d %H:%M UTC')"
+      echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+      echo "# JDK: $("$java" -version 2>&1 | head -2 | tr '\n' ' ')"
+      echo "# load before the run: $(uptime | sed 's/.*load average/load average/')"
+      echo "# command: bench/run.sh keyed"
+      "$java" -jar "$jar" 'KeyedBench' -f 1 -wi 3 -w 2s -i 5 -r 2s -prof gc -rf json -rff "$out.json"
+      echo "# load after the JMH run: $(uptime | sed 's/.*load average/load average/')"
+      "$java" -XX:+UseSerialGC -Xmx4g -cp "$jar" dev.concurry.bench.KeyedFootprint 100000
+      echo "# load after the run: $(uptime | sed 's/.*load average/load average/')"
+    } 2>&1 | tee "$out.txt"
+    echo "bench: results in ${out#$root/}.txt and .json" >&2
+    ;;
   hazelcast)
     mkdir -p "$here/results"
     # The N4b benchmarks also run concurry-hazelcast: rebuild when it changed (the check above does not look).
@@ -135,7 +155,7 @@ case "$mode" in
     exec "$java" -jar "$jar" "$@"
     ;;
   *)
-    echo "usage: bench/run.sh [quick|full|redis [quick|throughput]|hazelcast|accuracy [seconds] [threads]|jmh [JMH options...]]" >&2
+    echo "usage: bench/run.sh [quick|full|redis [quick|throughput]|hazelcast|keyed|accuracy [seconds] [threads]|jmh [JMH options...]]" >&2
     exit 2
     ;;
 esac

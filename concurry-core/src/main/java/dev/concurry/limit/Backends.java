@@ -1,6 +1,8 @@
 package dev.concurry.limit;
 
 import dev.concurry.limit.shm.SharedMemoryBackend;
+import dev.concurry.limit.spi.FamilyDefinition;
+import dev.concurry.limit.spi.FamilyStore;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.LimitStore;
 import dev.concurry.time.MonotonicClock;
@@ -44,6 +46,11 @@ public final class Backends {
             @Override
             public LimitStore open(LimitSetDefinition definition) {
                 return new InMemoryStore(definition, clock);
+            }
+
+            @Override
+            public FamilyStore openFamily(FamilyDefinition family) {
+                return new InMemoryFamily(family, clock);
             }
 
             @Override

@@ -5,8 +5,8 @@ import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.ResolvedRequest;
 import dev.concurry.limit.spi.SetAlgorithms;
 import dev.concurry.time.MonotonicClock;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -35,6 +35,10 @@ import java.util.concurrent.locks.LockSupport;
  * <p>What a provider reported (SPEC F2–F4) lives in the state's feedback words: the snapshot path runs
  * the algorithms on the whole state and honours it; the one number of the GCRA path does not hold it,
  * so while a budget, a pause or an adopted limit acts on that limit every grant takes the locked path.
+ *
+ * <p>Footprint: a keyed family holds one store per key (SPEC L24), so the lock-free cells are fields
+ * updated through {@link VarHandle}s rather than atomic objects of their own, and the stores of one
+ * family share their {@link SetAlgorithms}.
  */
 final class InMemoryStore extends ArrayStore {
     /** In {@link #fastTat} while the locked path owns the number (a NaN no arithmetic produces). */
@@ -48,65 +52,78 @@ final class InMemoryStore extends ArrayStore {
      */
     private static final int SNAPSHOT_WORDS = 64;
 
-    /** The GCRA number of a single GCRA or token-bucket set, or null. */
-    private final AtomicLong fastTat;
+    /** How this store grants without the engine's lock. */
+    private enum Fast { NONE, GCRA, SNAPSHOT }
+
+    private final Fast fast;
+    /** {@link Fast#GCRA}: the raw bits of the theoretical arrival time (through {@link #TAT}). */
+    private volatile long fastTat;
     private final int fastOffset;
-    /** The state of a small set of several limits, as immutable snapshots; or null. */
-    private final AtomicReference<double[]> fastState;
+    /** {@link Fast#SNAPSHOT}: the state as immutable snapshots (through {@link #STATE}). */
+    private volatile double[] fastState;
     /** Clock reading until which provider feedback acts on the single GCRA limit (no lock-free grant). */
     private volatile long feedbackUntil = Long.MIN_VALUE;
 
     InMemoryStore(LimitSetDefinition definition, MonotonicClock clock) {
-        super(new SetAlgorithms(definition.limits()), clock);
-        this.epoch = clock.nanoTime();
-        algorithms.init(state, 0);
+        this(new SetAlgorithms(definition.limits()), clock, clock.nanoTime());
+    }
+
+    /**
+     * A store of {@code algorithms}' limits, fresh now, its time counted from {@code epoch}. The stores of
+     * a keyed family share one {@link SetAlgorithms} and the family's epoch: fixed windows of every key
+     * are then aligned alike, so a key dropped while idle and created again later has the very windows
+     * it would have had (SPEC L24).
+     */
+    InMemoryStore(SetAlgorithms algorithms, MonotonicClock clock, long epoch) {
+        super(algorithms, clock);
+        this.epoch = epoch;
+        algorithms.init(state, clock.nanoTime() - epoch);
         this.fastOffset = algorithms.offset(0);
         if (algorithms.singleGcra()) {
-            this.fastTat = new AtomicLong(Double.doubleToRawLongBits(state[fastOffset]));
-            this.fastState = null;
+            this.fast = Fast.GCRA;
+            this.fastTat = Double.doubleToRawLongBits(state[fastOffset]);
         } else if (!algorithms.hasSlidingWindow() && state.length <= SNAPSHOT_WORDS) {
-            this.fastTat = null;
-            this.fastState = new AtomicReference<>(state.clone());
+            this.fast = Fast.SNAPSHOT;
+            this.fastState = state.clone();
         } else {
-            this.fastTat = null;
-            this.fastState = null;
+            this.fast = Fast.NONE;
         }
     }
 
     @Override
     protected void lock() {
-        if (fastTat != null) {
-            state[fastOffset] = Double.longBitsToDouble(fastTat.getAndSet(LOCKED));
-        } else if (fastState != null) {
-            double[] current = fastState.getAndSet(LOCKED_STATE);
+        if (fast == Fast.GCRA) {
+            state[fastOffset] = Double.longBitsToDouble((long) TAT.getAndSet(this, LOCKED));
+        } else if (fast == Fast.SNAPSHOT) {
+            double[] current = (double[]) STATE.getAndSet(this, LOCKED_STATE);
             System.arraycopy(current, 0, state, 0, state.length);
         }
     }
 
     @Override
     protected void unlock(long touched, boolean freed) {
-        if (fastTat != null) {
-            fastTat.set(Double.doubleToRawLongBits(state[fastOffset]));
-        } else if (fastState != null) {
-            fastState.set(state.clone());
+        if (fast == Fast.GCRA) {
+            fastTat = Double.doubleToRawLongBits(state[fastOffset]);
+        } else if (fast == Fast.SNAPSHOT) {
+            fastState = state.clone();
         }
     }
 
     @Override
     public boolean hasFastPath() {
-        return fastTat != null || fastState != null;
+        return fast != Fast.NONE;
     }
 
     @Override
     public long tryGrantFast(ResolvedRequest r) {
-        if (fastTat != null) {
+        if (fast == Fast.GCRA) {
             return r.size() == 1 ? tryGrantGcra(r.amount(0)) : 0;
         }
-        if (fastState == null) {
+        if (fast != Fast.SNAPSHOT) {
             return 0;
         }
         for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-            double[] current = fastState.get();
+            double[] current = fastState;
             if (current == LOCKED_STATE) {
                 return 0;
             }
@@ -115,7 +132,7 @@ final class InMemoryStore extends ArrayStore {
             if (seq == 0) {
                 return 0;
             }
-            if (fastState.compareAndSet(current, next)) {
+            if (STATE.compareAndSet(this, current, next)) {
                 return seq;
             }
             LockSupport.parkNanos(1);
@@ -128,7 +145,7 @@ final class InMemoryStore extends ArrayStore {
             return 0;
         }
         for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-            long bits = fastTat.get();
+            long bits = fastTat;
             if (bits == LOCKED) {
                 return 0;
             }
@@ -137,7 +154,7 @@ final class InMemoryStore extends ArrayStore {
             if (Double.isNaN(next)) {
                 return 0;
             }
-            if (fastTat.compareAndSet(bits, Double.doubleToRawLongBits(next))) {
+            if (TAT.compareAndSet(this, bits, Double.doubleToRawLongBits(next))) {
                 // GCRA grants are never looked up by sequence number, but a provider's budget counts
                 // only grants after its report's mark (>= 1): this one came before any such report.
                 return 1;
@@ -155,17 +172,17 @@ final class InMemoryStore extends ArrayStore {
      */
     @Override
     public boolean releaseFast(ResolvedRequest r, long seq) {
-        if (fastState == null) {
+        if (fast != Fast.SNAPSHOT) {
             return false;
         }
         for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-            double[] current = fastState.get();
+            double[] current = fastState;
             if (current == LOCKED_STATE) {
                 return false;
             }
             double[] next = current.clone();
             algorithms.settle(next, clock().nanoTime() - epoch, r, seq, null);
-            if (fastState.compareAndSet(current, next)) {
+            if (STATE.compareAndSet(this, current, next)) {
                 return true;
             }
             LockSupport.parkNanos(1);
@@ -175,7 +192,7 @@ final class InMemoryStore extends ArrayStore {
 
     @Override
     protected void observed() {
-        if (fastTat != null) {
+        if (fast == Fast.GCRA) {
             double end = algorithms.scaled(state, 0) ? Double.POSITIVE_INFINITY : algorithms.feedbackEnd(state, 0);
             feedbackUntil = end == Double.NEGATIVE_INFINITY ? Long.MIN_VALUE
                     : end >= (double) Long.MAX_VALUE - epoch ? Long.MAX_VALUE : epoch + (long) Math.ceil(end);
@@ -189,5 +206,18 @@ final class InMemoryStore extends ArrayStore {
 
     @Override
     public void close() {
+    }
+
+    private static final VarHandle TAT;
+    private static final VarHandle STATE;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            TAT = lookup.findVarHandle(InMemoryStore.class, "fastTat", long.class);
+            STATE = lookup.findVarHandle(InMemoryStore.class, "fastState", double[].class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
     }
 }

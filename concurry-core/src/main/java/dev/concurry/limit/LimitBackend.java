@@ -1,5 +1,7 @@
 package dev.concurry.limit;
 
+import dev.concurry.limit.spi.FamilyDefinition;
+import dev.concurry.limit.spi.FamilyStore;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.LimitStore;
 
@@ -50,4 +52,25 @@ public interface LimitBackend {
      * @throws IllegalStateException if the shared state exists with other limits, or cannot be opened
      */
     LimitStore open(LimitSetDefinition definition);
+
+    /**
+     * Opens the stores of a keyed family ({@link KeyedLimits}, SPEC L24); called by
+     * {@link KeyedLimits.Builder#build()}. The default opens one set per key through {@link #open},
+     * named {@code <family>/<key>} ({@link FamilyStore#perKey}): what the in-memory backend needs, but
+     * for a distributed backend one server-side object per key, opened eagerly. Such a backend should
+     * override it to keep one expiring entry per key in a shared structure (see {@link FamilyStore}), or
+     * refuse families with an {@link UnsupportedOperationException} that says why.
+     *
+     * <pre>{@code
+     * KeyedLimits<String> perCustomer = KeyedLimits.<String>builder()
+     *         .add(RateLimit.of("requests", 100, Duration.ofMinutes(1)))
+     *         .backend(backend)                          // calls backend.openFamily(...)
+     *         .build();
+     * }</pre>
+     *
+     * @throws UnsupportedOperationException if this backend cannot hold keyed families
+     */
+    default FamilyStore openFamily(FamilyDefinition family) {
+        return FamilyStore.perKey(this, family);
+    }
 }

@@ -98,11 +98,8 @@ final class LimitEngine implements LimitSet, Probe {
     private final MonotonicClock clock;
     private final boolean fastPath;
     private final boolean awaitRemote;
-    private final boolean[] resource;
     private final ReentrantLock lock = new ReentrantLock();
     private final LongAdder fastGranted = new LongAdder();
-    /** Ids of this set's waiters ({@link Batch#id}). */
-    private final java.util.concurrent.atomic.AtomicLong waiterIds = new java.util.concurrent.atomic.AtomicLong();
     /** No waiter is queued and the set is open: the store's lock-free path may grant. */
     private volatile boolean idle = true;
 
@@ -115,8 +112,14 @@ final class LimitEngine implements LimitSet, Probe {
     private boolean closed;
     private boolean inFlight;
     private boolean again;
-    /** The round local stores decide in, reused (only touched under the lock). */
-    private final Round localRound;
+    /** Ids of this set's waiters ({@link Batch#id}). */
+    private long waiterIds;
+    /**
+     * The round local stores decide in, created when the first waiter queues and reused. Everything
+     * an engine needs only once someone waits or settles is created then: a keyed family holds one
+     * engine per key (SPEC L24), most of them never contended.
+     */
+    private Round localRound;
     private long granted;
     private long timedOut;
     private long rejected;
@@ -124,14 +127,18 @@ final class LimitEngine implements LimitSet, Probe {
     private long waitedNanos;
     private double refunded;
     private double charged;
-    private final double[] refundedByKey;
-    private final double[] chargedByKey;
-    /** Remote stores: what each limit had available after the last call that touched it (a pool's hint). */
+    /** Per limit, created by the first settlement that refunds or charges. */
+    private double[] refundedByKey;
+    private double[] chargedByKey;
+    /**
+     * Remote stores only (null for local ones, which are read directly): what each limit had available
+     * after the last call that touched it (a pool's hint).
+     */
     private final double[] knownAvailable;
     /** Whether reported provider limits replace the configured capacities (SPEC F4). */
     private final boolean adoptProviderLimits;
-    /** Per limit, what the provider last said, as this JVM heard it (under the lock). */
-    private final Heard[] heard;
+    /** Per limit, what the provider last said, as this JVM heard it (under the lock); created by the first report. */
+    private Heard[] heard;
     private long reports;
     private long refusals;
     private long pauses;
@@ -139,7 +146,8 @@ final class LimitEngine implements LimitSet, Probe {
     private volatile long lastObserveWarning = Long.MIN_VALUE;
     /** Grants of this JVM, newest last, once a report about a grant was observed (null before). */
     private volatile java.util.concurrent.atomic.AtomicReferenceArray<Grant> recentGrants;
-    private final java.util.concurrent.atomic.AtomicLong recentCount = new java.util.concurrent.atomic.AtomicLong();
+    /** Grants put in {@link #recentGrants} (through {@link #RECENT_COUNT}). */
+    private volatile long recentCount;
     /** Grants remembered in {@link #recentGrants}: more than can be in flight at once. */
     private static final int RECENT_GRANTS = 512;
 
@@ -156,22 +164,15 @@ final class LimitEngine implements LimitSet, Probe {
         this.clock = Objects.requireNonNull(store.clock(), "store.clock()");
         this.fastPath = local != null && local.hasFastPath();
         this.awaitRemote = clock != MonotonicClock.system();
-        this.resource = new boolean[specs.size()];
-        for (int i = 0; i < resource.length; i++) {
-            resource[i] = specs.get(i) instanceof ResourceLimit;
-        }
-        this.refundedByKey = new double[specs.size()];
-        this.chargedByKey = new double[specs.size()];
-        this.knownAvailable = new double[specs.size()];
-        this.localRound = local != null ? new Round(specs.size(), 16) : null;
-        for (int i = 0; i < knownAvailable.length; i++) {
-            knownAvailable[i] = specs.get(i).capacity();
+        if (remote != null) {
+            this.knownAvailable = new double[specs.size()];
+            for (int i = 0; i < knownAvailable.length; i++) {
+                knownAvailable[i] = specs.get(i).capacity();
+            }
+        } else {
+            this.knownAvailable = null;
         }
         this.adoptProviderLimits = adoptProviderLimits;
-        this.heard = new Heard[specs.size()];
-        for (int i = 0; i < heard.length; i++) {
-            heard[i] = new Heard();
-        }
         store.listen(this::redispatch);
     }
 
@@ -524,7 +525,7 @@ final class LimitEngine implements LimitSet, Probe {
 
     private void enqueueLocked(Waiter w) {
         w.since = clock.nanoTime();
-        w.id = waiterIds.incrementAndGet();
+        w.id = ++waiterIds;
         boolean wasEmpty = head == null;
         if (tail == null) {
             head = w;
@@ -581,6 +582,9 @@ final class LimitEngine implements LimitSet, Probe {
             return null;
         }
         Round round = localRound;
+        if (round == null) {
+            round = localRound = new Round(specs.size(), 16);
+        }
         round.clear();
         for (Waiter w = head; w != null; w = w.next) {
             round.add(w);
@@ -639,7 +643,7 @@ final class LimitEngine implements LimitSet, Probe {
         }
         contended = head == null ? 0 : shortOf;
         earliest = Math.min(earliest, round.recheck);
-        for (int i = 0; i < knownAvailable.length; i++) {
+        for (int i = 0; knownAvailable != null && i < knownAvailable.length; i++) {
             if (!Double.isNaN(round.available[i])) {
                 knownAvailable[i] = round.available[i];
             }
@@ -956,8 +960,12 @@ final class LimitEngine implements LimitSet, Probe {
         for (int j = 0; j < r.size(); j++) {
             int i = r.limitIndex(j);
             double amount = r.amount(j);
-            if (resource[i] || Double.isNaN(used[j]) || used[j] == amount) {
+            if (isResource(i) || Double.isNaN(used[j]) || used[j] == amount) {
                 continue;
+            }
+            if (refundedByKey == null) {
+                refundedByKey = new double[specs.size()];
+                chargedByKey = new double[specs.size()];
             }
             if (used[j] < amount) {
                 refunded += amount - used[j];
@@ -1002,13 +1010,19 @@ final class LimitEngine implements LimitSet, Probe {
                 return;
             }
             long now = clock.nanoTime();
+            if (heard == null) {
+                heard = new Heard[n];
+                for (int i = 0; i < n; i++) {
+                    heard[i] = new Heard();
+                }
+            }
             reports++;
             unparsed += report.unparsed();
             if (report.refused()) {
                 refusals++;
             }
             for (int i = 0; i < n; i++) {
-                if (resource[i]) {
+                if (isResource(i)) {
                     continue;
                 }
                 Limit limit = specs.get(i);
@@ -1144,6 +1158,9 @@ final class LimitEngine implements LimitSet, Probe {
     }
 
     private ProviderFeedback heardLocked(int i, long now) {
+        if (heard == null) {
+            return ProviderFeedback.NONE;
+        }
         Heard h = heard[i];
         if (Double.isNaN(h.limit) && Double.isNaN(h.remaining) && h.pausedUntil == Long.MIN_VALUE) {
             return ProviderFeedback.NONE;
@@ -1288,7 +1305,8 @@ final class LimitEngine implements LimitSet, Probe {
                 }
                 Limit limit = specs.get(i);
                 keys.put(limit.key(), new LimitStats.KeyStats(limit.key(), limit, limit.capacity(),
-                        snapshot.available(i), snapshot.inUse(i), waitingForKey, refundedByKey[i], chargedByKey[i],
+                        snapshot.available(i), snapshot.inUse(i), waitingForKey,
+                        refundedByKey == null ? 0 : refundedByKey[i], chargedByKey == null ? 0 : chargedByKey[i],
                         heardLocked(i, now)));
             }
             return new LimitStats(keys, granted + fastGranted.sum(), refunded, charged, timedOut, waiting, rejected,
@@ -1347,17 +1365,39 @@ final class LimitEngine implements LimitSet, Probe {
         return fastGranted.sum();
     }
 
+    /**
+     * For a keyed family (SPEC L24): nanoseconds until dropping this set would change nothing (see
+     * {@link LocalStore#idleIn}); {@code +Infinity} while anyone waits, for a remote store, or once closed.
+     */
+    double idleIn() {
+        lock.lock();
+        try {
+            return head != null || closed || local == null ? Double.POSITIVE_INFINITY : local.idleIn();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     // ---- helpers ---------------------------------------------------------------------------------
 
+    /**
+     * The request resolved against this set's limits, cached on the request under the limits list:
+     * the engines of a keyed family's keys share their template's list (SPEC L24), so a request
+     * resolves once for all of them, not once per key.
+     */
     private ResolvedRequest resolve(Request request) {
         Objects.requireNonNull(request, "request");
-        Object cached = request.cached(this);
+        Object cached = request.cached(specs);
         if (cached != null) {
             return (ResolvedRequest) cached;
         }
         ResolvedRequest r = ResolvedRequest.resolve(definition, request);
-        request.cache(this, r);
+        request.cache(specs, r);
         return r;
+    }
+
+    private boolean isResource(int limit) {
+        return specs.get(limit) instanceof ResourceLimit;
     }
 
     private void checkOpen() {
@@ -1605,7 +1645,7 @@ final class LimitEngine implements LimitSet, Probe {
             this.seq = seq;
             var recent = recentGrants;
             if (recent != null && seq > 0) {
-                recent.set((int) (recentCount.getAndIncrement() % RECENT_GRANTS), this);
+                recent.set((int) ((long) RECENT_COUNT.getAndAdd(LimitEngine.this, 1L) % RECENT_GRANTS), this);
             }
         }
 
@@ -1627,7 +1667,7 @@ final class LimitEngine implements LimitSet, Probe {
                     throw new IllegalArgumentException("cannot update '" + key + "': not acquired here; acquired keys: "
                             + request.granted().keySet());
                 }
-                if (resource[request.limitIndex(position)]) {
+                if (isResource(request.limitIndex(position))) {
                     throw new IllegalArgumentException("cannot update '" + key
                             + "': it is a ResourceLimit, whose permits are released on close, not settled");
                 }
@@ -1692,7 +1732,7 @@ final class LimitEngine implements LimitSet, Probe {
             double[] next = current == null ? newUsage() : current.clone();
             for (int j = 0; j < request.size(); j++) {
                 int i = request.limitIndex(j);
-                if (!resource[i] && (limits & (1L << i)) != 0) {
+                if (!isResource(i) && (limits & (1L << i)) != 0) {
                     next[j] = 0;
                 }
             }
@@ -1730,10 +1770,12 @@ final class LimitEngine implements LimitSet, Probe {
     }
 
     private static final VarHandle RELEASED;
+    private static final VarHandle RECENT_COUNT;
 
     static {
         try {
             RELEASED = MethodHandles.lookup().findVarHandle(Grant.class, "released", int.class);
+            RECENT_COUNT = MethodHandles.lookup().findVarHandle(LimitEngine.class, "recentCount", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }

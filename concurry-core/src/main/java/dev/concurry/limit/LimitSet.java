@@ -3,12 +3,10 @@ package dev.concurry.limit;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.LimitStore;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -118,12 +116,7 @@ public interface LimitSet extends Limiter, AutoCloseable {
 
         /** Adds metadata entries (region, account...) returned by {@link Acquisition#config()}. */
         public Builder config(Map<String, String> entries) {
-            entries.forEach((key, value) -> {
-                if (key == null || value == null) {
-                    throw new IllegalArgumentException("config entries must not be null: " + key + "=" + value);
-                }
-                config.put(key, value);
-            });
+            config.putAll(Specs.config(entries));
             return this;
         }
 
@@ -168,16 +161,7 @@ public interface LimitSet extends Limiter, AutoCloseable {
          * @throws IllegalArgumentException if two limits share a key or there are more than 64 limits
          */
         public LimitSet build() {
-            Set<String> keys = new HashSet<>();
-            for (Limit limit : limits) {
-                if (!keys.add(limit.key())) {
-                    throw new IllegalArgumentException("duplicate limit key '" + limit.key()
-                            + "' in one set; keys must be unique: " + limits);
-                }
-            }
-            if (limits.size() > 64) {
-                throw new IllegalArgumentException("a set holds at most 64 limits, got " + limits.size());
-            }
+            Specs.setLimits(limits);
             String setName = name != null ? name : "limits-" + NAMES.incrementAndGet();
             LimitSetDefinition definition = new LimitSetDefinition(setName, limits, config);
             if (limits.isEmpty()) {

@@ -1,6 +1,10 @@
 package dev.concurry.limit;
 
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /** Validation shared by the limit specifications (SPEC L4); messages name the field and value. */
 final class Specs {
@@ -38,6 +42,31 @@ final class Specs {
                     + " (about 292 years, the most nanoseconds a long holds), got: " + window);
         }
         return window;
+    }
+
+    /** The limits of one set: keys unique, at most 64 (SPEC L4). */
+    static List<Limit> setLimits(List<Limit> limits) {
+        Set<String> keys = new HashSet<>();
+        for (Limit limit : limits) {
+            if (!keys.add(limit.key())) {
+                throw new IllegalArgumentException("duplicate limit key '" + limit.key()
+                        + "' in one set; keys must be unique: " + limits);
+            }
+        }
+        if (limits.size() > 64) {
+            throw new IllegalArgumentException("a set holds at most 64 limits, got " + limits.size());
+        }
+        return limits;
+    }
+
+    /** Config entries: neither keys nor values may be null. */
+    static Map<String, String> config(Map<String, String> entries) {
+        entries.forEach((key, value) -> {
+            if (key == null || value == null) {
+                throw new IllegalArgumentException("config entries must not be null: " + key + "=" + value);
+            }
+        });
+        return entries;
     }
 
     static RateAlgorithm algorithm(String key, RateAlgorithm algorithm) {

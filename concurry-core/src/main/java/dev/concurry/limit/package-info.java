@@ -12,6 +12,8 @@
  *       Redis, a Hazelcast cluster).</li>
  *   <li>The distributor: {@link dev.concurry.limit.LimitPool} spreads acquisitions over several sets
  *       (regions, accounts), with failover.</li>
+ *   <li>Per key: {@link dev.concurry.limit.KeyedLimits} applies one template of limits to each of any
+ *       number of keys (customers, tenants, IP addresses), memory bounded.</li>
  *   <li>Listening to the provider: a {@link dev.concurry.limit.ProviderReport} (read from response
  *       headers by {@code dev.concurry.limit.http.ProviderHeaders}) given to
  *       {@link dev.concurry.limit.LimitSet#observe} or {@link dev.concurry.limit.Acquisition#observe}

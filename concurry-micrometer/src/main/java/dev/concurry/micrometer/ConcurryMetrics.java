@@ -1,7 +1,8 @@
 package dev.concurry.micrometer;
 
+import dev.concurry.limit.KeyedLimits;
+import dev.concurry.limit.Limit;
 import dev.concurry.limit.LimitPool;
-import dev.concurry.limit.LimitPoolStats;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.LimitStats;
 import dev.concurry.worker.PoolStats;
@@ -24,8 +25,8 @@ import java.util.function.ToDoubleFunction;
 import java.util.function.ToLongFunction;
 
 /**
- * Exports the statistics of a {@link LimitSet}, a {@link LimitPool}, a {@link WorkerPool} or a
- * {@link TaskExecutor} as
+ * Exports the statistics of a {@link LimitSet}, a {@link LimitPool}, a {@link KeyedLimits} family, a
+ * {@link WorkerPool} or a {@link TaskExecutor} as
  * Micrometer meters (SPEC P2), so that utilisation, waiting time and rejections can be graphed.
  *
  * <pre>{@code
@@ -67,6 +68,14 @@ import java.util.function.ToLongFunction;
  * each time the pool tried the set in vain before failing over or waiting. Give each pool of one
  * registry a distinguishing tag ({@link #poolName(String)}), or their pool-wide meters are one.
  *
+ * <p><b>Keyed families</b> (tags {@code family}, {@code backend}): gauge {@code concurry.keyed.keys} (keys
+ * whose state this JVM holds), counters {@code concurry.keyed.created}, {@code concurry.keyed.evictions}
+ * (keys dropped once idle) and {@code concurry.keyed.refused} (new keys refused at {@code maxKeys}). No
+ * meter per key unless asked: a family may hold millions. {@link #perKey(Object...)} adds, for the keys
+ * named, the limit set meters above under {@code concurry.keyed.*} names ({@code concurry.keyed.available},
+ * {@code concurry.keyed.grants}...), tagged {@code family}, {@code member} (the key's
+ * {@code String.valueOf}) and {@code key}; their counters count since the key's state was last created.
+ *
  * <p><b>Worker pools and task executors</b> (tags {@code pool}, {@code mode}): gauges
  * {@code concurry.worker.active} and {@code concurry.worker.queued}, the counter {@code concurry.worker.calls} (tag {@code outcome}
  * {@code success} or {@code failure}: calls that ended with a result or an exception) and the timer
@@ -86,12 +95,15 @@ public final class ConcurryMetrics implements MeterBinder {
     private final List<String> configKeys;
     /** Tags of a limit pool's own meters only (see {@link #poolName}). */
     private final Tags poolTags;
+    /** A keyed family's keys that get meters of their own (see {@link #perKey}). */
+    private final List<Object> members;
 
-    private ConcurryMetrics(Object source, Tags tags, List<String> configKeys, Tags poolTags) {
+    private ConcurryMetrics(Object source, Tags tags, List<String> configKeys, Tags poolTags, List<Object> members) {
         this.source = source;
         this.tags = tags;
         this.configKeys = configKeys;
         this.poolTags = poolTags;
+        this.members = members;
     }
 
     /**
@@ -103,7 +115,8 @@ public final class ConcurryMetrics implements MeterBinder {
      * }</pre>
      */
     public static ConcurryMetrics of(LimitSet set) {
-        return new ConcurryMetrics(Objects.requireNonNull(set, "set"), Tags.empty(), List.of("region"), Tags.empty());
+        return new ConcurryMetrics(Objects.requireNonNull(set, "set"), Tags.empty(), List.of("region"), Tags.empty(),
+                List.of());
     }
 
     /**
@@ -114,7 +127,22 @@ public final class ConcurryMetrics implements MeterBinder {
      * }</pre>
      */
     public static ConcurryMetrics of(LimitPool pool) {
-        return new ConcurryMetrics(Objects.requireNonNull(pool, "pool"), Tags.empty(), List.of("region"), Tags.empty());
+        return new ConcurryMetrics(Objects.requireNonNull(pool, "pool"), Tags.empty(), List.of("region"), Tags.empty(),
+                List.of());
+    }
+
+    /**
+     * The meters of a keyed family: how many keys it holds, creates, drops and refuses; per key only for
+     * the keys given to {@link #perKey(Object...)}.
+     *
+     * <pre>{@code
+     * ConcurryMetrics.of(perCustomer).bindTo(registry);
+     * ConcurryMetrics.of(perCustomer).perKey("acme", "globex").bindTo(registry);   // two customers in detail
+     * }</pre>
+     */
+    public static ConcurryMetrics of(KeyedLimits<?> family) {
+        return new ConcurryMetrics(Objects.requireNonNull(family, "family"), Tags.empty(), List.of(), Tags.empty(),
+                List.of());
     }
 
     /**
@@ -125,7 +153,7 @@ public final class ConcurryMetrics implements MeterBinder {
      * }</pre>
      */
     public static ConcurryMetrics of(WorkerPool<?> pool) {
-        return new ConcurryMetrics(Objects.requireNonNull(pool, "pool"), Tags.empty(), List.of(), Tags.empty());
+        return new ConcurryMetrics(Objects.requireNonNull(pool, "pool"), Tags.empty(), List.of(), Tags.empty(), List.of());
     }
 
     /**
@@ -136,7 +164,8 @@ public final class ConcurryMetrics implements MeterBinder {
      * }</pre>
      */
     public static ConcurryMetrics of(TaskExecutor executor) {
-        return new ConcurryMetrics(Objects.requireNonNull(executor, "executor"), Tags.empty(), List.of(), Tags.empty());
+        return new ConcurryMetrics(Objects.requireNonNull(executor, "executor"), Tags.empty(), List.of(), Tags.empty(),
+                List.of());
     }
 
     /**
@@ -159,7 +188,7 @@ public final class ConcurryMetrics implements MeterBinder {
 
     /** Adds tags to every meter. */
     public ConcurryMetrics tags(Iterable<Tag> more) {
-        return new ConcurryMetrics(source, tags.and(Objects.requireNonNull(more, "tags")), configKeys, poolTags);
+        return new ConcurryMetrics(source, tags.and(Objects.requireNonNull(more, "tags")), configKeys, poolTags, members);
     }
 
     /**
@@ -171,7 +200,7 @@ public final class ConcurryMetrics implements MeterBinder {
      * }</pre>
      */
     public ConcurryMetrics configTags(String... keys) {
-        return new ConcurryMetrics(source, tags, List.of(keys), poolTags);
+        return new ConcurryMetrics(source, tags, List.of(keys), poolTags, members);
     }
 
     /**
@@ -186,7 +215,25 @@ public final class ConcurryMetrics implements MeterBinder {
      */
     public ConcurryMetrics poolName(String name) {
         Objects.requireNonNull(name, "name");
-        return new ConcurryMetrics(source, tags, configKeys, Tags.of("pool", name));
+        return new ConcurryMetrics(source, tags, configKeys, Tags.of("pool", name), members);
+    }
+
+    /**
+     * For a keyed family: meters of their own for these keys (see the class comment), in addition to the
+     * family's. Each is a time series, so name the few keys worth one (a largest customer, a canary).
+     * Ignored for other sources.
+     *
+     * <pre>{@code
+     * ConcurryMetrics.of(perCustomer).perKey("acme").bindTo(registry);
+     * double left = registry.get("concurry.keyed.available").tag("member", "acme").tag("key", "tokens").gauge().value();
+     * }</pre>
+     */
+    public ConcurryMetrics perKey(Object... keys) {
+        List<Object> more = new ArrayList<>(members);
+        for (Object key : keys) {
+            more.add(Objects.requireNonNull(key, "key"));
+        }
+        return new ConcurryMetrics(source, tags, configKeys, poolTags, List.copyOf(more));
     }
 
     /** Registers the meters in {@code registry}. Binding the same source twice registers nothing new. */
@@ -196,6 +243,7 @@ public final class ConcurryMetrics implements MeterBinder {
         switch (source) {
             case LimitSet set -> bindSet(registry, set);
             case LimitPool pool -> bindPool(registry, pool);
+            case KeyedLimits<?> family -> bindFamily(registry, family);
             case WorkerPool<?> pool -> bindWorkers(registry, pool, WorkerPool::stats);
             case TaskExecutor executor -> bindWorkers(registry, executor, TaskExecutor::stats);
             default -> throw new AssertionError(source);
@@ -215,58 +263,89 @@ public final class ConcurryMetrics implements MeterBinder {
     }
 
     private void bindSet(MeterRegistry registry, LimitSet set) {
-        Tags setTags = setTags(set);
-        for (var limit : set.limits()) {
+        bindStats(registry, "concurry.limit.", set, LimitSet::stats, set.limits(), setTags(set));
+    }
+
+    /**
+     * The meters of one limiter's {@link LimitStats}, read from {@code source} (held weakly) by
+     * {@code stats}: per limit key, and for the whole limiter.
+     */
+    private static <T> void bindStats(MeterRegistry registry, String prefix, T source, Function<T, LimitStats> stats,
+                                      List<Limit> limits, Tags setTags) {
+        for (Limit limit : limits) {
             String key = limit.key();
             Tags keyTags = setTags.and("key", key);
-            keyGauge(registry, "concurry.limit.capacity", "units the key allows (per window for a rate limit)",
-                    set, key, LimitStats.KeyStats::capacity, keyTags);
-            keyGauge(registry, "concurry.limit.available", "units of the key that could be granted now",
-                    set, key, LimitStats.KeyStats::available, keyTags);
-            keyGauge(registry, "concurry.limit.in.use", "units of the key counted against it now (permits held)",
-                    set, key, LimitStats.KeyStats::inUse, keyTags);
-            keyGauge(registry, "concurry.limit.waiting", "acquirers waiting for the key now",
-                    set, key, k -> k.waiting(), keyTags);
-            FunctionCounter.builder("concurry.limit.refunded", set, cumulative(s -> s.stats().key(key).refunded()))
+            keyGauge(registry, prefix + "capacity", "units the key allows (per window for a rate limit)",
+                    source, stats, key, LimitStats.KeyStats::capacity, keyTags);
+            keyGauge(registry, prefix + "available", "units of the key that could be granted now",
+                    source, stats, key, LimitStats.KeyStats::available, keyTags);
+            keyGauge(registry, prefix + "in.use", "units of the key counted against it now (permits held)",
+                    source, stats, key, LimitStats.KeyStats::inUse, keyTags);
+            keyGauge(registry, prefix + "waiting", "acquirers waiting for the key now",
+                    source, stats, key, k -> k.waiting(), keyTags);
+            FunctionCounter.builder(prefix + "refunded", source, cumulative(s -> stats.apply(s).key(key).refunded()))
                     .description("units of the key refunded when acquisitions used less than requested")
                     .tags(keyTags).register(registry);
-            FunctionCounter.builder("concurry.limit.charged", set, cumulative(s -> s.stats().key(key).charged()))
+            FunctionCounter.builder(prefix + "charged", source, cumulative(s -> stats.apply(s).key(key).charged()))
                     .description("units of the key charged when acquisitions used more than requested")
                     .tags(keyTags).register(registry);
-            keyGauge(registry, "concurry.limit.provider.limit", "the limit the provider last reported for the key",
-                    set, key, k -> k.provider().limit().orElse(Double.NaN), keyTags);
-            keyGauge(registry, "concurry.limit.provider.remaining", "what the provider last said remains of the key",
-                    set, key, k -> k.provider().remaining().orElse(Double.NaN), keyTags);
-            keyGauge(registry, "concurry.limit.provider.paused", "seconds the provider's last pause of the key still lasts",
-                    set, key, k -> k.provider().pausedFor().toNanos() / 1e9, keyTags);
+            keyGauge(registry, prefix + "provider.limit", "the limit the provider last reported for the key",
+                    source, stats, key, k -> k.provider().limit().orElse(Double.NaN), keyTags);
+            keyGauge(registry, prefix + "provider.remaining", "what the provider last said remains of the key",
+                    source, stats, key, k -> k.provider().remaining().orElse(Double.NaN), keyTags);
+            keyGauge(registry, prefix + "provider.paused", "seconds the provider's last pause of the key still lasts",
+                    source, stats, key, k -> k.provider().pausedFor().toNanos() / 1e9, keyTags);
         }
-        FunctionCounter.builder("concurry.limit.provider.reports", set, cumulative(s -> s.stats().provider().reports()))
+        FunctionCounter.builder(prefix + "provider.reports", source, cumulative(s -> stats.apply(s).provider().reports()))
                 .description("provider reports observed (response headers read)").tags(setTags).register(registry);
-        FunctionCounter.builder("concurry.limit.provider.refusals", set,
-                        cumulative(s -> s.stats().provider().refusals()))
+        FunctionCounter.builder(prefix + "provider.refusals", source,
+                        cumulative(s -> stats.apply(s).provider().refusals()))
                 .description("calls the provider refused (429, 503)").tags(setTags).register(registry);
-        FunctionCounter.builder("concurry.limit.provider.pauses", set, cumulative(s -> s.stats().provider().pauses()))
+        FunctionCounter.builder(prefix + "provider.pauses", source, cumulative(s -> stats.apply(s).provider().pauses()))
                 .description("refusals with a retry time, which paused the set").tags(setTags).register(registry);
-        FunctionCounter.builder("concurry.limit.provider.unparsed", set,
-                        cumulative(s -> s.stats().provider().unparsed()))
+        FunctionCounter.builder(prefix + "provider.unparsed", source,
+                        cumulative(s -> stats.apply(s).provider().unparsed()))
                 .description("provider header values that could not be read and were ignored").tags(setTags)
                 .register(registry);
-        FunctionCounter.builder("concurry.limit.grants", set, cumulative(s -> s.stats().granted()))
+        FunctionCounter.builder(prefix + "grants", source, cumulative(s -> stats.apply(s).granted()))
                 .description("acquisitions granted").tags(setTags).register(registry);
-        FunctionCounter.builder("concurry.limit.timeouts", set, cumulative(s -> s.stats().timedOut()))
+        FunctionCounter.builder(prefix + "timeouts", source, cumulative(s -> stats.apply(s).timedOut()))
                 .description("acquisitions that timed out").tags(setTags).register(registry);
-        FunctionCounter.builder("concurry.limit.rejections", set, cumulative(s -> s.stats().rejected()))
+        FunctionCounter.builder(prefix + "rejections", source, cumulative(s -> stats.apply(s).rejected()))
                 .description("tryAcquire calls that found no room").tags(setTags).register(registry);
-        FunctionTimer.builder("concurry.limit.wait", set, cumulative((LimitSet s) -> s.stats().waits()),
-                        cumulative(s -> s.stats().waitedNanos()), TimeUnit.NANOSECONDS)
+        FunctionTimer.builder(prefix + "wait", source, cumulative((T s) -> stats.apply(s).waits()),
+                        cumulative(s -> stats.apply(s).waitedNanos()), TimeUnit.NANOSECONDS)
                 .description("time acquisitions that had to wait waited before they were granted")
                 .tags(setTags).register(registry);
     }
 
-    private static void keyGauge(MeterRegistry registry, String name, String description, LimitSet set, String key,
-                                 ToDoubleFunction<LimitStats.KeyStats> value, Tags tags) {
-        Gauge.builder(name, set, current(s -> value.applyAsDouble(s.stats().key(key))))
+    private static <T> void keyGauge(MeterRegistry registry, String name, String description, T source,
+                                     Function<T, LimitStats> stats, String key,
+                                     ToDoubleFunction<LimitStats.KeyStats> value, Tags tags) {
+        Gauge.builder(name, source, current(s -> value.applyAsDouble(stats.apply(s).key(key))))
                 .description(description).tags(tags).register(registry);
+    }
+
+    // ---- keyed families --------------------------------------------------------------------------
+
+    private <K> void bindFamily(MeterRegistry registry, KeyedLimits<K> family) {
+        Tags familyTags = tags.and("family", family.name(), "backend", family.backend().name());
+        Gauge.builder("concurry.keyed.keys", family, current(f -> f.keyedStats().keys()))
+                .description("keys whose state this JVM holds now").tags(familyTags).register(registry);
+        FunctionCounter.builder("concurry.keyed.created", family, cumulative(f -> f.keyedStats().created()))
+                .description("key states created (a key dropped and used again is created again)").tags(familyTags)
+                .register(registry);
+        FunctionCounter.builder("concurry.keyed.evictions", family, cumulative(f -> f.keyedStats().evicted()))
+                .description("key states dropped once idle").tags(familyTags).register(registry);
+        FunctionCounter.builder("concurry.keyed.refused", family, cumulative(f -> f.keyedStats().refused()))
+                .description("new keys refused because maxKeys keys were held and none was idle").tags(familyTags)
+                .register(registry);
+        for (Object member : members) {
+            @SuppressWarnings("unchecked")
+            K key = (K) member;
+            bindStats(registry, "concurry.keyed.", family, f -> f.stats(key), family.limits(key),
+                    familyTags.and("member", String.valueOf(key)));
+        }
     }
 
     // ---- limit pools -----------------------------------------------------------------------------

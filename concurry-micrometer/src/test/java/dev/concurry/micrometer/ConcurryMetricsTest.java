@@ -6,13 +6,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.concurry.limit.AcquireTimeoutException;
 import dev.concurry.limit.Acquisition;
 import dev.concurry.limit.Backends;
+import dev.concurry.limit.KeyedLimits;
 import dev.concurry.limit.LimitPool;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.PoolBalancing;
 import dev.concurry.limit.ProviderReport;
+import dev.concurry.limit.RateAlgorithm;
 import dev.concurry.limit.RateLimit;
 import dev.concurry.limit.Request;
 import dev.concurry.limit.ResourceLimit;
+import dev.concurry.limit.TooManyKeysException;
 import dev.concurry.time.ManualClock;
 import dev.concurry.worker.Mode;
 import dev.concurry.worker.TaskExecutor;
@@ -293,6 +296,50 @@ class ConcurryMetricsTest {
     }
 
     // ---- helpers ---------------------------------------------------------------------------------
+
+    // ---- keyed families --------------------------------------------------------------------------
+
+    @Test
+    void aKeyedFamilyReportsItsKeysAndEvictionsAndNoMeterPerKeyUnlessAsked_P2_L24() {
+        KeyedLimits<String> family = KeyedLimits.<String>builder().name("customers")
+                .add(RateLimit.of("tokens", 1000, MINUTE, RateAlgorithm.TOKEN_BUCKET)).add(ResourceLimit.of("conn", 2))
+                .backend(Backends.inMemory(clock)).evictIdleAfter(Duration.ofSeconds(1)).maxKeys(3).build();
+        ConcurryMetrics.of(family).bindTo(registry);
+        ConcurryMetrics.of(family).perKey("acme").bindTo(registry);
+
+        family.acquire("acme", Request.of("tokens", 100)).update("tokens", 40).close();     // refunds 60: full at 2.4 s
+        Acquisition held = family.acquire("globex", CONN);
+        family.acquire("initech", Request.of("tokens", 500)).close();                        // full again at 30 s
+        assertThatThrownBy(() -> family.tryAcquire("hooli", CONN)).isInstanceOf(TooManyKeysException.class);
+        assertThat(registry.get("concurry.keyed.keys").tag("family", "customers").tag("backend", "in-memory").gauge()
+                .value()).isEqualTo(3);
+        assertThat(familyCounter("concurry.keyed.created")).isEqualTo(3);
+        assertThat(familyCounter("concurry.keyed.refused")).isEqualTo(1);
+        assertThat(memberGauge("concurry.keyed.available", "tokens")).isEqualTo(960);
+        assertThat(memberGauge("concurry.keyed.capacity", "conn")).isEqualTo(2);
+        assertThat(registry.get("concurry.keyed.refunded").tag("member", "acme").tag("key", "tokens").functionCounter()
+                .count()).isEqualTo(60);
+        assertThat(registry.get("concurry.keyed.grants").tag("member", "acme").functionCounter().count()).isEqualTo(1);
+        assertThat(registry.find("concurry.keyed.available").tag("member", "globex").gauge())
+                .as("no meters for keys not asked for").isNull();
+        assertThat(registry.find("concurry.limit.available").gauge()).as("no set meters either").isNull();
+
+        clock.advance(Duration.ofSeconds(3));          // acme: full again and unused for a tick: dropped
+        assertThat(familyCounter("concurry.keyed.evictions")).isEqualTo(1);
+        held.close();
+        clock.advance(Duration.ofMinutes(2));          // globex released, initech full again
+        assertThat(familyCounter("concurry.keyed.evictions")).isEqualTo(3);
+        assertThat(registry.get("concurry.keyed.keys").gauge().value()).isZero();
+        family.close();
+    }
+
+    private double familyCounter(String name) {
+        return registry.get(name).tag("family", "customers").functionCounter().count();
+    }
+
+    private double memberGauge(String name, String key) {
+        return registry.get(name).tag("family", "customers").tag("member", "acme").tag("key", key).gauge().value();
+    }
 
     private double gauge(String name, String set, String key) {
         return registry.get(name).tag("set", set).tag("key", key).gauge().value();

@@ -2,6 +2,7 @@ package dev.concurry.limit.http;
 
 import dev.concurry.limit.Acquisition;
 import dev.concurry.limit.CallLimit;
+import dev.concurry.limit.KeyedLimits;
 import dev.concurry.limit.Limit;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.LimitStats;
@@ -13,9 +14,11 @@ import java.math.RoundingMode;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * Response headers for a server that protects its own API with a {@link LimitSet} (SPEC L25): the
@@ -51,6 +54,9 @@ import java.util.Set;
  * </ul>
  * Numbers are integers, or decimals with at most three digits when fractional (a sub-second window,
  * a fractional capacity). {@code ProviderHeaders.ietf()} reads them back to the same values.
+ *
+ * <p>A server that limits each client separately with a {@link KeyedLimits} family passes the family
+ * and the client's key: the fields are that key's (its tier's capacities, what it has left).
  */
 public final class RateLimitHeaders {
     /** The names of the headers written. */
@@ -63,8 +69,25 @@ public final class RateLimitHeaders {
 
     /** The fields for a granted request: each rate limit it took, with what is left now. */
     public static Map<String, String> granted(LimitSet set, Acquisition acquisition) {
+        Objects.requireNonNull(set, "set");
+        return granted(set.limits(), set::stats, acquisition);
+    }
+
+    /**
+     * The fields for a request of key {@code key} that {@code family} granted.
+     *
+     * <pre>{@code
+     * RateLimitHeaders.granted(perCustomer, apiKey, acq).forEach(response::setHeader);
+     * }</pre>
+     */
+    public static <K> Map<String, String> granted(KeyedLimits<K> family, K key, Acquisition acquisition) {
+        Objects.requireNonNull(family, "family");
+        return granted(family.limits(key), () -> family.stats(key), acquisition);
+    }
+
+    static Map<String, String> granted(List<Limit> limits, Supplier<LimitStats> stats, Acquisition acquisition) {
         Objects.requireNonNull(acquisition, "acquisition");
-        return fields(set, acquisition.granted().keySet(), Map.of());
+        return fields(limits, stats, acquisition.granted().keySet(), Map.of());
     }
 
     /**
@@ -72,6 +95,23 @@ public final class RateLimitHeaders {
      * and {@code Retry-After} when the refusal says when the request could be granted.
      */
     public static Map<String, String> refused(LimitSet set, Refusal refusal) {
+        Objects.requireNonNull(set, "set");
+        return refused(set.limits(), set::stats, refusal);
+    }
+
+    /**
+     * The fields for a refusal of key {@code key} by {@code family}: a per-client 429.
+     *
+     * <pre>{@code
+     * RateLimitHeaders.refused(perCustomer, apiKey, refused.refusal()).forEach(response::setHeader);
+     * }</pre>
+     */
+    public static <K> Map<String, String> refused(KeyedLimits<K> family, K key, Refusal refusal) {
+        Objects.requireNonNull(family, "family");
+        return refused(family.limits(key), () -> family.stats(key), refusal);
+    }
+
+    static Map<String, String> refused(List<Limit> limits, Supplier<LimitStats> stats, Refusal refusal) {
         Objects.requireNonNull(refusal, "refusal");
         Map<String, Double> shortOf = new LinkedHashMap<>();
         refusal.shortages().forEach(s -> shortOf.put(s.key(), s.available()));
@@ -81,22 +121,25 @@ public final class RateLimitHeaders {
         for (int i = 0; i < refusal.request().size(); i++) {
             keys.add(refusal.request().key(i));
         }
-        for (Limit limit : set.limits()) {
+        for (Limit limit : limits) {
             if (limit instanceof CallLimit) {
                 keys.add(limit.key());      // every request takes a call unit (SPEC L9)
             }
         }
-        headers.putAll(fields(set, keys, shortOf));
+        headers.putAll(fields(limits, stats, keys, shortOf));
         return headers;
     }
 
-    /** Policy and RateLimit fields for {@code keys} of {@code set}; {@code known} available units win over stats. */
-    private static Map<String, String> fields(LimitSet set, Collection<String> keys, Map<String, Double> known) {
-        Objects.requireNonNull(set, "set");
+    /**
+     * Policy and RateLimit fields for {@code keys} of {@code limits}; {@code known} available units win
+     * over {@code stats}, which is read only if needed.
+     */
+    private static Map<String, String> fields(List<Limit> limits, Supplier<LimitStats> statsOf,
+                                              Collection<String> keys, Map<String, Double> known) {
         StringBuilder policy = new StringBuilder();
         StringBuilder rateLimit = new StringBuilder();
         LimitStats stats = null;
-        for (Limit limit : set.limits()) {
+        for (Limit limit : limits) {
             Duration window = window(limit);
             if (window == null || !keys.contains(limit.key())) {
                 continue;
@@ -106,7 +149,7 @@ public final class RateLimitHeaders {
                 available = known.get(limit.key());
             } else {
                 if (stats == null) {
-                    stats = set.stats();
+                    stats = statsOf.get();
                 }
                 available = stats.key(limit.key()).available();
             }

@@ -1,6 +1,8 @@
 package dev.concurry.limit.shm;
 
 import dev.concurry.limit.LimitBackend;
+import dev.concurry.limit.spi.FamilyDefinition;
+import dev.concurry.limit.spi.FamilyStore;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.LimitStore;
 import dev.concurry.time.MonotonicClock;
@@ -64,6 +66,18 @@ public final class SharedMemoryBackend implements LimitBackend, Serializable {
     public LimitStore open(LimitSetDefinition definition) {
         Path path = file != null ? Path.of(file) : defaultFile(definition.name());
         return SharedMemoryStore.open(definition, path, clock);
+    }
+
+    /**
+     * Refused: the default would map one file per key, which does not scale to the millions of keys a
+     * family may hold; a family in one shared file (a hash table of per-key states with its own holder
+     * tables) does not exist yet (SPEC L24).
+     */
+    @Override
+    public FamilyStore openFamily(FamilyDefinition family) {
+        throw new UnsupportedOperationException("keyed limits '" + family.name() + "' cannot use the shared-memory"
+                + " backend yet: it would map one file per key, which does not scale to many keys. Use"
+                + " Backends.inMemory() (one JVM), or a LimitSet per quota on shared memory");
     }
 
     /** {@code java.io.tmpdir/concurry-<name>.limits}, with characters unsafe in a file name replaced. */

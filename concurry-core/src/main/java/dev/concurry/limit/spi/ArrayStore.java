@@ -173,6 +173,16 @@ public abstract class ArrayStore implements LocalStore {
     }
 
     @Override
+    public double idleIn() {
+        lock();
+        try {
+            return algorithms.idleIn(state, now());
+        } finally {
+            unlock(0, false);
+        }
+    }
+
+    @Override
     public StoreSnapshot snapshot() {
         lock();
         try {

@@ -546,6 +546,51 @@ final class LimitMath {
         return feedback >= 0 && now < s[feedback + FB_UNTIL] ? s[feedback + FB_BUDGET] : Double.NaN;
     }
 
+    /**
+     * Nanoseconds from {@code now} until this limit's state admits, refunds and charges exactly what a
+     * fresh state ({@link #init}) would, if nothing else happens: 0 when it already does;
+     * {@code +Infinity} while a resource permit is held (only a release frees it) or while an adopted
+     * provider limit scales it (a fresh state would forget it, and be more generous). A provider's
+     * clamp or pause counts until it ends. No side effect. A keyed family drops a key's state only then
+     * (SPEC L24); a distributed store can expire it then.
+     */
+    double idleIn(double[] s, double now) {
+        double own = ownIdleIn(s, now);
+        if (feedback < 0) {
+            return own;
+        }
+        int f = feedback;
+        if (s[f + FB_SCALE] != 1) {
+            return Double.POSITIVE_INFINITY;
+        }
+        // The budget, mark and source words mean nothing once the clamp is over (a report then replaces them).
+        return Math.max(own, Math.max(s[f + FB_UNTIL], s[f + FB_PAUSE]) - now);
+    }
+
+    private double ownIdleIn(double[] s, double now) {
+        int o = offset;
+        return switch (kind) {
+            // Both max(TAT, now): a TAT in the past is the fresh state.
+            case GCRA -> Math.max(0, s[o] - now);
+            // A commit counts from a TAT up to 1 ns old (no lost fractional drain), so the state is
+            // fresh only once now is more than 1 ns past it.
+            case LEAKY_BUCKET -> s[o] + 1 < now ? 0 : s[o] + 2 - now;
+            case FIXED_WINDOW -> s[o] == Math.floor(now / window) && s[o + 1] != 0 ? (s[o] + 1) * window - now : 0;
+            case SLIDING_WINDOW -> {
+                // Every entry still in the window counts (a refunded one with 0 units too: it still
+                // shapes the ring), so the state is fresh once the newest has left.
+                double last = Double.NEGATIVE_INFINITY;
+                int head = (int) s[o];
+                int size = (int) s[o + 1];
+                for (int i = 0; i < size; i++) {
+                    last = Math.max(last, s[entry(head, i)]);
+                }
+                yield Math.max(0, last + window - now);
+            }
+            case RESOURCE -> s[o] > 0 ? Double.POSITIVE_INFINITY : 0;
+        };
+    }
+
     /** Moves to the window of {@code now}; {@code firstSeq} is the first grant counted in a new one. */
     private void rollWindow(double[] s, double now, long firstSeq) {
         double index = Math.floor(now / window);

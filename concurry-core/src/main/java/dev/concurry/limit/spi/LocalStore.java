@@ -40,6 +40,16 @@ public interface LocalStore extends LimitStore {
     StoreSnapshot snapshot();
 
     /**
+     * Nanoseconds until this store's state is back to its initial state if nothing else happens (see
+     * {@link SetAlgorithms#idleIn}): 0 when it is now, so that closing the store and opening a fresh one
+     * would change nothing; {@code +Infinity} while a permit is held or when the store cannot tell.
+     * A keyed family drops a key only then (SPEC L24). The default never lets a key go.
+     */
+    default double idleIn() {
+        return Double.POSITIVE_INFINITY;
+    }
+
+    /**
      * Records what the provider reported ({@link SetAlgorithms#observe}) so that every process using
      * the state honours it (SPEC F2–F4). {@link ArrayStore} implements it; a store of another kind
      * that does not cannot listen to providers, and says so.

@@ -322,6 +322,21 @@ public final class SetAlgorithms {
     }
 
     /**
+     * Nanoseconds from {@code now} until the whole state admits, refunds and charges exactly what
+     * {@link #newState} would, if nothing else happens: 0 when it already does (nothing held, nothing
+     * owed, no window still counting); {@code +Infinity} while a resource permit is held. No side
+     * effect. A keyed family drops a key's state only once this is 0 (SPEC L24); a distributed store
+     * can let a key's entry expire after it (no grant is pending on it then).
+     */
+    public double idleIn(double[] s, double now) {
+        double idle = 0;
+        for (LimitMath m : math) {
+            idle = Math.max(idle, m.idleIn(s, now));
+        }
+        return idle;
+    }
+
+    /**
      * The smallest fraction of capacity left once {@code r} would be granted, over the limits it takes
      * with a positive amount ({@code 1} when none); negative when it cannot be granted now. A hint for
      * pools choosing a set.

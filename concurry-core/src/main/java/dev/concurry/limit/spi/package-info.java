@@ -15,6 +15,8 @@
  * {@link dev.concurry.limit.spi.SetAlgorithms} is the five algorithms of SPEC L5 and the batch decision
  * as pure functions over that array: every Java-side store runs this same code (the Redis script is a
  * line-by-line port checked by a differential test), so every backend admits the same requests.
- * Applications never need this package.
+ * A keyed family's stores come from {@link dev.concurry.limit.spi.FamilyStore} (one per key, opened
+ * cheaply, dropped once {@link dev.concurry.limit.spi.SetAlgorithms#idleIn} says the state is back to
+ * initial). Applications never need this package.
  */
 package dev.concurry.limit.spi;
