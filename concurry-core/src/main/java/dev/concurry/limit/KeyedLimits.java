@@ -50,8 +50,8 @@ import java.util.stream.Collectors;
  * {@link TooManyKeysException} when none is idle: a key that still counts is never dropped, since that
  * would make it more generous than its limits.
  *
- * <p><b>Backends.</b> In memory by default. {@link LimitBackend#openFamily} is the seam for others;
- * the shared-memory backend refuses families for now (one file per key would not scale).
+ * <p><b>Backends.</b> In memory by default; any backend through {@link LimitBackend#openFamily}: shared
+ * memory keeps one file per key, Redis and Hazelcast one set per key (the default).
  *
  * <p>A family is {@link AutoCloseable}: closing it fails every waiting acquirer and refuses new ones;
  * acquisitions already granted can still be closed.

@@ -11,6 +11,7 @@ import java.io.NotSerializableException;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.io.Serializable;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Optional;
@@ -69,28 +70,67 @@ public final class SharedMemoryBackend implements LimitBackend, Serializable {
     }
 
     /**
-     * Refused: the default would map one file per key, which does not scale to the millions of keys a
-     * family may hold; a family in one shared file (a hash table of per-key states with its own holder
-     * tables) does not exist yet (SPEC L24).
+     * A keyed family on shared memory (SPEC L24): one small file per key, in the directory
+     * {@code <file>.keys} (or {@code <tmpdir>/concurry-<family>.keys}), shared by every JVM on this host
+     * that opens the family under the same name. A key's file is mapped only while the key is live in
+     * this JVM (a dropped key unmaps it), so memory is bounded; the files stay on disk, where the next
+     * JVM or the key's next use finds its state. Suited to families of up to some thousands of keys
+     * (each file takes a few kilobytes of disk); for millions of keys use Redis or Hazelcast.
      */
     @Override
     public FamilyStore openFamily(FamilyDefinition family) {
-        throw new UnsupportedOperationException("keyed limits '" + family.name() + "' cannot use the shared-memory"
-                + " backend yet: it would map one file per key, which does not scale to many keys. Use"
-                + " Backends.inMemory() (one JVM), or a LimitSet per quota on shared memory");
+        Path dir = Path.of((file != null ? file : defaultFile(family.name()).toString().replaceFirst("\\.limits$", ""))
+                + ".keys");
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot create the directory " + dir + " of keyed limits '" + family.name()
+                    + "': " + e, e);
+        }
+        MonotonicClock familyClock = clock;
+        return new FamilyStore() {
+            @Override
+            public LimitStore open(Object key, LimitSetDefinition definition) {
+                String keyName = String.valueOf(key);
+                return SharedMemoryStore.open(new LimitSetDefinition(family.name() + "/" + keyName, definition.limits(),
+                        definition.config()), dir.resolve(safeName(keyName) + ".limits"), familyClock);
+            }
+
+            @Override
+            public boolean stateOutlivesStore() {
+                return true;
+            }
+
+            @Override
+            public void close() {
+            }
+
+            @Override
+            public String toString() {
+                return "one shared-memory file per key of family '" + family.name() + "' in " + dir;
+            }
+        };
     }
 
     /** {@code java.io.tmpdir/concurry-<name>.limits}, with characters unsafe in a file name replaced. */
     public static Path defaultFile(String setName) {
+        return Path.of(System.getProperty("java.io.tmpdir"), "concurry-" + safeName(setName) + ".limits");
+    }
+
+    /** {@code name} with characters unsafe in a file name replaced, plus a hash of it when any was. */
+    private static String safeName(String name) {
         StringBuilder safe = new StringBuilder();
-        for (char c : setName.toCharArray()) {
+        for (char c : name.toCharArray()) {
             safe.append(Character.isLetterOrDigit(c) && c < 128 || c == '-' || c == '_' || c == '.' ? c : '_');
         }
-        String name = safe.toString();
-        if (!name.equals(setName)) {
-            name += "-" + Long.toHexString(SharedFile.fnv64(setName));
+        String result = safe.toString();
+        if (result.length() > 180) {                      // a file name has at most 255 bytes
+            result = result.substring(0, 180);
         }
-        return Path.of(System.getProperty("java.io.tmpdir"), "concurry-" + name + ".limits");
+        if (!result.equals(name) || result.startsWith(".")) {
+            result += "-" + Long.toHexString(SharedFile.fnv64(name));
+        }
+        return result;
     }
 
     private void writeObject(ObjectOutputStream out) throws IOException {
