@@ -154,9 +154,9 @@ final class LimitsPlan implements AutoCloseable {
 
     private static IllegalArgumentException notPortable(LimitSet set) {
         String why = set.backend().crossProcess()
-                ? " backend, which spans processes but cannot be re-opened in a worker's child JVM as built (a"
-                        + " backend built around a client object: build it from its address instead, e.g."
-                        + " RedisBackend.builder(RedisURI), or a Hazelcast client backend)"
+                ? " backend, which spans processes but cannot be re-opened in a worker's child JVM as built (built"
+                        + " around a client object, or on a test clock): build it from its address instead, e.g."
+                        + " RedisBackend.builder(RedisURI)"
                 : " backend, which process workers (Mode.PROCESS) cannot share: build it with"
                         + " .backend(Backends.sharedMemory(...)) (one host) or a distributed backend such as Redis,"
                         + " or pass plain specs with limits(Limit...)";

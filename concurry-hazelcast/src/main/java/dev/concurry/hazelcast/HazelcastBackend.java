@@ -26,8 +26,11 @@ import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.LimitStore;
 import dev.concurry.time.MonotonicClock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -221,6 +224,31 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
     @Override
     public boolean crossProcess() {
         return true;
+    }
+
+    /**
+     * A serializable backend reaching the same sets from another process, such as a process worker's child
+     * JVM (SPEC L20): there it connects a Hazelcast client of its own to this cluster (its name and the
+     * addresses of its members now), with this backend's map, lease and command timeout. Empty on a test
+     * clock, which cannot travel.
+     *
+     * <pre>{@code
+     * LimitSet gpus = LimitSet.builder().name("gpus").add(ResourceLimit.of("gpu", 4))
+     *         .backend(HazelcastBackend.of(hz)).build();
+     * Worker.options(Trainer.class).mode(Mode.PROCESS).maxWorkers(8).limits(gpus).init(Trainer::new);
+     * }</pre>
+     */
+    @Override
+    public Optional<LimitBackend> portable() {
+        if (testClock) {
+            return Optional.empty();
+        }
+        List<String> members = new ArrayList<>();
+        for (Member member : hz.getCluster().getMembers()) {
+            members.add(member.getAddress().getHost() + ":" + member.getAddress().getPort());
+        }
+        return Optional.of(new PortableHazelcastBackend(HazelcastCluster.clusterName(hz), members, mapName, lease,
+                commandTimeout));
     }
 
     /**
