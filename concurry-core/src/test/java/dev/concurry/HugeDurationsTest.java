@@ -68,7 +68,7 @@ class HugeDurationsTest {
     void L11_acquire_with_huge_timeout() {
         try (LimitSet set = LimitSet.builder().add(RateLimit.of("tokens", 2, Duration.ofSeconds(1)))
                 .backend(Backends.inMemory(new ManualClock())).build();
-             Acquisition granted = set.acquire(Request.of("tokens", 1), HUGE)) {
+                Acquisition granted = set.acquire(Request.of("tokens", 1), HUGE)) {
             assertThat(granted.config()).isEmpty();
         }
     }

@@ -129,7 +129,8 @@ class ReadmeExamplesTest {
                 .config(Map.of("region", "eu-west-1")).build();
         LimitPool regions = LimitPool.of(usEast, euWest);
 
-        try (WorkerPool<GlobalWorker> pool = Worker.options(GlobalWorker.class).limits(regions).init(GlobalWorker::new)) {
+        try (WorkerPool<GlobalWorker> pool = Worker.options(GlobalWorker.class).limits(regions)
+                .init(GlobalWorker::new)) {
             List<String> used = IntStream.range(0, 10).mapToObj(i -> pool.call(GlobalWorker::process)).toList();
             assertThat(used).contains("us-east-1", "eu-west-1");
         }
@@ -146,7 +147,8 @@ class ReadmeExamplesTest {
         try (WorkerPool<AiWorker> pool = Worker.options(AiWorker.class).mode(Mode.VIRTUAL)
                 .init(() -> new AiWorker(new LlmClient()))) {
             Completion c = pool.submit(retry, w -> attempts.incrementAndGet() < 3
-                    ? new Completion("not json", 1) : w.generate("ok")).join();
+                    ? new Completion("not json", 1)
+                    : w.generate("ok")).join();
             assertThat(c.isValidJson()).isTrue();
         }
         assertThat(attempts).hasValue(3);

@@ -43,7 +43,7 @@ public final class Accuracy {
 
     /** The outcome for one limiter. */
     public record Result(String name, double capacity, Duration window, int threads, long elapsedNanos,
-                         long attempts, int admitted, int maxProven, int maxPossible) {
+            long attempts, int admitted, int maxProven, int maxPossible) {
 
         /** Admitted over what a strict limit allows in the elapsed time. */
         public double utilisation() {
@@ -67,10 +67,11 @@ public final class Accuracy {
      * @param utilisation units granted in the measured windows ÷ what a strict limit allows in them
      */
     public record Saturation(String load, double capacity, Duration window, double amount, int windows,
-                             int measured, long grants, double mostInWindow, double utilisation) {
+            int measured, long grants, double mostInWindow, double utilisation) {
 
         public String line() {
-            return String.format(Locale.ROOT, "%-36s %,9d grants  most in any window %,.3f of %,.3f  utilisation %.2f%%",
+            return String.format(Locale.ROOT,
+                    "%-36s %,9d grants  most in any window %,.3f of %,.3f  utilisation %.2f%%",
                     load, grants, mostInWindow, capacity, 100 * utilisation);
         }
     }
@@ -125,7 +126,7 @@ public final class Accuracy {
      * start would hide a delay in re-granting expired units).
      */
     static Saturation saturate(String load, double capacity, Duration window, double amount, int windows,
-                               int measured) {
+            int measured) {
         ManualClock clock = new ManualClock();
         SplittableRandom random = new SplittableRandom(42);
         long w = window.toNanos();
@@ -193,23 +194,26 @@ public final class Accuracy {
         }
         list.add(new Entry("resilience4j AtomicRateLimiter", () -> {
             var resilience4j = Limiters.resilience4j(capacity, window);
-            return new Contender(resilience4j::acquirePermission, () -> { });
+            return new Contender(resilience4j::acquirePermission, () -> {
+            });
         }));
         list.add(new Entry("bucket4j local (greedy)", () -> {
             Bucket bucket = Limiters.bucket4j(capacity, window);
-            return new Contender(() -> bucket.tryConsume(1), () -> { });
+            return new Contender(() -> bucket.tryConsume(1), () -> {
+            });
         }));
         // Guava knows only permits per second; its burst (stored permits) is one second's worth.
         list.add(new Entry("guava SmoothBursty", () -> {
             var guava = Limiters.guava(capacity * 1e9 / window.toNanos());
-            return new Contender(guava::tryAcquire, () -> { });
+            return new Contender(guava::tryAcquire, () -> {
+            });
         }));
         return list;
     }
 
     /** Hammers {@code tryOnce} from {@code threads} threads for {@code duration}. */
     public static Result run(String name, BooleanSupplier tryOnce, Duration duration, int threads, double capacity,
-                             Duration window) throws InterruptedException {
+            Duration window) throws InterruptedException {
         CountDownLatch go = new CountDownLatch(1);
         long[] startAndDeadline = new long[2];
         Recorder[] recorders = new Recorder[threads];

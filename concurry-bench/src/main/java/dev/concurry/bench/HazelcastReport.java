@@ -62,10 +62,12 @@ public final class HazelcastReport {
         all.addAll(List.of(PEERS));
         for (String m : all) {
             RedisReport.Row r = rows.get(m);
-            out.append(r == null ? "| " + m + " | n/a |\n"
+            out.append(r == null
+                    ? "| " + m + " | n/a |\n"
                     : String.format(Locale.ROOT, "| %s | %,.0f ± %,.0f |%n", m, r.opsPerSecond(), r.error()));
         }
-        out.append("\nRatios, Concurry ops/s ÷ peer ops/s (targets: ≥ 3 vs Bucket4j, ≥ 0.80 of the no-op ceiling):\n\n");
+        out.append(
+                "\nRatios, Concurry ops/s ÷ peer ops/s (targets: ≥ 3 vs Bucket4j, ≥ 0.80 of the no-op ceiling):\n\n");
         out.append("| Concurry | ÷ Bucket4j | ÷ no-op | ÷ no-op that writes |\n|---|---|---|---|\n");
         for (String c : CONCURRY) {
             out.append("| ").append(c);

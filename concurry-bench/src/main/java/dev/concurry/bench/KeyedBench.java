@@ -152,7 +152,8 @@ public class KeyedBench {
 
     @State(Scope.Benchmark)
     public static class Buckets {
-        final Bandwidth bandwidth = Bandwidth.builder().capacity(Limiters.HUGE).refillGreedy(Limiters.HUGE, SECOND).build();
+        final Bandwidth bandwidth = Bandwidth.builder().capacity(Limiters.HUGE).refillGreedy(Limiters.HUGE, SECOND)
+                .build();
         final ConcurrentHashMap<String, Bucket> buckets = new ConcurrentHashMap<>();
 
         @Setup

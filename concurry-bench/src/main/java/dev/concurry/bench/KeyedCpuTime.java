@@ -49,7 +49,8 @@ public final class KeyedCpuTime {
         RateLimit limit = RateLimit.of("requests", Limiters.HUGE, Duration.ofSeconds(1), RateAlgorithm.TOKEN_BUCKET);
         LimitSet single = LimitSet.builder().add(limit).build();
         KeyedLimits<String> keyed = KeyedLimits.<String>builder().name("cpu").add(limit).build();
-        Bandwidth bandwidth = Bandwidth.builder().capacity(Limiters.HUGE).refillGreedy(Limiters.HUGE, Duration.ofSeconds(1))
+        Bandwidth bandwidth = Bandwidth.builder().capacity(Limiters.HUGE)
+                .refillGreedy(Limiters.HUGE, Duration.ofSeconds(1))
                 .build();
         ConcurrentHashMap<String, Bucket> buckets = new ConcurrentHashMap<>();
         List<String> labels = List.of("singleSet", "keyed", "bucket4jPerKey");

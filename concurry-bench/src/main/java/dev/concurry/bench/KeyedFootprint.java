@@ -87,8 +87,10 @@ public final class KeyedFootprint {
                     .tryAcquire(Request.of("requests", 50)).orElseThrow().close();
         }
         long afterSets = usedHeap();
-        System.out.printf(Locale.ROOT, "| TOKEN_BUCKET, a LimitSet per key in a ConcurrentHashMap (by hand, never dropped)"
-                + " | %,d | %.0f | %.0f |%n", keys, (afterSets - before) / (double) keys, (afterSets - before) / (double) keys);
+        System.out.printf(Locale.ROOT,
+                "| TOKEN_BUCKET, a LimitSet per key in a ConcurrentHashMap (by hand, never dropped)"
+                        + " | %,d | %.0f | %.0f |%n",
+                keys, (afterSets - before) / (double) keys, (afterSets - before) / (double) keys);
         sets.values().forEach(LimitSet::close);
         sets.clear();
         before = usedHeap();

@@ -118,7 +118,8 @@ public class N4Redis {
                 case "bucket4jLettuceBatching" -> {
                     bucket4jManager = Bucket4jLettuce.casBasedBuilder(lettuce).build();
                     bucket = bucket4jManager.builder().withOptimization(Optimizations.batching())
-                            .build("n4:bucket4j-batching".getBytes(StandardCharsets.UTF_8), N4Redis::bucket4jConfiguration);
+                            .build("n4:bucket4j-batching".getBytes(StandardCharsets.UTF_8),
+                                    N4Redis::bucket4jConfiguration);
                 }
                 case "redissonRateLimiter" -> {
                     Config config = new Config();

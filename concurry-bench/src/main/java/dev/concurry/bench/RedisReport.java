@@ -26,7 +26,8 @@ import org.openjdk.jmh.runner.options.VerboseMode;
  */
 public final class RedisReport {
     static final String[] CONCURRY = {"concurryGcra", "concurryTokenBucket", "concurrySlidingWindow"};
-    static final String[] PEERS = {"redissonRateLimiter", "bucket4jLettuce", "bucket4jLettuceBatching", "ceilingReturn1",
+    static final String[] PEERS = {"redissonRateLimiter", "bucket4jLettuce", "bucket4jLettuceBatching",
+            "ceilingReturn1",
             "ceilingMinimalGcra"};
 
     private RedisReport() {
@@ -81,12 +82,14 @@ public final class RedisReport {
         Map<String, double[]> sample = new LinkedHashMap<>();
         for (RunResult r : latencies) {
             var stats = r.getPrimaryResult().getStatistics();
-            sample.put(method(r), new double[] {stats.getPercentile(50), stats.getPercentile(99), stats.getPercentile(99.9)});
+            sample.put(method(r),
+                    new double[] {stats.getPercentile(50), stats.getPercentile(99), stats.getPercentile(99.9)});
         }
         Map<String, Row> rows = new LinkedHashMap<>();
         for (RunResult r : rates) {
             double[] p = sample.getOrDefault(method(r), new double[] {Double.NaN, Double.NaN, Double.NaN});
-            rows.put(method(r), new Row(r.getPrimaryResult().getScore(), r.getPrimaryResult().getScoreError(), p[0], p[1], p[2]));
+            rows.put(method(r),
+                    new Row(r.getPrimaryResult().getScore(), r.getPrimaryResult().getScoreError(), p[0], p[1], p[2]));
         }
         return rows;
     }
@@ -115,8 +118,9 @@ public final class RedisReport {
         }
         out.append("\nRatios, Concurry ops/s ÷ peer ops/s (targets: ≥ 3 vs Redisson, ≥ 10 vs Bucket4j, > 1 vs Bucket4j"
                 + " batching, ≥ 1.0 of the `return 1` ceiling):\n\n");
-        out.append("| Concurry | ÷ Redisson | ÷ Bucket4j | ÷ Bucket4j batching | ÷ ceiling `return 1` | ÷ ceiling minimal GCRA"
-                + " |\n|---|---|---|---|---|---|\n");
+        out.append(
+                "| Concurry | ÷ Redisson | ÷ Bucket4j | ÷ Bucket4j batching | ÷ ceiling `return 1` | ÷ ceiling minimal GCRA"
+                        + " |\n|---|---|---|---|---|---|\n");
         for (String c : CONCURRY) {
             out.append("| ").append(c);
             for (String p : PEERS) {

@@ -93,12 +93,13 @@ public final class RedisServerTime {
         try (RedisProcess server = RedisProcess.start()) {
             RedisClient lettuce = RedisClient.create(server.uri());
             try (RedisBackend backend = RedisBackend.of(lettuce);
-                 StatefulRedisConnection<String, String> connection = lettuce.connect();
-                 LimitSet set = LimitSet.builder().name("server-time")
-                         .add(RateLimit.of("requests", N4Redis.HUGE, Duration.ofSeconds(1), algorithm))
-                         .backend(backend).build()) {
+                    StatefulRedisConnection<String, String> connection = lettuce.connect();
+                    LimitSet set = LimitSet.builder().name("server-time")
+                            .add(RateLimit.of("requests", N4Redis.HUGE, Duration.ofSeconds(1), algorithm))
+                            .backend(backend).build()) {
                 IntConsumer grant = i -> set.tryAcquire(ONE).orElseThrow(
-                        () -> new IllegalStateException("refused: the limit is meant to be far above the load")).close();
+                        () -> new IllegalStateException("refused: the limit is meant to be far above the load"))
+                        .close();
                 return measure("Concurry " + algorithm, threads, perThread, connection.sync(), grant);
             } finally {
                 lettuce.shutdown(Duration.ZERO, Duration.ofSeconds(2));
@@ -108,7 +109,7 @@ public final class RedisServerTime {
 
     /** Runs {@code operation} {@code perThread} times on each of {@code threads} threads, after a warm-up. */
     private static Row measure(String label, int threads, int perThread, RedisCommands<String, String> admin,
-                               IntConsumer operation) throws InterruptedException {
+            IntConsumer operation) throws InterruptedException {
         run(threads, Math.max(1_000, perThread / 10), operation);
         admin.configResetstat();
         run(threads, perThread, operation);

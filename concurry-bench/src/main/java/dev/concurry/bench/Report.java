@@ -30,9 +30,11 @@ public final class Report {
     public static final List<Class<?>> BENCHMARKS = List.of(N1OneThread.class, N1TwoThreads.class,
             N2OneThread.class, N2TwoThreads.class, N3SingleJvm.class, N3TwoJvms.class, N6Call.class, N6Batch.class);
 
-    private static final String[] N1_CONCURRY = {"concurryTokenBucket", "concurryTokenBucketWithMetrics", "concurryGcra",
+    private static final String[] N1_CONCURRY = {"concurryTokenBucket", "concurryTokenBucketWithMetrics",
+            "concurryGcra",
             "concurrySlidingWindow"};
-    private static final String[] N1_PEERS = {"resilience4jAtomic", "bucket4jLocal", "guavaSmoothBursty", "semaphoreFloor"};
+    private static final String[] N1_PEERS = {"resilience4jAtomic", "bucket4jLocal", "guavaSmoothBursty",
+            "semaphoreFloor"};
     private static final String[] N2_ROWS = {"concurryAtomic", "concurrySeparate", "peersByHand"};
     /** N6: each Concurry row and the bare ExecutorService it is compared with. */
     private static final String[][] N6_ROWS = {
@@ -71,7 +73,8 @@ public final class Report {
                     .measurementIterations(5).measurementTime(TimeValue.seconds(2)).addProfiler(GCProfiler.class);
             case "smoke" -> b.forks(0).warmupIterations(0).measurementIterations(1)
                     .measurementTime(TimeValue.milliseconds(100)).verbosity(VerboseMode.SILENT);
-            default -> throw new IllegalArgumentException("unknown profile '" + profile + "'; use quick, full or smoke");
+            default ->
+                throw new IllegalArgumentException("unknown profile '" + profile + "'; use quick, full or smoke");
         };
     }
 
@@ -121,7 +124,8 @@ public final class Report {
         Map<String, Score> s = scores(results);
         StringBuilder out = new StringBuilder();
         out.append("### N1: one rate limit, tryAcquire (+ close / release)\n\n");
-        out.append("| Limiter | 1 thread ns/op | 1 thread B/op | 2 threads ns/op/thread | 2 threads B/op | 2 threads total ops/µs |\n");
+        out.append(
+                "| Limiter | 1 thread ns/op | 1 thread B/op | 2 threads ns/op/thread | 2 threads B/op | 2 threads total ops/µs |\n");
         out.append("|---|---|---|---|---|---|\n");
         for (String m : concat(N1_CONCURRY, N1_PEERS)) {
             Score one = get(s, "N1OneThread." + m);
@@ -167,7 +171,8 @@ public final class Report {
         out.append("| Row | ns/op | B/op |\n|---|---|---|\n");
         for (String cls : new String[] {"N3SingleJvm", "N3TwoJvms"}) {
             Score n3 = get(s, cls + ".concurryTokenBucket");
-            out.append("| ").append(cls).append(" | ").append(n3.cell()).append(" | ").append(n3.bytesCell()).append(" |\n");
+            out.append("| ").append(cls).append(" | ").append(n3.cell()).append(" | ").append(n3.bytesCell())
+                    .append(" |\n");
         }
         out.append("\n### N6: worker call overhead (trivial call)\n\n");
         out.append("| Row | submit+join ns/call | B/call | batch of ").append(WorkerCallBench.BATCH)
@@ -196,10 +201,12 @@ public final class Report {
         Score s1 = get(s, "N2OneThread.concurrySeparate");
         Score a2 = get(s, "N2TwoThreads.concurryAtomic");
         Score s2 = get(s, "N2TwoThreads.concurrySeparate");
-        out.append(String.format(Locale.ROOT, "- N2 (atomic 3 limits < 3 separate): 1 thread %s (%.1f vs %.1f ns), 2 threads %s (%.1f vs %.1f ns)%n",
+        out.append(String.format(Locale.ROOT,
+                "- N2 (atomic 3 limits < 3 separate): 1 thread %s (%.1f vs %.1f ns), 2 threads %s (%.1f vs %.1f ns)%n",
                 a1.ns < s1.ns ? "met" : "MISSED", a1.ns, s1.ns, a2.ns < s2.ns ? "met" : "MISSED", a2.ns, s2.ns));
         Score n3 = get(s, "N3TwoJvms.concurryTokenBucket");
-        out.append(String.format(Locale.ROOT, "- N3 (shared memory under 1 µs per acquisition across two JVMs): %s (%.1f ns)%n",
+        out.append(String.format(Locale.ROOT,
+                "- N3 (shared memory under 1 µs per acquisition across two JVMs): %s (%.1f ns)%n",
                 n3.ns < 1000 ? "met" : "MISSED", n3.ns));
         for (String[] row : N6_ROWS) {
             for (String cls : new String[] {"N6Call", "N6Batch"}) {

@@ -169,7 +169,8 @@ public abstract class SharedMemoryBench {
         }
         int exit = child.isAlive() ? -1 : child.exitValue();
         lastChild = new ChildRun(exit, operations, seconds);
-        System.out.printf(java.util.Locale.ROOT, "%n[N3] second JVM: %d acquisitions in %.1f s (%.0f ns each), exit code %d%n",
+        System.out.printf(java.util.Locale.ROOT,
+                "%n[N3] second JVM: %d acquisitions in %.1f s (%.0f ns each), exit code %d%n",
                 operations, seconds, seconds * 1e9 / operations, exit);
         child = null;
     }

@@ -24,7 +24,8 @@ class BenchmarkSmokeTest {
         Map<String, Report.Score> scores = Report.scores(results);
         assertThat(scores).hasSize(2 * 8 + 2 * 3 + 2 + 2 * 9);
         assertThat(scores.values()).allSatisfy(s -> assertThat(s.ns()).isPositive());
-        assertThat(scores).containsKeys("N1OneThread.concurryTokenBucket", "N1OneThread.concurryTokenBucketWithMetrics", "N1TwoThreads.resilience4jAtomic",
+        assertThat(scores).containsKeys("N1OneThread.concurryTokenBucket", "N1OneThread.concurryTokenBucketWithMetrics",
+                "N1TwoThreads.resilience4jAtomic",
                 "N2OneThread.concurryAtomic", "N2TwoThreads.peersByHand", "N3SingleJvm.concurryTokenBucket",
                 "N3TwoJvms.concurryTokenBucket", "N6Call.thread1", "N6Call.executorVirtual", "N6Batch.virtual2",
                 "N6Batch.executorFixed2");
@@ -35,7 +36,8 @@ class BenchmarkSmokeTest {
         assertThat(child.operations()).isPositive();
         String tables = Report.tables(results);
         assertThat(tables).contains("| concurryTokenBucket |").contains("N2 (atomic 3 limits < 3 separate)")
-                .contains("| N3TwoJvms |").contains("N3 (shared memory").contains("| thread1 |").contains("N6 N6Batch.virtual2");
+                .contains("| N3TwoJvms |").contains("N3 (shared memory").contains("| thread1 |")
+                .contains("N6 N6Batch.virtual2");
     }
 
     @Test

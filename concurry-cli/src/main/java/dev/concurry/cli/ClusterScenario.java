@@ -35,8 +35,8 @@ final class ClusterScenario {
 
     /** What one run measured. */
     record Result(int members, int workers, Duration minute, Duration duration, Duration formation,
-                  List<LlmWorker.Outcome> outcomes, long killedPid, Duration killedAfter, long failedOver,
-                  long unavailable) {
+            List<LlmWorker.Outcome> outcomes, long killedPid, Duration killedAfter, long failedOver,
+            long unavailable) {
 
         long calls() {
             return outcomes.size();
@@ -66,7 +66,8 @@ final class ClusterScenario {
         }
 
         void print(PrintWriter out) {
-            out.printf("%n  LLM API, cluster mode: %d workers on %d member JVMs (Hazelcast, loopback, formed in %.1f s),"
+            out.printf(
+                    "%n  LLM API, cluster mode: %d workers on %d member JVMs (Hazelcast, loopback, formed in %.1f s),"
                             + " 1 minute = %.1f s, one shared limit set of %d requests + %d tokens per minute%n",
                     workers, members, formation.toMillis() / 1000.0, minute.toMillis() / 1000.0,
                     LlmScenario.REQUESTS_PER_MINUTE, LlmScenario.TOKENS_PER_MINUTE);
@@ -93,7 +94,8 @@ final class ClusterScenario {
 
     ClusterScenario(int members, int workers, Duration duration, Duration minute, int port) {
         if (members < 2) {
-            throw new IllegalArgumentException("the cluster demo needs at least 2 members (one is killed), got " + members);
+            throw new IllegalArgumentException(
+                    "the cluster demo needs at least 2 members (one is killed), got " + members);
         }
         this.members = members;
         this.workers = workers;
@@ -105,12 +107,14 @@ final class ClusterScenario {
     Result run() throws IOException, InterruptedException {
         try (FakeLlmServer server = new FakeLlmServer(port, minute, LlmScenario.REQUESTS_PER_MINUTE,
                 LlmScenario.TOKENS_PER_MINUTE, LlmScenario.MIN_TOKENS, LlmScenario.MAX_TOKENS, Duration.ofMillis(15));
-             LoopbackCluster cluster = LoopbackCluster.builder().embeddedMembers(0).memberProcesses(members).start()) {
+                LoopbackCluster cluster = LoopbackCluster.builder().embeddedMembers(0).memberProcesses(members)
+                        .start()) {
             HazelcastInstance client = cluster.newClient();
             LongAdder failedOver = new LongAdder();
             LongAdder unavailable = new LongAdder();
             // A call lost with its member is retried elsewhere; so is one refused while the set's owner fails over.
-            RetryPolicy<Object> retry = RetryPolicy.builder().maxAttempts(5).backoff(Backoff.FIXED, Duration.ofMillis(100))
+            RetryPolicy<Object> retry = RetryPolicy.builder().maxAttempts(5)
+                    .backoff(Backoff.FIXED, Duration.ofMillis(100))
                     .retryIf((failure, attempt) -> {
                         if (failure instanceof WorkerDiedException) {
                             failedOver.increment();

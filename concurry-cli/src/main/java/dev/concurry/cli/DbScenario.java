@@ -29,10 +29,11 @@ final class DbScenario {
 
     /** What one run measured. */
     record Result(boolean limited, int workers, Mode mode, Duration elapsed, long queries, long ok, long refused,
-                  int maxConcurrent) {
+            int maxConcurrent) {
 
         void print(PrintWriter out) {
-            out.printf("%n  Database, %s: %d %s workers, PostgreSQL max_connections = %d (%d + %d for backends still exiting)%n",
+            out.printf(
+                    "%n  Database, %s: %d %s workers, PostgreSQL max_connections = %d (%d + %d for backends still exiting)%n",
                     limited ? "with ResourceLimit db_conn = " + CONNECTIONS : "WITHOUT limits", workers, mode,
                     CONNECTIONS + EXITING_SLACK, CONNECTIONS, EXITING_SLACK);
             out.printf("  %-34s %10d%n", "queries attempted", queries);
@@ -58,10 +59,10 @@ final class DbScenario {
 
     Result run() throws IOException {
         try (EmbeddedPostgres postgres = EmbeddedPostgres.builder()
-                     .setServerConfig("max_connections", String.valueOf(CONNECTIONS + EXITING_SLACK))
-                     .setServerConfig("superuser_reserved_connections", "0")
-                     .start();
-             WorkerPool<DbWorker> pool = workers(postgres.getJdbcUrl("postgres", "postgres"))) {
+                .setServerConfig("max_connections", String.valueOf(CONNECTIONS + EXITING_SLACK))
+                .setServerConfig("superuser_reserved_connections", "0")
+                .start();
+                WorkerPool<DbWorker> pool = workers(postgres.getJdbcUrl("postgres", "postgres"))) {
             // One query per worker first, not counted: a child JVM's first connection loads and compiles
             // the JDBC driver, which would otherwise fill the measured run.
             List<CompletableFuture<DbWorker.Outcome>> warmUp = new ArrayList<>();

@@ -26,7 +26,7 @@ public final class DbWorker extends Worker {
         try (Acquisition conn = limits().acquire(CONNECTION)) {      // blocks while 5 are held
             long opened = System.nanoTime();
             try (Connection c = DriverManager.getConnection(jdbcUrl, "postgres", "postgres");
-                 Statement st = c.createStatement()) {
+                    Statement st = c.createStatement()) {
                 st.execute(sql);
             } catch (SQLException e) {
                 if (!"53300".equals(e.getSQLState())) {              // 53300: too_many_connections

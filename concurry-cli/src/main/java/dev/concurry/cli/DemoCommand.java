@@ -20,7 +20,9 @@ import picocli.CommandLine.Parameters;
                 "         one member is killed mid-run (not part of 'all': it starts JVMs)."})
 final class DemoCommand implements Callable<Integer> {
 
-    enum Scenario { llm, db, regions, feedback, cluster, all }
+    enum Scenario {
+        llm, db, regions, feedback, cluster, all
+    }
 
     @Parameters(index = "0", arity = "0..1", defaultValue = "all",
             description = "Which scenario: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
@@ -40,14 +42,16 @@ final class DemoCommand implements Callable<Integer> {
             description = "Worker mode of the LLM scenario: THREAD or VIRTUAL (default: ${DEFAULT-VALUE}).")
     dev.concurry.worker.Mode mode;
 
-    @Option(names = "--db-workers", defaultValue = "20", description = "Workers of the database scenario (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--db-workers", defaultValue = "20",
+            description = "Workers of the database scenario (default: ${DEFAULT-VALUE}).")
     int dbWorkers;
 
     @Option(names = "--db-mode", defaultValue = "PROCESS",
             description = "Worker mode of the database scenario: PROCESS (the seed's), THREAD or VIRTUAL (default: ${DEFAULT-VALUE}).")
     dev.concurry.worker.Mode dbMode;
 
-    @Option(names = "--members", defaultValue = "3", description = "Member JVMs of the cluster scenario (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--members", defaultValue = "3",
+            description = "Member JVMs of the cluster scenario (default: ${DEFAULT-VALUE}).")
     int members;
 
     @Option(names = "--port", defaultValue = "0", description = "Port of the local API server; 0 picks a free one.")
@@ -66,14 +70,17 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (dbMode == dev.concurry.worker.Mode.SYNC) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--db-mode must be PROCESS, THREAD or VIRTUAL");
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--db-mode must be PROCESS, THREAD or VIRTUAL");
         }
         if (mode != dev.concurry.worker.Mode.THREAD && mode != dev.concurry.worker.Mode.VIRTUAL) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--mode must be THREAD or VIRTUAL, got " + mode);
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--mode must be THREAD or VIRTUAL, got " + mode);
         }
         double runSeconds = seconds != null ? seconds : scenario == Scenario.cluster ? 8 : 6;
         double minuteSeconds = minute != null ? minute : scenario == Scenario.cluster ? 4 : 2;
-        if (runSeconds <= 0 || minuteSeconds <= 0 || workers < 1 || dbWorkers < 1 || members < 2 || port < 0 || port > 65535) {
+        if (runSeconds <= 0 || minuteSeconds <= 0 || workers < 1 || dbWorkers < 1 || members < 2 || port < 0
+                || port > 65535) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--seconds and --minute must be > 0, --workers >= 1, --members >= 2, --port in 0..65535");
         }

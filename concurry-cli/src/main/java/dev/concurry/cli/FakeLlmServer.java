@@ -49,19 +49,19 @@ final class FakeLlmServer implements AutoCloseable {
     private final java.util.List<long[]> served = new java.util.ArrayList<>();
 
     FakeLlmServer(int port, Duration window, int requestsPerWindow, int tokensPerWindow,
-                  int minTokens, int maxTokens, Duration latency) throws IOException {
+            int minTokens, int maxTokens, Duration latency) throws IOException {
         this(port, window.toNanos() * 95 / 100, requestsPerWindow, tokensPerWindow, minTokens, maxTokens, latency);
     }
 
     /** A server that counts over exactly {@code window}, as a provider does. */
     static FakeLlmServer exact(int port, Duration window, int requestsPerWindow, int tokensPerWindow,
-                               int minTokens, int maxTokens, Duration latency) throws IOException {
+            int minTokens, int maxTokens, Duration latency) throws IOException {
         return new FakeLlmServer(port, window.toNanos(), requestsPerWindow, tokensPerWindow, minTokens, maxTokens,
                 latency);
     }
 
     private FakeLlmServer(int port, long windowNanos, int requestsPerWindow, int tokensPerWindow,
-                          int minTokens, int maxTokens, Duration latency) throws IOException {
+            int minTokens, int maxTokens, Duration latency) throws IOException {
         this.windowNanos = windowNanos;
         this.requestsPerWindow = requestsPerWindow;
         this.tokensPerWindow = tokensPerWindow;
@@ -224,7 +224,8 @@ final class FakeLlmServer implements AutoCloseable {
 
     /** A Go-style duration as OpenAI writes them: {@code 850ms}, {@code 1.250s}. */
     private static String goDuration(long nanos) {
-        return nanos < 1_000_000_000L ? ((nanos + 999_999) / 1_000_000) + "ms"
+        return nanos < 1_000_000_000L
+                ? ((nanos + 999_999) / 1_000_000) + "ms"
                 : String.format(java.util.Locale.ROOT, "%.3fs", nanos / 1e9);
     }
 

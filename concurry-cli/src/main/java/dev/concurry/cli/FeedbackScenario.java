@@ -32,7 +32,7 @@ final class FeedbackScenario {
 
     /** One run: the workers' calls and what the provider served everyone. */
     record Run(boolean listening, Duration minute, Duration duration, long startNanos, List<LlmWorker.Outcome> outcomes,
-               List<long[]> served, long otherCalls, long otherRejected) {
+            List<long[]> served, long otherCalls, long otherRejected) {
 
         long calls() {
             return outcomes.size();
@@ -84,7 +84,7 @@ final class FeedbackScenario {
         void print(PrintWriter out) {
             Duration minute = with.minute();
             out.printf("%n  Listening to the provider: %d %s workers configured for %d requests + %d tokens per minute;"
-                            + "%n  the provider allows %d + %d, and another client spends ~%d tokens of it; 1 minute = %.1f s%n",
+                    + "%n  the provider allows %d + %d, and another client spends ~%d tokens of it; 1 minute = %.1f s%n",
                     workers, mode, LlmScenario.REQUESTS_PER_MINUTE, LlmScenario.TOKENS_PER_MINUTE,
                     REAL_REQUESTS_PER_MINUTE, REAL_TOKENS_PER_MINUTE,
                     OTHER_CALLS_PER_MINUTE * (LlmScenario.MIN_TOKENS + LlmScenario.MAX_TOKENS) / 2,
@@ -96,7 +96,8 @@ final class FeedbackScenario {
             out.printf("  %-44s %17.1f%% %17.1f%%%n", "utilisation of the real quota after it",
                     100 * without.utilizationAfterFirstMinute(), 100 * with.utilizationAfterFirstMinute());
             out.printf("  %-44s %18s %18s%n", "the other client's calls refused",
-                    without.otherRejected() + " of " + without.otherCalls(), with.otherRejected() + " of " + with.otherCalls());
+                    without.otherRejected() + " of " + without.otherCalls(),
+                    with.otherRejected() + " of " + with.otherCalls());
             out.flush();
         }
 
@@ -126,12 +127,12 @@ final class FeedbackScenario {
 
     private Run run(boolean listening) throws IOException, InterruptedException {
         try (LimitSet limits = LimitSet.builder()
-                     .add(RateLimit.of("requests", LlmScenario.REQUESTS_PER_MINUTE, minute))
-                     .add(RateLimit.of("tokens", LlmScenario.TOKENS_PER_MINUTE, minute))
-                     .build();
-             FakeLlmServer server = FakeLlmServer.exact(0, minute, REAL_REQUESTS_PER_MINUTE, REAL_TOKENS_PER_MINUTE,
-                     LlmScenario.MIN_TOKENS, LlmScenario.MAX_TOKENS, Duration.ofMillis(15));
-             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()) {
+                .add(RateLimit.of("requests", LlmScenario.REQUESTS_PER_MINUTE, minute))
+                .add(RateLimit.of("tokens", LlmScenario.TOKENS_PER_MINUTE, minute))
+                .build();
+                FakeLlmServer server = FakeLlmServer.exact(0, minute, REAL_REQUESTS_PER_MINUTE, REAL_TOKENS_PER_MINUTE,
+                        LlmScenario.MIN_TOKENS, LlmScenario.MAX_TOKENS, Duration.ofMillis(15));
+                HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()) {
             LlmScenario.warmUp(http, server.port(), workers);
             long start = System.nanoTime();
             long deadline = start + duration.toNanos();
@@ -148,7 +149,8 @@ final class FeedbackScenario {
     }
 
     /** A client on the same API key that knows nothing of the workers: a call every 1/12 minute. */
-    private void otherClient(HttpClient http, URI uri, long start, long deadline, AtomicLong calls, AtomicLong rejected) {
+    private void otherClient(HttpClient http, URI uri, long start, long deadline, AtomicLong calls,
+            AtomicLong rejected) {
         long period = minute.toNanos() / OTHER_CALLS_PER_MINUTE;
         long next = start + ThreadLocalRandom.current().nextLong(period);
         while (next < deadline) {

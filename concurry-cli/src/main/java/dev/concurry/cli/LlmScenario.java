@@ -38,7 +38,7 @@ final class LlmScenario {
 
     /** What one run measured. */
     record Result(boolean limited, int workers, Mode mode, Duration minute, Duration duration, Duration elapsed,
-                  long startNanos, List<LlmWorker.Outcome> outcomes) {
+            long startNanos, List<LlmWorker.Outcome> outcomes) {
 
         long calls() {
             return outcomes.size();
@@ -80,7 +80,8 @@ final class LlmScenario {
 
         void print(PrintWriter out) {
             out.printf("%n  LLM API, %s: %d %s workers, 1 minute = %.1f s, limits %d requests + %d tokens per minute%n",
-                    limited ? "with Concurry limits" : "WITHOUT limits", workers, mode, minute.toMillis() / 1000.0, REQUESTS_PER_MINUTE,
+                    limited ? "with Concurry limits" : "WITHOUT limits", workers, mode, minute.toMillis() / 1000.0,
+                    REQUESTS_PER_MINUTE,
                     TOKENS_PER_MINUTE);
             out.printf("  %-34s %10d%n", "calls made", calls());
             out.printf("  %-34s %10d%n", "answered 200", ok());
@@ -141,15 +142,17 @@ final class LlmScenario {
                         .add(RateLimit.of("tokens", TOKENS_PER_MINUTE, minute))
                         .build()
                 : LimitSet.empty();
-             FakeLlmServer server = new FakeLlmServer(port, minute, REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE,
-                     MIN_TOKENS, MAX_TOKENS, Duration.ofMillis(15));
-             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()) {
+                FakeLlmServer server = new FakeLlmServer(port, minute, REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE,
+                        MIN_TOKENS, MAX_TOKENS, Duration.ofMillis(15));
+                HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()) {
             warmUp(http, server.port(), workers);
             Map<String, URI> endpoints = Map.of("default", server.uri());
             long start = System.nanoTime();
-            List<LlmWorker.Outcome> outcomes = callUntil(http, endpoints, limits, workers, mode, start + duration.toNanos(),
+            List<LlmWorker.Outcome> outcomes = callUntil(http, endpoints, limits, workers, mode,
+                    start + duration.toNanos(),
                     "llm " + (limited ? "with limits" : "without limits"));
-            return new Result(limited, workers, mode, minute, duration, Duration.ofNanos(System.nanoTime() - start), start,
+            return new Result(limited, workers, mode, minute, duration, Duration.ofNanos(System.nanoTime() - start),
+                    start,
                     outcomes);
         }
     }
@@ -159,13 +162,13 @@ final class LlmScenario {
      * run's time (elapsed, remaining) and the calls done, and returns every call's outcome.
      */
     static List<LlmWorker.Outcome> callUntil(HttpClient http, Map<String, URI> endpoints, Limiter limits, int workers,
-                                            Mode mode, long deadline, String description) {
+            Mode mode, long deadline, String description) {
         return callUntil(http, endpoints, limits, workers, mode, deadline, description, false);
     }
 
     /** As above; {@code listen}: the workers report the API's rate-limit headers to the set. */
     static List<LlmWorker.Outcome> callUntil(HttpClient http, Map<String, URI> endpoints, Limiter limits, int workers,
-                                            Mode mode, long deadline, String description, boolean listen) {
+            Mode mode, long deadline, String description, boolean listen) {
         try (WorkerPool<LlmWorker> pool = Worker.options(LlmWorker.class)
                 .mode(mode).maxWorkers(workers).maxQueuedTasks(2).limits(limits).name("demo")
                 .init(() -> new LlmWorker(http, endpoints, listen))) {

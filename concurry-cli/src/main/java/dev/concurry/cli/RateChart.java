@@ -31,7 +31,8 @@ final class RateChart {
             series.put(run.limited() ? "with Concurry limits" : "without limits",
                     run.tokensPerMinuteOverTime(Duration.ofMillis(50)));
         }
-        return draw(file, "Tokens used in the trailing minute (1 minute = " + runs.getFirst().minute().toMillis() + " ms)",
+        return draw(file,
+                "Tokens used in the trailing minute (1 minute = " + runs.getFirst().minute().toMillis() + " ms)",
                 series, Map.of("limit " + LlmScenario.TOKENS_PER_MINUTE, (double) LlmScenario.TOKENS_PER_MINUTE));
     }
 
@@ -97,7 +98,8 @@ final class RateChart {
     private static Path save(Path file, JFreeChart chart, int height) throws IOException {
         System.setProperty("java.awt.headless", "true");
         ChartFactory.getChartTheme().apply(chart);
-        for (XYPlot plot : chart.getPlot() instanceof CombinedDomainXYPlot combined ? combined.getSubplots()
+        for (XYPlot plot : chart.getPlot() instanceof CombinedDomainXYPlot combined
+                ? combined.getSubplots()
                 : List.of(chart.getXYPlot())) {
             plot.setBackgroundPaint(Color.WHITE);       // the theme's grey, undone
         }

@@ -33,7 +33,7 @@ final class RegionsScenario {
 
     /** What one run measured. */
     record Result(boolean limited, int workers, Duration minute, Duration duration,
-                  List<LlmWorker.Outcome> outcomes, long failovers) {
+            List<LlmWorker.Outcome> outcomes, long failovers) {
 
         long rejected() {
             return outcomes.stream().filter(o -> o.status() == 429).count();

@@ -22,14 +22,17 @@ class FeedbackScenarioTest {
     @Test
     @DisplayName("F2 F3 listening to the provider: after the first minute under 1% 429s and at least 90% of the real quota used")
     void listening_keeps_429s_rare_and_the_real_quota_used() throws Exception {
-        FeedbackScenario.Result result = new FeedbackScenario(10, dev.concurry.worker.Mode.THREAD, Duration.ofSeconds(6),
+        FeedbackScenario.Result result = new FeedbackScenario(10, dev.concurry.worker.Mode.THREAD,
+                Duration.ofSeconds(6),
                 Duration.ofSeconds(2)).run();
         FeedbackScenario.Run with = result.with();
         FeedbackScenario.Run without = result.without();
 
         assertThat(with.callsAfterFirstMinute()).as("calls after the first minute").isPositive();
-        assertThat(with.rejectionRateAfterFirstMinute()).as("429s after the first minute, with feedback").isLessThan(0.01);
-        assertThat(with.utilizationAfterFirstMinute()).as("use of the real quota, with feedback").isGreaterThanOrEqualTo(0.90);
+        assertThat(with.rejectionRateAfterFirstMinute()).as("429s after the first minute, with feedback")
+                .isLessThan(0.01);
+        assertThat(with.utilizationAfterFirstMinute()).as("use of the real quota, with feedback")
+                .isGreaterThanOrEqualTo(0.90);
         assertThat(without.rejectionRateAfterFirstMinute()).as("429s after the first minute, without feedback")
                 .isGreaterThan(0.3);
         assertThat(without.rejected()).isGreaterThan(10 * Math.max(1, with.rejected()));

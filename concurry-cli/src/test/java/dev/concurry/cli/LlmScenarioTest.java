@@ -12,7 +12,8 @@ class LlmScenarioTest {
 
     @Test
     void with_limits_the_server_never_answers_429_and_the_token_limit_is_nearly_fully_used() throws Exception {
-        LlmScenario.Result result = new LlmScenario(10, dev.concurry.worker.Mode.THREAD, Duration.ofSeconds(4), Duration.ofSeconds(2), true, 0).run();
+        LlmScenario.Result result = new LlmScenario(10, dev.concurry.worker.Mode.THREAD, Duration.ofSeconds(4),
+                Duration.ofSeconds(2), true, 0).run();
 
         assertThat(result.rejected()).as("429 answers").isZero();
         assertThat(result.ok()).isEqualTo(result.calls()).isPositive();
@@ -21,7 +22,8 @@ class LlmScenarioTest {
 
     @Test
     void without_limits_the_same_workload_gets_429s() throws Exception {
-        LlmScenario.Result result = new LlmScenario(10, dev.concurry.worker.Mode.THREAD, Duration.ofSeconds(2), Duration.ofSeconds(1), false, 0).run();
+        LlmScenario.Result result = new LlmScenario(10, dev.concurry.worker.Mode.THREAD, Duration.ofSeconds(2),
+                Duration.ofSeconds(1), false, 0).run();
 
         assertThat(result.rejected()).as("429 answers").isPositive();
     }
@@ -33,7 +35,8 @@ class LlmScenarioTest {
                 .execute("demo", "llm", "--seconds", "1.5", "--minute", "1");
 
         assertThat(code).isZero();
-        assertThat(out.toString()).contains("with Concurry limits", "answered 429 (rate limited)", "utilisation of the token limit");
+        assertThat(out.toString()).contains("with Concurry limits", "answered 429 (rate limited)",
+                "utilisation of the token limit");
     }
 
     @Test

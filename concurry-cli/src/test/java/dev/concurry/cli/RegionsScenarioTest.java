@@ -9,7 +9,8 @@ class RegionsScenarioTest {
 
     @Test
     void L22_a_limit_pool_over_two_regions_uses_both_quotas_without_any_429() throws Exception {
-        RegionsScenario.Result result = new RegionsScenario(10, Duration.ofSeconds(4), Duration.ofSeconds(2), true).run();
+        RegionsScenario.Result result = new RegionsScenario(10, Duration.ofSeconds(4), Duration.ofSeconds(2), true)
+                .run();
 
         assertThat(result.rejected()).as("429 answers").isZero();
         assertThat(result.calls("us-east-1")).isPositive();
@@ -22,7 +23,8 @@ class RegionsScenarioTest {
 
     @Test
     void without_limits_round_robin_over_the_regions_gets_429s() throws Exception {
-        RegionsScenario.Result result = new RegionsScenario(10, Duration.ofSeconds(2), Duration.ofSeconds(1), false).run();
+        RegionsScenario.Result result = new RegionsScenario(10, Duration.ofSeconds(2), Duration.ofSeconds(1), false)
+                .run();
 
         assertThat(result.rejected()).as("429 answers").isPositive();
     }

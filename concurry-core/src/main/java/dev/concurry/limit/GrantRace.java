@@ -104,14 +104,15 @@ final class GrantRace {
             return;
         }
         Throwable cause = failure instanceof CompletionException && failure.getCause() != null
-                ? failure.getCause() : failure;
+                ? failure.getCause()
+                : failure;
         if (cause instanceof CancellationException) {
             return;     // cancelled by us once the race was decided
         }
         errors.add(cause);
         if (failures.incrementAndGet() == order.size()) {
             Throwable first = errors.poll();
-            for (Throwable other; (other = errors.poll()) != null; ) {
+            for (Throwable other; (other = errors.poll()) != null;) {
                 first.addSuppressed(other);
             }
             result.completeExceptionally(first);

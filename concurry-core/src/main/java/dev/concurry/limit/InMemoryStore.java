@@ -53,7 +53,9 @@ final class InMemoryStore extends ArrayStore {
     private static final int SNAPSHOT_WORDS = 64;
 
     /** How this store grants without the engine's lock. */
-    private enum Fast { NONE, GCRA, SNAPSHOT }
+    private enum Fast {
+        NONE, GCRA, SNAPSHOT
+    }
 
     private final Fast fast;
     /** {@link Fast#GCRA}: the raw bits of the theoretical arrival time (through {@link #TAT}). */
@@ -194,7 +196,8 @@ final class InMemoryStore extends ArrayStore {
     protected void observed() {
         if (fast == Fast.GCRA) {
             double end = algorithms.scaled(state, 0) ? Double.POSITIVE_INFINITY : algorithms.feedbackEnd(state, 0);
-            feedbackUntil = end == Double.NEGATIVE_INFINITY ? Long.MIN_VALUE
+            feedbackUntil = end == Double.NEGATIVE_INFINITY
+                    ? Long.MIN_VALUE
                     : end >= (double) Long.MAX_VALUE - epoch ? Long.MAX_VALUE : epoch + (long) Math.ceil(end);
         }
     }

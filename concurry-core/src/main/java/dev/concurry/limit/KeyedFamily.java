@@ -133,8 +133,8 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
     private volatile boolean closed;
 
     KeyedFamily(String name, List<Limit> template, List<Tier<K>> overrides, Map<String, String> config,
-                Function<? super K, ? extends Map<String, String>> configOf, LimitBackend backend, FamilyStore stores,
-                int maxKeys, Duration evictIdleAfter) {
+            Function<? super K, ? extends Map<String, String>> configOf, LimitBackend backend, FamilyStore stores,
+            int maxKeys, Duration evictIdleAfter) {
         this.name = name;
         this.template = template;
         this.overrides = List.copyOf(overrides);
@@ -208,7 +208,8 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
         return attempt;
     }
 
-    private static final BiFunction<LimitEngine, Request, Acquisition> TRY = (engine, r) -> engine.tryAcquire(r).orElse(null);
+    private static final BiFunction<LimitEngine, Request, Acquisition> TRY = (engine, r) -> engine.tryAcquire(r)
+            .orElse(null);
 
     /**
      * {@code call} of {@code request} on pinned {@code e}'s engine; if it throws, {@code e} is unpinned.
@@ -339,8 +340,11 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
 
     @Override
     public String toString() {
-        return "KeyedLimits[" + name + ", " + stores + ", " + template + (overrides.isEmpty() ? "" : ", "
-                + overrides.size() + " overrides") + ", " + entries.size() + " keys]";
+        return "KeyedLimits[" + name + ", " + stores + ", " + template + (overrides.isEmpty()
+                ? ""
+                : ", "
+                        + overrides.size() + " overrides")
+                + ", " + entries.size() + " keys]";
     }
 
     // ---- keys ----------------------------------------------------------------------------------------
@@ -503,7 +507,7 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
 
     /** Changes the word of {@code e} by {@code next}, waiting while it is {@link #BUSY}; false if retired. */
     private static boolean change(Entry<?> e, LongUnaryOperator next, boolean pinning) {
-        for (int spins = 0; ; spins++) {
+        for (int spins = 0;; spins++) {
             long w = e.word;
             if (w == RETIRED) {
                 return false;
@@ -609,7 +613,8 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
             }
             if (nextSweepAt.compareAndSet(current, at)) {
                 // An earlier request superseded is not cancelled: its sweep finds less to do.
-                c.wakeAt(at, c == MonotonicClock.system() ? () -> SWEEPS.execute(() -> sweep(false)) : () -> sweep(false));
+                c.wakeAt(at,
+                        c == MonotonicClock.system() ? () -> SWEEPS.execute(() -> sweep(false)) : () -> sweep(false));
                 return;
             }
         }
@@ -639,7 +644,7 @@ final class KeyedFamily<K> implements KeyedLimits<K> {
             while (!due.isEmpty() && due.firstKey() <= upTo) {
                 buckets.add(due.pollFirstEntry().getValue());
             }
-            for (Entry<K> e = released.getAndSet(null); e != null; ) {
+            for (Entry<K> e = released.getAndSet(null); e != null;) {
                 Entry<K> next = e.nextReleased;
                 e.nextReleased = null;
                 soonest = Math.min(soonest, examine(e, now, pressure));

@@ -234,7 +234,8 @@ final class LimitEngine implements LimitSet, Probe {
             lock.lock();
             try {
                 countRefusalLocked(false);
-                return new Attempt.Refused(w.state == REFUSED ? refusalOf(w, clock.nanoTime())
+                return new Attempt.Refused(w.state == REFUSED
+                        ? refusalOf(w, clock.nanoTime())
                         : refusalLocked(request, r, 0, Double.NaN, r.mask() & contended));
             } finally {
                 lock.unlock();
@@ -1130,8 +1131,10 @@ final class LimitEngine implements LimitSet, Probe {
             h.logged = true;
             log.info("the provider reports a limit of {} for '{}' of limit set '{}', configured with {} per {}; {}",
                     reported, limit.key(), name(), limit.capacity(), windowOf(limit),
-                    adoptProviderLimits ? "adopting it" : "keeping the configured one (adoptProviderLimits(true) adopts"
-                            + " reported limits)");
+                    adoptProviderLimits
+                            ? "adopting it"
+                            : "keeping the configured one (adoptProviderLimits(true) adopts"
+                                    + " reported limits)");
         }
         if (!adoptProviderLimits || !comparable || !(reported > 0)) {
             return Double.NaN;
@@ -1165,12 +1168,17 @@ final class LimitEngine implements LimitSet, Probe {
         if (Double.isNaN(h.limit) && Double.isNaN(h.remaining) && h.pausedUntil == Long.MIN_VALUE) {
             return ProviderFeedback.NONE;
         }
-        Optional<Duration> resetIn = Double.isNaN(h.remaining) ? Optional.empty()
+        Optional<Duration> resetIn = Double.isNaN(h.remaining)
+                ? Optional.empty()
                 : Optional.of(Duration.ofNanos(Math.max(0, h.resetAt - now)));
         Duration pausedFor = Duration.ofNanos(h.pausedUntil > now ? h.pausedUntil - now : 0);
-        return new ProviderFeedback(Double.isNaN(h.limit) ? OptionalDouble.empty()
-                : OptionalDouble.of(h.limit), Double.isNaN(h.remaining) ? OptionalDouble.empty()
-                : OptionalDouble.of(h.remaining), resetIn, pausedFor, h.limitDiffers, h.adopted);
+        return new ProviderFeedback(Double.isNaN(h.limit)
+                ? OptionalDouble.empty()
+                : OptionalDouble.of(h.limit),
+                Double.isNaN(h.remaining)
+                        ? OptionalDouble.empty()
+                        : OptionalDouble.of(h.remaining),
+                resetIn, pausedFor, h.limitDiffers, h.adopted);
     }
 
     /** What the provider last said about one limit, as this JVM heard it (guarded by the engine's lock). */
@@ -1267,7 +1275,7 @@ final class LimitEngine implements LimitSet, Probe {
     }
 
     private Refusal refusalLocked(Request request, ResolvedRequest r, long shortOf, double wait, long behind,
-                                  double[] available) {
+            double[] available) {
         List<Refusal.Shortage> shortages = new java.util.ArrayList<>();
         for (int j = 0; j < r.size(); j++) {
             int i = r.limitIndex(j);
@@ -1276,7 +1284,8 @@ final class LimitEngine implements LimitSet, Probe {
             }
         }
         Optional<Duration> in = behind != 0 || !(wait < Double.POSITIVE_INFINITY)
-                ? Optional.empty() : Optional.of(Duration.ofNanos((long) Math.ceil(Math.max(0, wait))));
+                ? Optional.empty()
+                : Optional.of(Duration.ofNanos((long) Math.ceil(Math.max(0, wait))));
         return new Refusal(name(), config(), request, shortages, in, behind != 0);
     }
 
@@ -1419,7 +1428,8 @@ final class LimitEngine implements LimitSet, Probe {
     private static RuntimeException failure(Waiter w) {
         RuntimeException e = w.failure;
         return e instanceof LimitException || e instanceof IllegalStateException
-                ? e : new LimitException(e.getMessage(), e);
+                ? e
+                : new LimitException(e.getMessage(), e);
     }
 
     private static RuntimeException unwrap(Throwable failure) {
@@ -1499,7 +1509,7 @@ final class LimitEngine implements LimitSet, Probe {
         volatile MonotonicClock.Wakeup deadline;
 
         Waiter(Request original, ResolvedRequest request, Thread thread, CompletableFuture<Acquisition> future,
-               boolean isTry) {
+                boolean isTry) {
             this.original = original;
             this.request = request;
             this.thread = thread;
@@ -1674,7 +1684,8 @@ final class LimitEngine implements LimitSet, Probe {
                 Number n = entry.getValue();
                 double value = n == null ? Double.NaN : n.doubleValue();
                 if (Double.isNaN(value) || Double.isInfinite(value) || value < 0) {
-                    throw new IllegalArgumentException("usage of '" + key + "' must be a finite number >= 0, got: " + n);
+                    throw new IllegalArgumentException(
+                            "usage of '" + key + "' must be a finite number >= 0, got: " + n);
                 }
                 double capacity = specs.get(request.limitIndex(position)).capacity();
                 if (value > MAX_USAGE_FACTOR * capacity) {

@@ -274,7 +274,8 @@ public final class LimitPool implements Limiter {
                 }
             } else {
                 out.completeExceptionally(failure instanceof TimeoutException
-                        ? timeoutException(request, timeoutNanos, plan) : failure);
+                        ? timeoutException(request, timeoutNanos, plan)
+                        : failure);
             }
         });
         out.whenComplete((acquisition, failure) -> {

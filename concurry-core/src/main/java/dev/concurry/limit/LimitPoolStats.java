@@ -28,7 +28,7 @@ import java.util.Map;
  *                   {@link LimitStats#rejected()} also counts the pool's vain tries of that set)
  */
 public record LimitPoolStats(PoolBalancing balancing, List<SetStats> sets, long dispatched, long failovers,
-                             long timedOut, long rejected) {
+        long timedOut, long rejected) {
 
     public LimitPoolStats {
         sets = List.copyOf(sets);
@@ -36,7 +36,7 @@ public record LimitPoolStats(PoolBalancing balancing, List<SetStats> sets, long 
 
     /** A snapshot without a rejection count (reported as 0). */
     public LimitPoolStats(PoolBalancing balancing, List<SetStats> sets, long dispatched, long failovers,
-                          long timedOut) {
+            long timedOut) {
         this(balancing, sets, dispatched, failovers, timedOut, 0);
     }
 

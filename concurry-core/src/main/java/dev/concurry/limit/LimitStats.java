@@ -27,8 +27,8 @@ import java.util.Map;
  * @param provider    what this set object was told by providers (SPEC F1–F4)
  */
 public record LimitStats(Map<String, KeyStats> keys, long granted, double refunded, double charged,
-                         long timedOut, int waiting, long rejected, long waits, long waitedNanos,
-                         ProviderCounts provider) {
+        long timedOut, int waiting, long rejected, long waits, long waitedNanos,
+        ProviderCounts provider) {
 
     public LimitStats {
         keys = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(keys));
@@ -75,7 +75,7 @@ public record LimitStats(Map<String, KeyStats> keys, long granted, double refund
      * @param provider  what the provider last said about this key ({@link ProviderFeedback#NONE} if nothing)
      */
     public record KeyStats(String key, Limit limit, double capacity, double available, double inUse, int waiting,
-                           double refunded, double charged, ProviderFeedback provider) {
+            double refunded, double charged, ProviderFeedback provider) {
         public KeyStats {
             java.util.Objects.requireNonNull(provider, "provider");
         }

@@ -23,7 +23,7 @@ import java.util.OptionalDouble;
  * @param adopted      whether the set counts against the reported limit instead of the configured one
  */
 public record ProviderFeedback(OptionalDouble limit, OptionalDouble remaining, Optional<Duration> resetIn,
-                               Duration pausedFor, boolean limitDiffers, boolean adopted) {
+        Duration pausedFor, boolean limitDiffers, boolean adopted) {
 
     /** Nothing heard. */
     public static final ProviderFeedback NONE = new ProviderFeedback(OptionalDouble.empty(), OptionalDouble.empty(),

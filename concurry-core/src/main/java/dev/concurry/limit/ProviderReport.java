@@ -34,7 +34,7 @@ import java.util.Set;
  * @param unparsed   header values that could not be read and were ignored (counted in stats)
  */
 public record ProviderReport(Map<String, Quota> quotas, Optional<Duration> retryAfter, boolean refused,
-                             Set<String> pauseKeys, int unparsed) {
+        Set<String> pauseKeys, int unparsed) {
 
     public ProviderReport {
         quotas = Collections.unmodifiableMap(new LinkedHashMap<>(quotas));
@@ -59,7 +59,7 @@ public record ProviderReport(Map<String, Quota> quotas, Optional<Duration> retry
      * @param window    the length of the provider's window, when given (IETF {@code w})
      */
     public record Quota(OptionalDouble limit, OptionalDouble remaining, Optional<Duration> resetIn,
-                        Optional<Duration> window) {
+            Optional<Duration> window) {
         public Quota {
             Objects.requireNonNull(limit, "limit");
             Objects.requireNonNull(remaining, "remaining");
@@ -132,7 +132,8 @@ public record ProviderReport(Map<String, Quota> quotas, Optional<Duration> retry
 
         /** {@code remaining} units of {@code key} until {@code resetIn} from now. */
         public Builder remaining(String key, double remaining, Duration resetIn) {
-            return update(key, q -> new Quota(q.limit(), OptionalDouble.of(remaining), Optional.of(resetIn), q.window()));
+            return update(key,
+                    q -> new Quota(q.limit(), OptionalDouble.of(remaining), Optional.of(resetIn), q.window()));
         }
 
         /** {@code remaining} units of {@code key}, reset time unknown (the set assumes one of its windows). */

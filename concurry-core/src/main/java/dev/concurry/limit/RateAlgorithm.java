@@ -15,9 +15,5 @@ package dev.concurry.limit;
  * </ul>
  */
 public enum RateAlgorithm {
-    TOKEN_BUCKET,
-    LEAKY_BUCKET,
-    SLIDING_WINDOW,
-    FIXED_WINDOW,
-    GCRA
+    TOKEN_BUCKET, LEAKY_BUCKET, SLIDING_WINDOW, FIXED_WINDOW, GCRA
 }

@@ -28,7 +28,7 @@ import java.util.Optional;
  * @param queuedBehind  whether other waiters hold the keys it needs first (SPEC L12)
  */
 public record Refusal(String set, Map<String, String> config, Request request, List<Shortage> shortages,
-                      Optional<Duration> grantableIn, boolean queuedBehind) {
+        Optional<Duration> grantableIn, boolean queuedBehind) {
 
     public Refusal {
         Objects.requireNonNull(set, "set");
@@ -71,19 +71,22 @@ public record Refusal(String set, Map<String, String> config, Request request, L
         if (queuedBehind) {
             text.append(", queued behind earlier waiters");
         }
-        text.append(grantableIn.map(d -> ", grantable in " + seconds(d)).orElse(queuedBehind ? ""
+        text.append(grantableIn.map(d -> ", grantable in " + seconds(d)).orElse(queuedBehind
+                ? ""
                 : ", grantable only once units are released"));
         return text.toString();
     }
 
     private static String units(double units) {
-        return units == Math.rint(units) && Math.abs(units) < 1e15 ? Long.toString((long) units)
+        return units == Math.rint(units) && Math.abs(units) < 1e15
+                ? Long.toString((long) units)
                 : String.format(java.util.Locale.ROOT, "%.4g", units);
     }
 
     private static String seconds(Duration d) {
         double s = d.toNanos() / 1e9;
-        return s >= 1 ? String.format(java.util.Locale.ROOT, "%.1f s", s)
+        return s >= 1
+                ? String.format(java.util.Locale.ROOT, "%.1f s", s)
                 : String.format(java.util.Locale.ROOT, "%.1f ms", s * 1e3);
     }
 }

@@ -32,12 +32,12 @@ final class LineProgress implements ProgressTracker {
 
     /** Lines of a run meant to last {@code length}: elapsed, remaining, steps done. */
     static LineProgress timed(String description, Duration length, PrintStream out, Duration every,
-                              MonotonicClock clock) {
+            MonotonicClock clock) {
         return new LineProgress(description, -1, length.toNanos(), out, every, clock);
     }
 
     private LineProgress(String description, long total, long lengthNanos, PrintStream out, Duration every,
-                         MonotonicClock clock) {
+            MonotonicClock clock) {
         this.description = description;
         this.total = total;
         this.lengthNanos = lengthNanos;

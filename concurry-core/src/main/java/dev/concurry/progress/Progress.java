@@ -58,16 +58,20 @@ public interface Progress {
             @Override
             public ProgressTracker start(long total) {
                 ProgressBarProvider provider = terminalBars();
-                return provider != null ? provider.open(description, total)
-                        : new LineProgress(description, total, System.err, Duration.ofSeconds(1), MonotonicClock.system());
+                return provider != null
+                        ? provider.open(description, total)
+                        : new LineProgress(description, total, System.err, Duration.ofSeconds(1),
+                                MonotonicClock.system());
             }
 
             @Override
             public ProgressTracker startFor(Duration length) {
                 requirePositive(length);
                 ProgressBarProvider provider = terminalBars();
-                return provider != null ? provider.openFor(description, length)
-                        : LineProgress.timed(description, length, System.err, Duration.ofSeconds(1), MonotonicClock.system());
+                return provider != null
+                        ? provider.openFor(description, length)
+                        : LineProgress.timed(description, length, System.err, Duration.ofSeconds(1),
+                                MonotonicClock.system());
             }
         };
     }

@@ -14,10 +14,7 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  */
 public enum Backoff {
-    FIXED,
-    LINEAR,
-    EXPONENTIAL,
-    FIBONACCI;
+    FIXED, LINEAR, EXPONENTIAL, FIBONACCI;
 
     /** The factor applied to the base wait after the {@code failure}-th failed attempt (1-based). */
     double factor(int failure) {

@@ -17,7 +17,7 @@ public class RetriesExhaustedException extends RuntimeException {
     private final transient List<Object> rejectedResults;
 
     RetriesExhaustedException(String why, int attempts, Duration elapsed, List<Throwable> failures,
-                              List<Object> rejectedResults, Throwable lastFailure) {
+            List<Object> rejectedResults, Throwable lastFailure) {
         super(message(why, attempts, elapsed, failures, rejectedResults), lastFailure);
         this.attempts = attempts;
         this.elapsed = elapsed;
@@ -27,8 +27,9 @@ public class RetriesExhaustedException extends RuntimeException {
     }
 
     private static String message(String why, int attempts, Duration elapsed, List<Throwable> failures,
-                                  List<Object> rejectedResults) {
-        StringBuilder sb = new StringBuilder("gave up after ").append(attempts).append(attempts == 1 ? " attempt" : " attempts")
+            List<Object> rejectedResults) {
+        StringBuilder sb = new StringBuilder("gave up after ").append(attempts)
+                .append(attempts == 1 ? " attempt" : " attempts")
                 .append(" in ").append(elapsed).append(" (").append(why).append(")");
         if (!failures.isEmpty()) {
             sb.append("; failures: ").append(failures);

@@ -259,12 +259,14 @@ public final class RetryPolicy<R> {
             } else {
                 long now = clock.nanoTime();
                 // A wait of ~292 years must not wrap past Long.MAX_VALUE (a manual clock compares instants).
-                pending = clock.wakeAt(now + Math.min(wait.toNanos(), Long.MAX_VALUE - Math.max(0, now)), this::runAttempt);
+                pending = clock.wakeAt(now + Math.min(wait.toNanos(), Long.MAX_VALUE - Math.max(0, now)),
+                        this::runAttempt);
             }
         }
 
         private void giveUp(String why, Duration elapsed, Throwable last) {
-            result.completeExceptionally(new RetriesExhaustedException(why, attempts, elapsed, failures, rejected, last));
+            result.completeExceptionally(
+                    new RetriesExhaustedException(why, attempts, elapsed, failures, rejected, last));
         }
 
         /**

@@ -149,7 +149,8 @@ final class ChildProcess implements WorkerEndpoint {
         }
         try {
             Object value = ProcessProtocol.deserialize(payload, filter, loader, what);
-            return value instanceof Throwable t ? t
+            return value instanceof Throwable t
+                    ? t
                     : new SerializationFailedException(what + " is not an exception: " + value);
         } catch (SerializationFailedException e) {
             return e;
@@ -296,7 +297,7 @@ final class ChildProcess implements WorkerEndpoint {
         try (BufferedReader err = new BufferedReader(new InputStreamReader(process.getErrorStream(),
                 Charset.defaultCharset()))) {
             String prefix = "[" + label + " pid " + pid + "] ";
-            for (String line; (line = err.readLine()) != null; ) {
+            for (String line; (line = err.readLine()) != null;) {
                 System.err.println(prefix + line);
                 synchronized (stderrTail) {
                     if (stderrTail.size() == TAIL_LINES) {

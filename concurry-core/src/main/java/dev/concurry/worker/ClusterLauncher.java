@@ -131,7 +131,8 @@ final class ClusterLauncher extends RemoteLauncher {
             return false;
         }
         if (reply.failed()) {
-            rethrowInitFailure(ChildProcess.decodeFailure(reply.payload(), filter, loader, "the worker factory's failure"),
+            rethrowInitFailure(
+                    ChildProcess.decodeFailure(reply.payload(), filter, loader, "the worker factory's failure"),
                     worker.describe());
         }
         return true;

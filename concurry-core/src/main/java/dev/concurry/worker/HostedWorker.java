@@ -3,7 +3,6 @@ package dev.concurry.worker;
 import dev.concurry.limit.Limiter;
 import java.io.ByteArrayInputStream;
 import java.io.DataInputStream;
-import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.locks.Condition;

@@ -28,7 +28,8 @@ final class Invocation<W, R> {
     /** The outcome; written and read by the runner thread only. */
     private R result;
     private Throwable failure;
-    private volatile Runnable onCancelledBeforeStart = () -> { };
+    private volatile Runnable onCancelledBeforeStart = () -> {
+    };
     /** The queue slot shared by every attempt of a retried call; null for a plain call. */
     private final SharedSlot sharedSlot;
     /** Gives back the queue slot a plain call took (SPEC W5); null when none was taken or it is given back. */
@@ -202,8 +203,7 @@ final class Invocation<W, R> {
      */
     static final class SharedSlot {
         private volatile boolean taken;
-        private final java.util.concurrent.atomic.AtomicReference<Runnable> release =
-                new java.util.concurrent.atomic.AtomicReference<>();
+        private final java.util.concurrent.atomic.AtomicReference<Runnable> release = new java.util.concurrent.atomic.AtomicReference<>();
 
         void hold(Runnable releaseAction) {
             release.set(releaseAction);

@@ -137,7 +137,8 @@ final class LimitsPlan implements AutoCloseable {
             return;
         }
         if (!(limiter instanceof LimitSet) && !(limiter instanceof LimitPool)) {
-            throw new IllegalArgumentException((mode == Mode.PROCESS ? "process workers (Mode.PROCESS)"
+            throw new IllegalArgumentException((mode == Mode.PROCESS
+                    ? "process workers (Mode.PROCESS)"
                     : "cluster workers (Mode.CLUSTER)") + " need a LimitSet or LimitPool that their "
                     + (mode == Mode.PROCESS ? "child JVMs" : "members") + " can re-open; cannot share "
                     + limiter.getClass().getName());
@@ -172,7 +173,8 @@ final class LimitsPlan implements AutoCloseable {
             return Backends.inMemory();
         }
         try {
-            sharedDir = java.nio.file.Files.createTempDirectory("concurry-" + config.name().replaceAll("[^A-Za-z0-9_.-]", "_"));
+            sharedDir = java.nio.file.Files
+                    .createTempDirectory("concurry-" + config.name().replaceAll("[^A-Za-z0-9_.-]", "_"));
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("cannot create the shared-memory limits file of pool '"
                     + config.name() + "'", e);
@@ -189,7 +191,8 @@ final class LimitsPlan implements AutoCloseable {
                 java.nio.file.Files.deleteIfExists(sharedDir.resolve("limits"));
                 java.nio.file.Files.deleteIfExists(sharedDir);
             } catch (java.io.IOException e) {
-                org.slf4j.LoggerFactory.getLogger(LimitsPlan.class).warn("cannot delete {}: {}", sharedDir, e.toString());
+                org.slf4j.LoggerFactory.getLogger(LimitsPlan.class).warn("cannot delete {}: {}", sharedDir,
+                        e.toString());
             }
         }
     }

@@ -47,10 +47,12 @@ final class LocalWorkerPool<W extends Worker> implements WorkerPool<W> {
             Dispatcher<W> dispatcher = config.onDemand()
                     ? new OnDemandDispatcher<>(config, factory, limits.nextWorker())
                     : config.mode() == Mode.PROCESS
-                    ? SlotDispatcher.startRemote(config, new ChildLauncher(config, type, factory, limits.forChildren()))
-                    : config.mode() == Mode.CLUSTER
-                    ? SlotDispatcher.startRemote(config, new ClusterLauncher(config, type, factory, limits.forChildren()))
-                    : SlotDispatcher.start(config, factory, limits);
+                            ? SlotDispatcher.startRemote(config,
+                                    new ChildLauncher(config, type, factory, limits.forChildren()))
+                            : config.mode() == Mode.CLUSTER
+                                    ? SlotDispatcher.startRemote(config,
+                                            new ClusterLauncher(config, type, factory, limits.forChildren()))
+                                    : SlotDispatcher.start(config, factory, limits);
             return new LocalWorkerPool<>(config, dispatcher, limits);
         } catch (RuntimeException | Error e) {
             limits.close();
@@ -139,7 +141,8 @@ final class LocalWorkerPool<W extends Worker> implements WorkerPool<W> {
             boolean done;
             try {
                 // Saturated, then compared by difference: a timeout of centuries waits, never overflows.
-                done = dispatcher.awaitTermination(System.nanoTime() + TimeUnit.NANOSECONDS.convert(config.closeTimeout()));
+                done = dispatcher
+                        .awaitTermination(System.nanoTime() + TimeUnit.NANOSECONDS.convert(config.closeTimeout()));
             } catch (InterruptedException e) {
                 interrupted = true;
                 done = false;

@@ -78,7 +78,8 @@ final class MemberWorker implements WorkerEndpoint {
 
     private static Throwable unwrap(Throwable failure) {
         return failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
-                ? failure.getCause() : failure;
+                ? failure.getCause()
+                : failure;
     }
 
     @Override

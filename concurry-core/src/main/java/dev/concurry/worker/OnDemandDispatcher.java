@@ -76,7 +76,8 @@ final class OnDemandDispatcher<W extends Worker> implements Dispatcher<W> {
             if (runners.compareAndSet(n, n + 1)) {
                 String name = "concurry-" + config.name() + "-worker-ondemand-" + threadNumber.incrementAndGet();
                 Thread.Builder builder = config.mode() == Mode.VIRTUAL
-                        ? Thread.ofVirtual().name(name) : Thread.ofPlatform().name(name).daemon(true);
+                        ? Thread.ofVirtual().name(name)
+                        : Thread.ofPlatform().name(name).daemon(true);
                 Thread thread = builder.unstarted(() -> {
                     try {
                         runQueue();

@@ -238,7 +238,8 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
     public B jvmOptions(String... options) {
         for (String option : options) {
             if (option == null || option.isBlank()) {
-                throw new IllegalArgumentException("jvmOptions must not be null or blank: " + java.util.Arrays.toString(options));
+                throw new IllegalArgumentException(
+                        "jvmOptions must not be null or blank: " + java.util.Arrays.toString(options));
             }
         }
         this.jvmOptions = List.of(options);
@@ -331,7 +332,8 @@ public abstract sealed class PoolOptions<B extends PoolOptions<B>> permits Worke
                     + " calls are stopped by killing their child JVM; a " + mode + " worker's thread cannot be killed");
         }
         return new PoolConfig(name != null ? name : defaultName, mode, maxWorkers, loadBalancing, onDemand,
-                maxQueuedTasks, blockWhenFull, limiter, specs, sharedLimits, closeTimeout, cancelQueuedOnClose, retry, clock,
+                maxQueuedTasks, blockWhenFull, limiter, specs, sharedLimits, closeTimeout, cancelQueuedOnClose, retry,
+                clock,
                 jvmOptions, serializationFilter, cluster, callTimeout);
     }
 }

@@ -221,7 +221,8 @@ final class ProcessProtocol {
                 int dot = workerType.lastIndexOf('.');
                 String pkg = dot > 0 ? workerType.substring(0, dot) : "";
                 ObjectInputFilter user = pattern == null || pattern.isBlank()
-                        ? null : ObjectInputFilter.Config.createFilter(pattern);
+                        ? null
+                        : ObjectInputFilter.Config.createFilter(pattern);
                 return new Config(pkg, user, pattern == null ? "" : pattern);
             }
         }
@@ -239,7 +240,8 @@ final class ProcessProtocol {
             if (config.user() != null) {
                 Status user = config.user().checkInput(info);
                 if (user == Status.REJECTED) {
-                    return reject(info.serialClass() != null ? "class " + info.serialClass().getName()
+                    return reject(info.serialClass() != null
+                            ? "class " + info.serialClass().getName()
                             : "limit set by serializationFilter(\"" + config.pattern() + "\")");
                 }
                 if (user == Status.ALLOWED) {

@@ -36,7 +36,8 @@ final class ProcessWorkerMain {
         PrintStream protocol = new PrintStream(new FileOutputStream(FileDescriptor.out), false);
         System.setOut(System.err);
         DataOutputStream out = new DataOutputStream(new BufferedOutputStream(protocol, 1 << 16));
-        DataInputStream in = new DataInputStream(new BufferedInputStream(new FileInputStream(FileDescriptor.in), 1 << 16));
+        DataInputStream in = new DataInputStream(
+                new BufferedInputStream(new FileInputStream(FileDescriptor.in), 1 << 16));
         int code;
         try {
             code = new ProcessWorkerMain(in, out).serve();

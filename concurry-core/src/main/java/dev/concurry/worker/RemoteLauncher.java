@@ -28,7 +28,9 @@ abstract class RemoteLauncher {
     RemoteLauncher(PoolConfig config, Class<?> workerType, WorkerFactory<?> factory, ChildLimits limits) {
         this.poolName = config.name();
         this.workerType = workerType.getName();
-        this.loader = workerType.getClassLoader() != null ? workerType.getClassLoader() : ClassLoader.getSystemClassLoader();
+        this.loader = workerType.getClassLoader() != null
+                ? workerType.getClassLoader()
+                : ClassLoader.getSystemClassLoader();
         this.pattern = config.serializationFilter();
         this.filter = ProcessProtocol.Filter.Config.of(this.workerType, pattern);
         this.factory = factory;

@@ -74,7 +74,8 @@ public final class TaskExecutor implements AutoCloseable {
      * Applies {@code function} to every item, each as its own call; the futures are in the order of
      * the items. With a bounded queue this blocks (or fails fast) like {@code submit}.
      */
-    public <T, R> List<CompletableFuture<R>> map(Iterable<? extends T> items, TaskFunction<? super T, ? extends R> function) {
+    public <T, R> List<CompletableFuture<R>> map(Iterable<? extends T> items,
+            TaskFunction<? super T, ? extends R> function) {
         Objects.requireNonNull(function, "function");
         List<CompletableFuture<R>> futures = new ArrayList<>();
         for (T item : items) {
@@ -92,7 +93,8 @@ public final class TaskExecutor implements AutoCloseable {
      * List<Page> pages = Futures.gather(tasks.map(urls, this::fetch, Progress.bar("fetching")));
      * }</pre>
      */
-    public <T, R> List<CompletableFuture<R>> map(Iterable<? extends T> items, TaskFunction<? super T, ? extends R> function,
+    public <T, R> List<CompletableFuture<R>> map(Iterable<? extends T> items,
+            TaskFunction<? super T, ? extends R> function,
             Progress progress) {
         Objects.requireNonNull(function, "function");
         Objects.requireNonNull(progress, "progress");

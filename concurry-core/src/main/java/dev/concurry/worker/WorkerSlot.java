@@ -42,7 +42,8 @@ abstract sealed class WorkerSlot<W extends Worker> {
             case SYNC -> new Inline<>(index, worker, config);
             case THREAD -> new OwnThread<>(index, worker, config);
             case VIRTUAL -> new VirtualPerCall<>(index, worker, config);
-            case PROCESS, CLUSTER -> throw new IllegalArgumentException("remote workers are created by SlotDispatcher.startRemote");
+            case PROCESS, CLUSTER ->
+                throw new IllegalArgumentException("remote workers are created by SlotDispatcher.startRemote");
         };
     }
 
@@ -192,7 +193,7 @@ abstract sealed class WorkerSlot<W extends Worker> {
 
         @SuppressWarnings("unchecked")
         private void loop() {
-            for (Invocation<?, ?> call; (call = queue.take()) != null; ) {
+            for (Invocation<?, ?> call; (call = queue.take()) != null;) {
                 execute((Invocation<W, ?>) call);
                 Thread.interrupted(); // an interrupt meant for that call must not reach the next one
             }
@@ -406,7 +407,8 @@ abstract sealed class WorkerSlot<W extends Worker> {
             ProcessProtocol.Frame frame;
             while (true) {
                 try {
-                    frame = callTimeout.isZero() ? response.get()
+                    frame = callTimeout.isZero()
+                            ? response.get()
                             : response.get(deadline - System.nanoTime(), java.util.concurrent.TimeUnit.NANOSECONDS);
                     break;
                 } catch (InterruptedException e) {

@@ -14,7 +14,7 @@ package dev.concurry.worker;
  * @param callNanos total time the {@code completed} calls ran, in nanoseconds ({@link System#nanoTime()})
  */
 public record WorkerStats(int index, int active, int queued, long total, long failed, long completed,
-                          long callNanos) {
+        long callNanos) {
 
     /** A snapshot without completed calls and call time (reported as 0). */
     public WorkerStats(int index, int active, int queued, long total, long failed) {

@@ -177,7 +177,7 @@ class KeyedEvictionStressTest {
 
     /** One acquisition of {@code key} in a random form, held briefly and settled to a random usage. */
     private static boolean once(KeyedLimits<Integer> family, int key, SplittableRandom random, Stamps stamps,
-                                ConcurrentLinkedQueue<Event> log, AtomicInteger holders, AtomicInteger mostHolders) {
+            ConcurrentLinkedQueue<Event> log, AtomicInteger holders, AtomicInteger mostHolders) {
         Request request = Request.of("units", 1).and("conn", 1);
         Stamp before = stamps.next();
         Acquisition acq;
@@ -273,8 +273,10 @@ class KeyedEvictionStressTest {
                             near.append("\n  ").append(e);
                         }
                     }
-                    return new Check("from " + t1 + " ns to the grant " + j + ": " + lhs + " units taken net of refunds,"
-                            + " at most " + rhs + " allowed; events:" + near, fullest);
+                    return new Check(
+                            "from " + t1 + " ns to the grant " + j + ": " + lhs + " units taken net of refunds,"
+                                    + " at most " + rhs + " allowed; events:" + near,
+                            fullest);
                 }
                 fullest = Math.max(fullest, lhs / rhs);
             }

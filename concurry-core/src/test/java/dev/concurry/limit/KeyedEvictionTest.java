@@ -282,7 +282,8 @@ class KeyedEvictionTest {
         family = KeyedLimits.<String>builder().add(ResourceLimit.of("jobs", 1)).backend(Backends.inMemory(clock))
                 .evictIdleAfter(Duration.ofHours(1)).maxKeys(1).build();
         Acquisition held = family.tryAcquire("a", Request.of("jobs", 1)).orElseThrow();
-        assertThatThrownBy(() -> family.tryAcquire("b", Request.of("jobs", 1))).isInstanceOf(TooManyKeysException.class);
+        assertThatThrownBy(() -> family.tryAcquire("b", Request.of("jobs", 1)))
+                .isInstanceOf(TooManyKeysException.class);
         assertThat(family.tryAcquire("a", Request.of("jobs", 1))).as("a's permit is still taken").isEmpty();
         held.close();
         assertThat(family.tryAcquire("b", Request.of("jobs", 1))).isPresent();

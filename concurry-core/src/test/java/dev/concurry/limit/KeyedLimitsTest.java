@@ -30,8 +30,10 @@ class KeyedLimitsTest {
     void L24_builder_validates() {
         assertThatThrownBy(() -> KeyedLimits.builder().build()).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("a keyed family needs at least one limit in its template");
-        assertThatThrownBy(() -> KeyedLimits.builder().add(REQUESTS).add(RateLimit.of("requests", 5, Duration.ofSeconds(1)))
-                .build()).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("duplicate limit key 'requests'");
+        assertThatThrownBy(
+                () -> KeyedLimits.builder().add(REQUESTS).add(RateLimit.of("requests", 5, Duration.ofSeconds(1)))
+                        .build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("duplicate limit key 'requests'");
         assertThatThrownBy(() -> KeyedLimits.<String>builder().add(REQUESTS).add(ResourceLimit.of("jobs", 2))
                 .override(id -> true, ResourceLimit.of("jobs", 5)).build())
                 .isInstanceOf(IllegalArgumentException.class)
@@ -42,8 +44,9 @@ class KeyedLimitsTest {
         assertThatThrownBy(() -> KeyedLimits.builder().evictIdleAfter(Duration.ZERO))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("evictIdleAfter must be positive, got: PT0S");
         assertThatThrownBy(() -> KeyedLimits.builder().name(" ")).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> KeyedLimits.builder().config(Map.of()).config((java.util.function.Function<Object,
-                Map<String, String>>) null)).isInstanceOf(NullPointerException.class);
+        assertThatThrownBy(() -> KeyedLimits.builder().config(Map.of())
+                .config((java.util.function.Function<Object, Map<String, String>>) null))
+                .isInstanceOf(NullPointerException.class);
     }
 
     @Test
@@ -53,7 +56,8 @@ class KeyedLimitsTest {
             Request one = Request.of("requests", 1);
             assertThatThrownBy(() -> family.tryAcquire(null, one)).isInstanceOf(NullPointerException.class)
                     .hasMessage("the key of keyed limits 'api' must not be null");
-            assertThatThrownBy(() -> family.acquireAsync(new byte[] {1}, one)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> family.acquireAsync(new byte[] {1}, one))
+                    .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("an array cannot be a key of keyed limits 'api'")
                     .hasMessageContaining("use a List or a String");
             assertThatThrownBy(() -> family.forKey(null)).isInstanceOf(NullPointerException.class);
@@ -121,7 +125,8 @@ class KeyedLimitsTest {
         };
         try (KeyedLimits<String> family = KeyedLimits.<String>builder().name("api").add(REQUESTS).backend(plain)
                 .config(id -> Map.of("customer", id)).evictIdleAfter(Duration.ofMillis(100)).build()) {
-            assertThat(family.tryAcquire("acme", Request.of("requests", 10))).isPresent().get().satisfies(Acquisition::close);
+            assertThat(family.tryAcquire("acme", Request.of("requests", 10))).isPresent().get()
+                    .satisfies(Acquisition::close);
             assertThat(family.tryAcquire("acme", Request.of("requests", 1))).isEmpty();
             assertThat(family.tryAcquire("globex", Request.of("requests", 10))).isPresent().get()
                     .satisfies(Acquisition::close);

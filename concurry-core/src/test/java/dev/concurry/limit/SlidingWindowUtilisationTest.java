@@ -32,16 +32,16 @@ class SlidingWindowUtilisationTest {
 
     @ParameterizedTest(name = "{0} per {1} ms, {2} per grant")
     @CsvSource({
-        "500,     60000, 1",          // few grants per window: exact, the control
-        "5000,    60000, 1",          // 5,000 one-unit requests per minute
-        "10000,   60000, 1",
-        "100000,  60000, 10",         // 100,000 tokens per minute, 10 per call
-        "5,       60000, 0.002",      // a $5 per minute budget spent $0.002 at a time
-        "2.5,     1000,  0.0001",     // 25,000 grants per one-second window
+            "500,     60000, 1",          // few grants per window: exact, the control
+            "5000,    60000, 1",          // 5,000 one-unit requests per minute
+            "10000,   60000, 1",
+            "100000,  60000, 10",         // 100,000 tokens per minute, 10 per call
+            "5,       60000, 0.002",      // a $5 per minute budget spent $0.002 at a time
+            "2.5,     1000,  0.0001",     // 25,000 grants per one-second window
     })
     @DisplayName("A1 L6/N5 a saturating client gets >= 98% of a sliding window, never more than capacity")
     void L6_saturating_client_gets_at_least_98_percent_and_never_more_than_capacity(double capacity, long windowMs,
-                                                                                 double amount) {
+            double amount) {
         long seed = System.nanoTime();
         SplittableRandom random = new SplittableRandom(seed);
         long window = windowMs * MS;

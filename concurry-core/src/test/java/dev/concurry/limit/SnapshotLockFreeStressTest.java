@@ -39,7 +39,8 @@ class SnapshotLockFreeStressTest {
     }
 
     @Test
-    void L5_L8_L16_lock_free_and_locked_grants_of_several_limits_are_all_or_nothing_and_never_exceed() throws Exception {
+    void L5_L8_L16_lock_free_and_locked_grants_of_several_limits_are_all_or_nothing_and_never_exceed()
+            throws Exception {
         LimitSet set = LimitSet.builder()
                 .add(RateLimit.of("requests", REQUESTS, WINDOW, RateAlgorithm.TOKEN_BUCKET))
                 .add(RateLimit.of("tokens", TOKENS, WINDOW, RateAlgorithm.TOKEN_BUCKET))
@@ -120,7 +121,8 @@ class SnapshotLockFreeStressTest {
 
     private static void hammerOnce(LimitSet set, SplittableRandom random, ConcurrentLinkedQueue<Grant> log) {
         boolean conn = random.nextInt(3) == 0;
-        Request request = conn ? Request.of("requests", 1).and("tokens", 10).and("conn", 1)
+        Request request = conn
+                ? Request.of("requests", 1).and("tokens", 10).and("conn", 1)
                 : Request.of("requests", 1).and("tokens", 10);
         long before = System.nanoTime();
         Acquisition acq;

@@ -39,7 +39,8 @@ class LineProgressTest {
             tracker.fail();
         }
 
-        assertThat(lines()).containsExactly("importing: started, 10 to do", "importing: FAILED at 3/10 in 3.0s (1.0/s)");
+        assertThat(lines()).containsExactly("importing: started, 10 to do",
+                "importing: FAILED at 3/10 in 3.0s (1.0/s)");
     }
 
     @Test
@@ -74,7 +75,8 @@ class LineProgressTest {
     void P1_a_time_boxed_run_needs_a_positive_length() {
         Progress progress = Progress.lines("load", out, Duration.ofSeconds(1), clock);
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> progress.startFor(Duration.ZERO))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("length must be a positive duration");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("length must be a positive duration");
         Progress custom = total -> ProgressTracker.NONE;
         assertThat(custom.startFor(Duration.ofSeconds(1))).as("a custom progress reports as for an unknown total")
                 .isSameAs(ProgressTracker.NONE);

@@ -44,7 +44,8 @@ class RetryPolicyTest {
         assertThat(policy.waitAfter(1, 0.0)).isEqualTo(Duration.ofMillis(1000));
         assertThat(policy.waitAfter(1, 0.5)).isEqualTo(Duration.ofMillis(850));
         assertThat(policy.waitAfter(1, 0.999_999_999).toMillis()).isBetween(699L, 700L);
-        RetryPolicy<Object> full = RetryPolicy.builder().backoff(Backoff.FIXED, Duration.ofMillis(1000)).jitter(1).build();
+        RetryPolicy<Object> full = RetryPolicy.builder().backoff(Backoff.FIXED, Duration.ofMillis(1000)).jitter(1)
+                .build();
         assertThat(full.waitAfter(1, 0.75)).isEqualTo(Duration.ofMillis(250));
     }
 
@@ -129,7 +130,8 @@ class RetryPolicyTest {
                 .retryIf((t, c) -> seen.add(c) && c.attempt() < 3)
                 .backoff(Backoff.LINEAR, Duration.ofSeconds(1)).build();
 
-        CompletableFuture<String> result = policy.execute(() -> CompletableFuture.failedFuture(new IOException("x")), clock);
+        CompletableFuture<String> result = policy.execute(() -> CompletableFuture.failedFuture(new IOException("x")),
+                clock);
         clock.advance(Duration.ofSeconds(10));
 
         assertThat(seen).containsExactly(new AttemptContext(1, Duration.ZERO),
@@ -143,7 +145,8 @@ class RetryPolicyTest {
                 .backoff(Backoff.FIXED, Duration.ofMillis(10)).retryUntil(v -> v >= 3).build();
         AtomicInteger n = new AtomicInteger();
 
-        CompletableFuture<Integer> valid = policy.execute(() -> CompletableFuture.completedFuture(n.incrementAndGet()), clock);
+        CompletableFuture<Integer> valid = policy.execute(() -> CompletableFuture.completedFuture(n.incrementAndGet()),
+                clock);
         clock.advance(Duration.ofSeconds(1));
         assertThat(valid).isCompletedWithValue(3);
 

@@ -151,7 +151,8 @@ class ClusterModeTest {
         WorkerPool<Calc> pool = options(cluster).maxWorkers(5).name("spread").init(Calc::new);
         assertThat(List.of(cluster.count("a", "spread"), cluster.count("b", "spread"), cluster.count("c", "spread")))
                 .containsExactly(2, 2, 1);
-        List<CompletableFuture<Integer>> sums = IntStream.rangeClosed(1, 20).mapToObj(i -> pool.submit(w -> w.add(1))).toList();
+        List<CompletableFuture<Integer>> sums = IntStream.rangeClosed(1, 20).mapToObj(i -> pool.submit(w -> w.add(1)))
+                .toList();
         // Round robin over 5 workers: each saw 4 calls, in order: 1, 2, 3, 4.
         assertThat(Futures.gather(sums)).containsExactlyElementsOf(
                 IntStream.range(0, 20).map(i -> i / 5 + 1).boxed().toList());
@@ -200,10 +201,12 @@ class ClusterModeTest {
             assertThat((String) pool.call(Calc::limiterKind)).isEqualTo("shared-memory");
             assertThat((String) pool.call(Calc::limiterKind)).isEqualTo("shared-memory");
             String log = dir.resolve("log").toString();
-            List<CompletableFuture<String>> holds = IntStream.range(0, 4).mapToObj(i -> pool.submit(w -> w.hold(log, 30)))
+            List<CompletableFuture<String>> holds = IntStream.range(0, 4)
+                    .mapToObj(i -> pool.submit(w -> w.hold(log, 30)))
                     .toList();
             assertThat(Futures.gather(holds)).containsOnly("held");
-            assertThat(ProcessWorkerTest.maxConcurrent(Path.of(log))).as("one db_conn across both members").isEqualTo(1);
+            assertThat(ProcessWorkerTest.maxConcurrent(Path.of(log))).as("one db_conn across both members")
+                    .isEqualTo(1);
         }
     }
 }

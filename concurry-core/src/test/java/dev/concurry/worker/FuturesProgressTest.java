@@ -29,7 +29,8 @@ class FuturesProgressTest {
 
     @Test
     void P1_W10_gather_steps_once_per_completed_future_and_ends_with_a_success_line() throws Exception {
-        List<CompletableFuture<Integer>> futures = IntStream.range(0, 3).mapToObj(i -> new CompletableFuture<Integer>()).toList();
+        List<CompletableFuture<Integer>> futures = IntStream.range(0, 3).mapToObj(i -> new CompletableFuture<Integer>())
+                .toList();
         Thread completer = completeInTurn(futures, null);
 
         assertThat(Futures.gather(futures, lines("gather"))).containsExactly(0, 1, 2);
@@ -45,7 +46,8 @@ class FuturesProgressTest {
 
     @Test
     void P1_W10_gather_ends_with_a_FAILED_line_when_a_future_fails() throws Exception {
-        List<CompletableFuture<Integer>> futures = IntStream.range(0, 3).mapToObj(i -> new CompletableFuture<Integer>()).toList();
+        List<CompletableFuture<Integer>> futures = IntStream.range(0, 3).mapToObj(i -> new CompletableFuture<Integer>())
+                .toList();
         Thread completer = completeInTurn(futures, new IllegalStateException("third failed"));
 
         assertThatThrownBy(() -> Futures.gather(futures, lines("gather"))).isInstanceOf(IllegalStateException.class)
@@ -61,13 +63,16 @@ class FuturesProgressTest {
         assertThat(Futures.gather(Map.of("a", CompletableFuture.completedFuture(1)), every10s)).containsEntry("a", 1);
 
         WaitResult<CompletableFuture<Integer>> waited = Futures.wait(
-                List.of(CompletableFuture.completedFuture(1), CompletableFuture.<Integer>failedFuture(new IOException("x"))),
+                List.of(CompletableFuture.completedFuture(1),
+                        CompletableFuture.<Integer>failedFuture(new IOException("x"))),
                 WaitMode.ALL_COMPLETED, null, Progress.lines("wait", out, Duration.ofSeconds(10), clock));
         assertThat(waited.done()).hasSize(2);
 
         Progress streamed = Progress.lines("stream", out, Duration.ofSeconds(10), clock);
-        assertThat(Futures.asCompleted(List.of(CompletableFuture.completedFuture(1), CompletableFuture.completedFuture(2)),
-                streamed).count()).isEqualTo(2);
+        assertThat(
+                Futures.asCompleted(List.of(CompletableFuture.completedFuture(1), CompletableFuture.completedFuture(2)),
+                        streamed).count())
+                .isEqualTo(2);
 
         assertThat(lines()).containsExactly(
                 "keys: started, 1 to do", "keys: done 1/1 in 0.0s (-/s)",
@@ -77,7 +82,8 @@ class FuturesProgressTest {
 
     @Test
     void P1_a_gather_that_times_out_ends_its_progress_as_failed() {
-        List<CompletableFuture<Integer>> futures = List.of(CompletableFuture.completedFuture(1), new CompletableFuture<>());
+        List<CompletableFuture<Integer>> futures = List.of(CompletableFuture.completedFuture(1),
+                new CompletableFuture<>());
 
         assertThatThrownBy(() -> Futures.gather(futures, Duration.ofMillis(10),
                 Progress.lines("slow", out, Duration.ofSeconds(10), clock))).isInstanceOf(WaitTimeoutException.class);

@@ -32,7 +32,8 @@ class ProcessWorkerTest {
     Path dir;
 
     static WorkerOptions<Calc> options(Mode mode) {
-        return Worker.options(Calc.class).mode(mode).jvmOptions(ProcessWorkers.JVM).closeTimeout(Duration.ofSeconds(20));
+        return Worker.options(Calc.class).mode(mode).jvmOptions(ProcessWorkers.JVM)
+                .closeTimeout(Duration.ofSeconds(20));
     }
 
     static List<Long> pids(WorkerPool<?> pool) {
@@ -64,7 +65,8 @@ class ProcessWorkerTest {
             long pid = pool.call(Calc::pid);
             assertThat(pid == ProcessHandle.current().pid()).isEqualTo(mode != Mode.PROCESS);
             assertThat((String) pool.call(w -> w.echo("hi"))).isEqualTo("hi@" + pid);
-            assertThat((Point) pool.call(w -> new Point(1, 2, List.of("a", "b")))).isEqualTo(new Point(1, 2, List.of("a", "b")));
+            assertThat((Point) pool.call(w -> new Point(1, 2, List.of("a", "b"))))
+                    .isEqualTo(new Point(1, 2, List.of("a", "b")));
             assertThat((String) pool.call(Calc::limiterKind)).isEqualTo("empty");
             assertThat((String) pool.call(Calc::noisy)).isEqualTo("quiet");
 
@@ -108,7 +110,8 @@ class ProcessWorkerTest {
             assertThatThrownBy(running::join).isInstanceOf(CancellationException.class);
             awaitFile("interrupted"); // the cancel reached the call in the child
 
-            assertThat((Integer) pool.call(w -> w.add(1))).as("the queued call never ran; the worker lives on").isEqualTo(1);
+            assertThat((Integer) pool.call(w -> w.add(1))).as("the queued call never ran; the worker lives on")
+                    .isEqualTo(1);
             assertThat(pool.stats().workers().get(0).active()).isZero();
         }
     }
@@ -133,7 +136,8 @@ class ProcessWorkerTest {
             assertThatThrownBy(() -> queued.get(20, TimeUnit.SECONDS)).cause()
                     .isInstanceOf(WorkerDiedException.class).hasMessageContaining("before running this call");
             assertThat(Duration.ofNanos(System.nanoTime() - killedAt)).isLessThan(Duration.ofSeconds(10));
-            WorkerDiedException died = (WorkerDiedException) running.handle((v, e) -> e instanceof java.util.concurrent.CompletionException ? e.getCause() : e).join();
+            WorkerDiedException died = (WorkerDiedException) running
+                    .handle((v, e) -> e instanceof java.util.concurrent.CompletionException ? e.getCause() : e).join();
             assertThat(died.pid()).isEqualTo(first);
             assertThat(died.exitCode()).isEqualTo(137);
 
@@ -197,7 +201,8 @@ class ProcessWorkerTest {
                     .isInstanceOf(SerializationFailedException.class)
                     .hasMessageContaining(ProcessWorkers.OpaqueException.class.getName())
                     .hasMessageContaining("failed holding Opaque[inside]")
-                    .satisfies(e -> assertThat(e.getStackTrace()[0].getMethodName()).isEqualTo("unserializableFailure"));
+                    .satisfies(
+                            e -> assertThat(e.getStackTrace()[0].getMethodName()).isEqualTo("unserializableFailure"));
 
             Object notSerializable = new Object();
             assertThatThrownBy(() -> pool.submit(w -> w.echo(notSerializable.toString())))
@@ -252,7 +257,8 @@ class ProcessWorkerTest {
         assertThatThrownBy(() -> ProcessProtocol.deserialize(ProcessProtocol.serialize(deep), shallow, loader, "deep"))
                 .isInstanceOf(SerializationFailedException.class).hasMessageContaining("maxdepth");
         ProcessProtocol.Filter.Config noTime = ProcessProtocol.Filter.Config.of(Calc.class.getName(), "!java.time.**");
-        assertThatThrownBy(() -> ProcessProtocol.deserialize(ProcessProtocol.serialize(Duration.ZERO), noTime, loader, "t"))
+        assertThatThrownBy(
+                () -> ProcessProtocol.deserialize(ProcessProtocol.serialize(Duration.ZERO), noTime, loader, "t"))
                 .isInstanceOf(SerializationFailedException.class);
     }
 
@@ -299,7 +305,7 @@ class ProcessWorkerTest {
         try (dev.concurry.limit.LimitSet db = dev.concurry.limit.LimitSet.builder().name("scenario2-db")
                 .add(dev.concurry.limit.ResourceLimit.of("db_conn", 5))
                 .backend(dev.concurry.limit.Backends.sharedMemory(file)).build();
-             WorkerPool<Calc> pool = options(Mode.PROCESS).maxWorkers(workers).limits(db).init(Calc::new)) {
+                WorkerPool<Calc> pool = options(Mode.PROCESS).maxWorkers(workers).limits(db).init(Calc::new)) {
             assertThat(pids(pool)).hasSize(workers).doesNotHaveDuplicates();
             String l = log.toString();
             List<CompletableFuture<String>> calls = IntStream.range(0, workers * 2)
@@ -307,9 +313,11 @@ class ProcessWorkerTest {
             // The parent holds connections too, through the same set: the quota spans every process.
             for (int i = 0; i < 10; i++) {
                 try (dev.concurry.limit.Acquisition acq = db.acquire(dev.concurry.limit.Request.of("db_conn", 1))) {
-                    Files.writeString(log, "enter 0 " + System.nanoTime() + "\n", java.nio.file.StandardOpenOption.APPEND);
+                    Files.writeString(log, "enter 0 " + System.nanoTime() + "\n",
+                            java.nio.file.StandardOpenOption.APPEND);
                     Thread.sleep(20);
-                    Files.writeString(log, "exit 0 " + System.nanoTime() + "\n", java.nio.file.StandardOpenOption.APPEND);
+                    Files.writeString(log, "exit 0 " + System.nanoTime() + "\n",
+                            java.nio.file.StandardOpenOption.APPEND);
                 }
             }
             assertThat(Futures.gather(calls)).hasSize(workers * 2).containsOnly("held");
@@ -327,11 +335,12 @@ class ProcessWorkerTest {
         long windowNanos = Duration.ofMillis(300).toNanos();
         double quota = 10;
         try (dev.concurry.limit.LimitSet usEast = regionSet("us-east-1", quota, windowNanos);
-             dev.concurry.limit.LimitSet euWest = regionSet("eu-west-1", quota, windowNanos);
-             WorkerPool<Calc> pool = options(Mode.PROCESS).maxWorkers(3)
-                     .limits(dev.concurry.limit.LimitPool.of(usEast, euWest)).init(Calc::new)) {
+                dev.concurry.limit.LimitSet euWest = regionSet("eu-west-1", quota, windowNanos);
+                WorkerPool<Calc> pool = options(Mode.PROCESS).maxWorkers(3)
+                        .limits(dev.concurry.limit.LimitPool.of(usEast, euWest)).init(Calc::new)) {
             String l = log.toString();
-            List<CompletableFuture<String>> calls = IntStream.range(0, 60).mapToObj(i -> pool.submit(w -> w.region(l, 1)))
+            List<CompletableFuture<String>> calls = IntStream.range(0, 60)
+                    .mapToObj(i -> pool.submit(w -> w.region(l, 1)))
                     .toList();
             assertThat(Futures.gather(calls)).containsOnly("us-east-1", "eu-west-1").contains("us-east-1", "eu-west-1");
         }
@@ -354,7 +363,8 @@ class ProcessWorkerTest {
                         inside++;
                     }
                 }
-                assertThat(inside).as("%s: grants certainly in one window", entry.getKey()).isLessThanOrEqualTo((int) quota);
+                assertThat(inside).as("%s: grants certainly in one window", entry.getKey())
+                        .isLessThanOrEqualTo((int) quota);
             }
         }
     }
@@ -363,8 +373,8 @@ class ProcessWorkerTest {
     @DisplayName("L20 a pool with a member that cannot span processes is refused at init(), naming the member")
     void l20_aPoolWithAnInMemoryMemberIsRefusedNamingIt() {
         try (dev.concurry.limit.LimitSet shared = regionSet("us-east-1", 10, Duration.ofSeconds(1).toNanos());
-             dev.concurry.limit.LimitSet local = dev.concurry.limit.LimitSet.builder().name("local-region")
-                     .add(dev.concurry.limit.RateLimit.of("tpm", 10, Duration.ofSeconds(1))).build()) {
+                dev.concurry.limit.LimitSet local = dev.concurry.limit.LimitSet.builder().name("local-region")
+                        .add(dev.concurry.limit.RateLimit.of("tpm", 10, Duration.ofSeconds(1))).build()) {
             var options = options(Mode.PROCESS).limits(dev.concurry.limit.LimitPool.of(shared, local));
             assertThatThrownBy(() -> options.init(Calc::new)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("local-region").hasMessageContaining("in-memory");

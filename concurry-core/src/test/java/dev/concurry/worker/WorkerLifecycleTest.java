@@ -138,7 +138,8 @@ class WorkerLifecycleTest {
         for (int i = 0; i < 20; i++) {
             pool.submit(w -> w.echo("x"));
         }
-        assertThat(Thread.getAllStackTraces().keySet()).anyMatch(t -> t.getName().startsWith("concurry-closing-worker-"));
+        assertThat(Thread.getAllStackTraces().keySet())
+                .anyMatch(t -> t.getName().startsWith("concurry-closing-worker-"));
         pool.close();
         assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().startsWith("concurry-closing-"));
         assertThat(pool.stats().total()).isEqualTo(20);

@@ -197,7 +197,8 @@ class WorkerRetryTest {
             CompletableFuture<String> a = pool.submit(w -> w.failTimes(1));
             awaitUntil(() -> clock.pendingWakeups() == 1);
 
-            CompletableFuture<String> b = pool.submit(RetryPolicy.none(), w -> "B on " + Thread.currentThread().getName());
+            CompletableFuture<String> b = pool.submit(RetryPolicy.none(),
+                    w -> "B on " + Thread.currentThread().getName());
             assertThat(b.get(LONG_SECONDS, TimeUnit.SECONDS)).startsWith("B on concurry-");
             assertThat(a).isNotDone();
 
@@ -215,11 +216,13 @@ class WorkerRetryTest {
             assertThat(worker.attempts).hasValue(1);
 
             assertThatThrownBy(() -> pool.call(immediate(2), w -> w.failTimes(100)))
-                    .isInstanceOfSatisfying(RetriesExhaustedException.class, e -> assertThat(e.attempts()).isEqualTo(2));
+                    .isInstanceOfSatisfying(RetriesExhaustedException.class,
+                            e -> assertThat(e.attempts()).isEqualTo(2));
             assertThat(worker.attempts).hasValue(3);
 
             assertThatThrownBy(() -> pool.call(w -> w.failTimes(100)))     // the pool's policy
-                    .isInstanceOfSatisfying(RetriesExhaustedException.class, e -> assertThat(e.attempts()).isEqualTo(5));
+                    .isInstanceOfSatisfying(RetriesExhaustedException.class,
+                            e -> assertThat(e.attempts()).isEqualTo(5));
             assertThat(worker.attempts).hasValue(8);
         }
     }

@@ -385,8 +385,11 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
      * outcome is unknown (the owner left or did not answer) is repeated with the same processor until the
      * command timeout; the processors make a repeat harmless.
      */
-    <R> CompletableFuture<R> invoke(String setName, String what, Supplier<EntryProcessor<String, StoredSet, R>> processor) {
-        long deadline = commandTimeoutNanos == Long.MAX_VALUE ? Long.MAX_VALUE : System.nanoTime() + commandTimeoutNanos;
+    <R> CompletableFuture<R> invoke(String setName, String what,
+            Supplier<EntryProcessor<String, StoredSet, R>> processor) {
+        long deadline = commandTimeoutNanos == Long.MAX_VALUE
+                ? Long.MAX_VALUE
+                : System.nanoTime() + commandTimeoutNanos;
         if (testClock && !(Thread.currentThread() instanceof OperationHostileThread)) {
             return invokeHere(setName, what, processor, deadline);
         }
@@ -403,8 +406,8 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
      * Hazelcast's own invocation timeout rather than the command timeout.
      */
     private <R> CompletableFuture<R> invokeHere(String setName, String what,
-                                                Supplier<EntryProcessor<String, StoredSet, R>> processor, long deadline) {
-        for (int attempts = 0; ; attempts++) {
+            Supplier<EntryProcessor<String, StoredSet, R>> processor, long deadline) {
+        for (int attempts = 0;; attempts++) {
             Throwable cause;
             try {
                 return CompletableFuture.completedFuture(map.executeOnKey(setName, processor.get()));
@@ -418,13 +421,14 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
             if (deadline != Long.MAX_VALUE && deadline - System.nanoTime() <= pause) {
                 return CompletableFuture.failedFuture(timedOut(setName, cause));
             }
-            LOG.debug("{} of limit set '{}' on {}: outcome unknown ({}), repeating", what, setName, target, cause.toString());
+            LOG.debug("{} of limit set '{}' on {}: outcome unknown ({}), repeating", what, setName, target,
+                    cause.toString());
             LockSupport.parkNanos(pause);
         }
     }
 
     private <R> void attempt(String setName, String what, Supplier<EntryProcessor<String, StoredSet, R>> processor,
-                             long deadline, int attempts, CompletableFuture<R> result) {
+            long deadline, int attempts, CompletableFuture<R> result) {
         if (Thread.currentThread() instanceof OperationHostileThread) {
             // A reply's callbacks run on the member's response or partition thread (see below), where Hazelcast
             // forbids starting a call: the engine's next batch is sent from another thread.
@@ -463,7 +467,8 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
                 result.completeExceptionally(timedOut(setName, cause));
                 return;
             }
-            LOG.debug("{} of limit set '{}' on {}: outcome unknown ({}), repeating", what, setName, target, cause.toString());
+            LOG.debug("{} of limit set '{}' on {}: outcome unknown ({}), repeating", what, setName, target,
+                    cause.toString());
             CompletableFuture.delayedExecutor(pause, TimeUnit.NANOSECONDS)
                     .execute(() -> attempt(setName, what, processor, deadline, attempts + 1, result));
         });
@@ -480,7 +485,8 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
         return result;
     }
 
-    private <R> void repeat(long deadline, Supplier<CompletableFuture<R>> call, int attempts, CompletableFuture<R> result) {
+    private <R> void repeat(long deadline, Supplier<CompletableFuture<R>> call, int attempts,
+            CompletableFuture<R> result) {
         call.get().whenComplete((value, failure) -> {
             if (failure == null) {
                 result.complete(value);
@@ -539,7 +545,8 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
         if (outcomeUnknown(e)) {
             return timedOut(setName, e);
         }
-        return new LimitException("the limit processor failed on the " + target + " for set '" + setName + "': " + e, e);
+        return new LimitException("the limit processor failed on the " + target + " for set '" + setName + "': " + e,
+                e);
     }
 
     private static Throwable unwrap(Throwable e) {
@@ -550,7 +557,8 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
     }
 
     private IllegalStateException closedException() {
-        return new IllegalStateException("HazelcastBackend for " + target + " is closed: build sets on an open backend");
+        return new IllegalStateException(
+                "HazelcastBackend for " + target + " is closed: build sets on an open backend");
     }
 
     private static String releasedTopic(String mapName) {
@@ -609,7 +617,8 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
         @Override
         public void memberRemoved(MembershipEvent event) {
             UUID gone = event.getMember().getUuid();
-            Thread.ofVirtual().name("concurry-hazelcast-departure").start(() -> release(gone, event.getMember().getAddress()));
+            Thread.ofVirtual().name("concurry-hazelcast-departure")
+                    .start(() -> release(gone, event.getMember().getAddress()));
         }
 
         private void release(UUID gone, Object address) {
@@ -674,8 +683,9 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
         public Builder leaseDuration(Duration lease) {
             if (lease == null || lease.compareTo(Duration.ofMillis(100)) < 0
                     || lease.compareTo(Duration.ofNanos(Long.MAX_VALUE)) > 0) {
-                throw new IllegalArgumentException("leaseDuration must be between 100 ms and " + Duration.ofNanos(Long.MAX_VALUE)
-                        + " (about 292 years, the most nanoseconds a long holds), got: " + lease);
+                throw new IllegalArgumentException(
+                        "leaseDuration must be between 100 ms and " + Duration.ofNanos(Long.MAX_VALUE)
+                                + " (about 292 years, the most nanoseconds a long holds), got: " + lease);
             }
             this.lease = lease;
             return this;

@@ -340,6 +340,7 @@ public final class HazelcastCluster extends WorkerCluster {
 
     @Override
     public String toString() {
-        return "HazelcastCluster[" + name + ", " + (hz.getLocalEndpoint() instanceof Member ? "member" : "client") + "]";
+        return "HazelcastCluster[" + name + ", " + (hz.getLocalEndpoint() instanceof Member ? "member" : "client")
+                + "]";
     }
 }

@@ -123,9 +123,9 @@ final class HazelcastStore implements RemoteStore {
     }
 
     private CompletableFuture<Decisions> decideOnce(Attempts attempts, long callNo, long abandoned, long reading,
-                                                     boolean reopen) {
+            boolean reopen) {
         return backend.invoke(name(), "decide", () -> new Decide(reading, origin, callNo, abandoned, backend.holder(),
-                        backend.leaseNanos(), backend.keepNanos(), signature, attempts))
+                backend.leaseNanos(), backend.keepNanos(), signature, attempts))
                 .thenCompose(d -> switch (d.status) {
                     case Decisions.DECIDED -> CompletableFuture.completedFuture(d);
                     case Decisions.MISSING -> {
@@ -226,8 +226,8 @@ final class HazelcastStore implements RemoteStore {
         }
         long reading = backend.reading();
         long sent = System.nanoTime();
-        Supplier<EntryProcessor<String, StoredSet, Integer>> settle =
-                () -> new Settle(reading, seq, r, used, backend.keepNanos());
+        Supplier<EntryProcessor<String, StoredSet, Integer>> settle = () -> new Settle(reading, seq, r, used,
+                backend.keepNanos());
         return backend.invoke(name(), "settle", settle).handle((reply, failure) -> {
             if (failure == null) {
                 return settled(r, reply);
@@ -258,18 +258,18 @@ final class HazelcastStore implements RemoteStore {
     }
 
     private boolean settled(ResolvedRequest r, int reply) {
-                    if ((reply & Settle.OUTCOME) == Settle.LEASE_EXPIRED) {
-                        backend.leaseExpired();
-                        LOG.warn("the lease on {} of limit set '{}' had expired before it was released (held longer"
-                                + " than the lease of {} without renewal, or its member was removed from the cluster);"
-                                + " its permits were already reclaimed and are not released twice", r.granted(),
-                                name(), backend.lease());
-                    }
-                    boolean freed = (reply & Settle.FREED) != 0;
-                    if (freed) {
-                        backend.publishReleased(name());
-                    }
-                    return freed;
+        if ((reply & Settle.OUTCOME) == Settle.LEASE_EXPIRED) {
+            backend.leaseExpired();
+            LOG.warn("the lease on {} of limit set '{}' had expired before it was released (held longer"
+                    + " than the lease of {} without renewal, or its member was removed from the cluster);"
+                    + " its permits were already reclaimed and are not released twice", r.granted(),
+                    name(), backend.lease());
+        }
+        boolean freed = (reply & Settle.FREED) != 0;
+        if (freed) {
+            backend.publishReleased(name());
+        }
+        return freed;
     }
 
     private boolean changesRates(ResolvedRequest r, double[] used) {
@@ -306,7 +306,8 @@ final class HazelcastStore implements RemoteStore {
         }
         long[] seqs = held.stream().mapToLong(Long::longValue).toArray();
         long reading = backend.reading();
-        backend.invoke(name(), "renew", () -> new SetProcessors.Renew(reading, backend.holder(), seqs, backend.leaseNanos()))
+        backend.invoke(name(), "renew",
+                () -> new SetProcessors.Renew(reading, backend.holder(), seqs, backend.leaseNanos()))
                 .whenComplete((renewed, failure) -> {
                     if (failure != null) {
                         LOG.warn("could not renew {} lease(s) of limit set '{}': {}", seqs.length, name(),
@@ -378,7 +379,7 @@ final class HazelcastStore implements RemoteStore {
         long callNo = callNumbers.incrementAndGet();
         long reading = backend.reading();
         backend.repeatUntil(System.nanoTime() + backend.keepNanos() / 2,
-                        () -> decideOnce(Attempts.none(), callNo, abandoned, reading, false))
+                () -> decideOnce(Attempts.none(), callNo, abandoned, reading, false))
                 .whenComplete((decisions, failure) -> {
                     if (failure != null) {
                         LOG.warn("could not give back the grants of limit set '{}' whose outcome stayed unknown: {};"

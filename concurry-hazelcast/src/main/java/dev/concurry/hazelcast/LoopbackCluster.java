@@ -140,7 +140,8 @@ public final class LoopbackCluster implements AutoCloseable {
         config.setProperty("hazelcast.logging.type", "slf4j");
         config.setProperty("hazelcast.client.heartbeat.interval", Long.toString(HEARTBEAT.toMillis()));
         config.setProperty("hazelcast.client.heartbeat.timeout", Long.toString(MAX_NO_HEARTBEAT.toMillis()));
-        config.setProperty("hazelcast.client.invocation.timeout.seconds", Long.toString(INVOCATION_TIMEOUT.toSeconds()));
+        config.setProperty("hazelcast.client.invocation.timeout.seconds",
+                Long.toString(INVOCATION_TIMEOUT.toSeconds()));
         for (int memberPort : memberPorts) {
             config.getNetworkConfig().addAddress("127.0.0.1:" + memberPort);
         }
@@ -235,7 +236,8 @@ public final class LoopbackCluster implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "LoopbackCluster[" + name + ", " + embedded.size() + " embedded, " + processes.size() + " processes, ports "
+        return "LoopbackCluster[" + name + ", " + embedded.size() + " embedded, " + processes.size()
+                + " processes, ports "
                 + ports + "]";
     }
 
@@ -281,7 +283,7 @@ public final class LoopbackCluster implements AutoCloseable {
             Thread.ofPlatform().daemon(true).name("loopback-member-" + port + "-out").start(() -> {
                 try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),
                         StandardCharsets.UTF_8))) {
-                    for (String line; (line = out.readLine()) != null; ) {
+                    for (String line; (line = out.readLine()) != null;) {
                         if (line.startsWith(LoopbackMemberMain.READY)) {
                             ready.complete(line.substring(LoopbackMemberMain.READY.length()).trim());
                         } else {
@@ -297,7 +299,7 @@ public final class LoopbackCluster implements AutoCloseable {
             Thread.ofPlatform().daemon(true).name("loopback-member-" + port + "-err").start(() -> {
                 try (BufferedReader err = new BufferedReader(new InputStreamReader(process.getErrorStream(),
                         StandardCharsets.UTF_8))) {
-                    for (String line; (line = err.readLine()) != null; ) {
+                    for (String line; (line = err.readLine()) != null;) {
                         System.err.println(label + line);
                     }
                 } catch (IOException e) {
@@ -429,7 +431,8 @@ public final class LoopbackCluster implements AutoCloseable {
             if (size == 0) {
                 throw new IllegalArgumentException("a cluster needs at least one member");
             }
-            String clusterName = name != null ? name
+            String clusterName = name != null
+                    ? name
                     : "concurry-" + Long.toHexString(ThreadLocalRandom.current().nextLong());
             List<Integer> ports = freePorts(size);
             long started = System.nanoTime();
@@ -473,9 +476,11 @@ public final class LoopbackCluster implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while starting cluster " + clusterName, e);
             } catch (TimeoutException e) {
-                throw new IllegalStateException("cluster " + clusterName + " did not form within " + FORMATION_TIMEOUT, e);
+                throw new IllegalStateException("cluster " + clusterName + " did not form within " + FORMATION_TIMEOUT,
+                        e);
             } catch (ExecutionException e) {
-                throw new IllegalStateException("a member of cluster " + clusterName + " failed to start: " + e.getCause(),
+                throw new IllegalStateException(
+                        "a member of cluster " + clusterName + " failed to start: " + e.getCause(),
                         e.getCause());
             } finally {
                 if (!ok) {
@@ -488,7 +493,8 @@ public final class LoopbackCluster implements AutoCloseable {
                 throws InterruptedException, TimeoutException {
             while (member.getCluster().getMembers().size() < size) {
                 if (System.nanoTime() > deadlineNanos) {
-                    throw new TimeoutException("member " + member.getName() + " sees " + member.getCluster().getMembers());
+                    throw new TimeoutException(
+                            "member " + member.getName() + " sees " + member.getCluster().getMembers());
                 }
                 Thread.sleep(20);
             }

@@ -24,7 +24,8 @@ final class LoopbackMemberMain {
         int port = Integer.parseInt(args[1]);
         int expectedSize = Integer.parseInt(args[2]);
         List<Integer> ports = Arrays.stream(args[3].split(",")).map(Integer::valueOf).toList();
-        HazelcastInstance member = Hazelcast.newHazelcastInstance(LoopbackCluster.memberConfig(clusterName, port, ports));
+        HazelcastInstance member = Hazelcast
+                .newHazelcastInstance(LoopbackCluster.memberConfig(clusterName, port, ports));
         while (member.getCluster().getMembers().size() < expectedSize) {
             Thread.sleep(20);
         }

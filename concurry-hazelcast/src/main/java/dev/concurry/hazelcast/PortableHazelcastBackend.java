@@ -32,7 +32,7 @@ final class PortableHazelcastBackend implements LimitBackend, AutoCloseable, Ser
     private transient boolean closed;             // guarded by this
 
     PortableHazelcastBackend(String clusterName, List<String> members, String mapName, Duration lease,
-                             Duration commandTimeout) {
+            Duration commandTimeout) {
         this.clusterName = clusterName;
         this.members = List.copyOf(members);
         this.mapName = mapName;

@@ -100,8 +100,11 @@ final class SetProcessors {
      * What every processor shares: the clock reading, the member's instance (for its clock check), and the
      * change to send to the backup.
      */
-    abstract static class OnSet<R> implements EntryProcessor<String, StoredSet, R>, DataSerializable,
-            HazelcastInstanceAware {
+    abstract static class OnSet<R>
+            implements
+                EntryProcessor<String, StoredSet, R>,
+                DataSerializable,
+                HazelcastInstanceAware {
         private static final long serialVersionUID = 1L;
         long reading = OWNER_TIME;
         private transient HazelcastInstance member;
@@ -407,7 +410,7 @@ final class SetProcessors {
         }
 
         Decide(long reading, long origin, long callNo, long abandonedFrom, UUID holder, long leaseNanos, long keepNanos,
-               int signature, Attempts attempts) {
+                int signature, Attempts attempts) {
             this.reading = reading;
             this.origin = origin;
             this.callNo = callNo;
@@ -536,7 +539,7 @@ final class SetProcessors {
          * taken): rate limits are settled to zero use, resource permits released (if their lease is still held).
          */
         private static void giveBack(StoredSet set, double[] s, double now, CallRecord abandoned,
-                                     CompiledLimits compiled, Change change) {
+                CompiledLimits compiled, Change change) {
             Decisions d = abandoned.decisions();
             for (int i = 0; i < d.granted.length; i++) {
                 if (!d.granted[i]) {

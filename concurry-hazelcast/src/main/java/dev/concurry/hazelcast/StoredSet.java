@@ -212,7 +212,8 @@ final class StoredSet implements DataSerializable {
 
     @Override
     public String toString() {
-        return "StoredSet[" + CompiledLimits.describe(limits) + ", version " + version + ", " + leases.size() + " leases]";
+        return "StoredSet[" + CompiledLimits.describe(limits) + ", version " + version + ", " + leases.size()
+                + " leases]";
     }
 
     // ---- parts -----------------------------------------------------------------------------------
@@ -269,7 +270,7 @@ final class StoredSet implements DataSerializable {
 
     /** The last call of one origin that changed the set: what it asked and what it was answered. */
     record CallRecord(long origin, long callNo, double time, SetProcessors.Attempts attempts,
-                      SetProcessors.Decisions decisions) {
+            SetProcessors.Decisions decisions) {
 
         void write(ObjectDataOutput out) throws IOException {
             out.writeLong(origin);

@@ -60,12 +60,14 @@ class ClusterMemberDeathTest {
     static void stopCluster() {
         if (cluster != null) {
             cluster.close();
-            assertThat(cluster.memberProcesses()).as("no member JVM outlives the cluster").noneMatch(MemberProcess::isAlive);
+            assertThat(cluster.memberProcesses()).as("no member JVM outlives the cluster")
+                    .noneMatch(MemberProcess::isAlive);
         }
     }
 
     private static WorkerOptions<Counter> options(String name) {
-        return Worker.options(Counter.class).mode(Mode.CLUSTER).cluster(hz).name(name).closeTimeout(Duration.ofSeconds(20));
+        return Worker.options(Counter.class).mode(Mode.CLUSTER).cluster(hz).name(name)
+                .closeTimeout(Duration.ofSeconds(20));
     }
 
     private static MemberProcess memberWithPid(long pid) {
@@ -73,7 +75,9 @@ class ClusterMemberDeathTest {
     }
 
     private List<String> marks(Path file, String key) throws IOException {
-        return Files.exists(file) ? Files.readAllLines(file).stream().filter(l -> l.startsWith(key + " ")).toList() : List.of();
+        return Files.exists(file)
+                ? Files.readAllLines(file).stream().filter(l -> l.startsWith(key + " ")).toList()
+                : List.of();
     }
 
     private void awaitMarks(Path file, String key, int count) throws Exception {
@@ -95,7 +99,8 @@ class ClusterMemberDeathTest {
             // Round robin from one thread: submission i goes to worker i % 3.
             List<Long> pids = IntStream.range(0, 3).mapToObj(i -> (Long) pool.call(Counter::pid)).toList();
             assertThat(pids).as("one worker on each member JVM")
-                    .containsExactlyInAnyOrderElementsOf(cluster.memberProcesses().stream().map(MemberProcess::pid).toList());
+                    .containsExactlyInAnyOrderElementsOf(
+                            cluster.memberProcesses().stream().map(MemberProcess::pid).toList());
             IntStream.range(0, 3).forEach(i -> pool.call(w -> w.add(10)));
             long victim = pids.get(0);
 
@@ -114,7 +119,8 @@ class ClusterMemberDeathTest {
             assertThatThrownBy(() -> queued.get(PROMPTLY.toSeconds(), TimeUnit.SECONDS)).cause()
                     .isInstanceOf(WorkerDiedException.class).hasMessageContaining("before running this call");
             Duration noticed = Duration.ofNanos(System.nanoTime() - killedAt);
-            System.out.println("kill -9 of member pid " + victim + " failed its calls after " + noticed.toMillis() + " ms");
+            System.out.println(
+                    "kill -9 of member pid " + victim + " failed its calls after " + noticed.toMillis() + " ms");
             assertThat(noticed).isLessThan(PROMPTLY);
 
             // The next calls: the lost worker is re-created on a surviving member, with a fresh state.

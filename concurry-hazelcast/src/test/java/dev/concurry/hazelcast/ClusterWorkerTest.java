@@ -68,7 +68,8 @@ class ClusterWorkerTest {
     private static Map<String, List<String>> placement(WorkerPool<?> pool) {
         Map<String, List<String>> all = hz.hostedWorkers(ASK);
         Map<String, List<String>> mine = new java.util.LinkedHashMap<>();
-        all.forEach((member, ids) -> mine.put(member, ids.stream().filter(id -> id.startsWith(pool.name() + "-")).toList()));
+        all.forEach((member, ids) -> mine.put(member,
+                ids.stream().filter(id -> id.startsWith(pool.name() + "-")).toList()));
         return mine;
     }
 
@@ -79,7 +80,7 @@ class ClusterWorkerTest {
     @Test
     void w2_w4_workersAreSpreadEvenlyOverTheMembers() {
         try (WorkerPool<Counter> six = options().maxWorkers(6).init(() -> new Counter("six"));
-             WorkerPool<Counter> four = options().maxWorkers(4).init(() -> new Counter("four"))) {
+                WorkerPool<Counter> four = options().maxWorkers(4).init(() -> new Counter("four"))) {
             assertThat(placement(six)).hasSize(3).allSatisfy((member, ids) -> assertThat(ids).hasSize(2));
             assertThat(placement(four).values().stream().map(List::size).sorted().toList()).isEqualTo(List.of(1, 1, 2));
             // Calls reach every worker through the pool's balancer, on the members' worker threads.
@@ -109,7 +110,8 @@ class ClusterWorkerTest {
             for (int i = 1; i <= 5; i++) {
                 assertThat((Long) pool.call(w -> w.add(10))).isEqualTo(10L * i);
             }
-            assertThat((String) pool.call(Counter::limiterKind)).as("no limits configured: the empty set").isEqualTo("empty");
+            assertThat((String) pool.call(Counter::limiterKind)).as("no limits configured: the empty set")
+                    .isEqualTo("empty");
         }
     }
 
@@ -135,7 +137,8 @@ class ClusterWorkerTest {
         int perThread = 60;
         try (WorkerPool<Counter> pool = options().maxWorkers(6).loadBalancing(LoadBalancing.LEAST_ACTIVE)
                 .init(() -> new Counter("stress"))) {
-            java.util.concurrent.ExecutorService submitters = java.util.concurrent.Executors.newFixedThreadPool(threads);
+            java.util.concurrent.ExecutorService submitters = java.util.concurrent.Executors
+                    .newFixedThreadPool(threads);
             List<java.util.concurrent.Future<List<String>>> batches = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 batches.add(submitters.submit(() -> {
@@ -187,7 +190,8 @@ class ClusterWorkerTest {
             String key = "cancel-" + System.nanoTime();
             CompletableFuture<String> running = pool.submit(w -> w.sleep(key, LONG));
             CompletableFuture<Long> queued = pool.submit(w -> w.add(100));
-            assertThat(ClusterWorkers.started(key).await(30, TimeUnit.SECONDS)).as("the call started on its member").isTrue();
+            assertThat(ClusterWorkers.started(key).await(30, TimeUnit.SECONDS)).as("the call started on its member")
+                    .isTrue();
 
             assertThat(queued.cancel(true)).isTrue();
             assertThat(running.cancel(true)).isTrue();
@@ -196,14 +200,17 @@ class ClusterWorkerTest {
             while (!ClusterWorkers.INTERRUPTED.containsKey(key) && System.nanoTime() < deadline) {
                 Thread.sleep(10);
             }
-            assertThat(ClusterWorkers.INTERRUPTED).as("the running call was interrupted on its member").containsKey(key);
-            assertThat((Long) pool.call(w -> w.add(1))).as("the queued call never ran; the worker lives on").isEqualTo(1L);
+            assertThat(ClusterWorkers.INTERRUPTED).as("the running call was interrupted on its member")
+                    .containsKey(key);
+            assertThat((Long) pool.call(w -> w.add(1))).as("the queued call never ran; the worker lives on")
+                    .isEqualTo(1L);
         }
     }
 
     @Test
     void w5_aFullQueueBlocksOrFailsFastAsInTheOtherModes() throws Exception {
-        try (WorkerPool<Counter> pool = options().maxQueuedTasks(1).blockWhenFull(false).init(() -> new Counter("full"))) {
+        try (WorkerPool<Counter> pool = options().maxQueuedTasks(1).blockWhenFull(false)
+                .init(() -> new Counter("full"))) {
             String key = "full-" + System.nanoTime();
             CompletableFuture<String> running = pool.submit(w -> w.sleep(key, LONG));
             assertThatThrownBy(() -> pool.submit(w -> w.add(1))).isInstanceOf(RejectedExecutionException.class)
@@ -249,8 +256,8 @@ class ClusterWorkerTest {
         };
         assertThatThrownBy(() -> options().maxWorkers(3).name("failing-factory").init(failing))
                 .isExactlyInstanceOf(IllegalStateException.class).hasMessage("no model loaded");
-        assertThat(hz.hostedWorkers(ASK).values()).allSatisfy(ids ->
-                assertThat(ids).noneMatch(id -> id.startsWith("failing-factory-")));
+        assertThat(hz.hostedWorkers(ASK).values())
+                .allSatisfy(ids -> assertThat(ids).noneMatch(id -> id.startsWith("failing-factory-")));
     }
 
     @Test
@@ -268,7 +275,8 @@ class ClusterWorkerTest {
     void w2_optionsThatContradictClusterModeFailAtInit() {
         assertThatThrownBy(() -> Worker.options(Counter.class).mode(Mode.CLUSTER).init(() -> new Counter("x")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("HazelcastCluster.of");
-        assertThatThrownBy(() -> Worker.options(Counter.class).mode(Mode.THREAD).cluster(hz).init(() -> new Counter("x")))
+        assertThatThrownBy(
+                () -> Worker.options(Counter.class).mode(Mode.THREAD).cluster(hz).init(() -> new Counter("x")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("only for Mode.CLUSTER");
         assertThatThrownBy(() -> options().onDemand(true).init(() -> new Counter("x")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("onDemand");
@@ -284,8 +292,9 @@ class ClusterWorkerTest {
         }
         try (HazelcastBackend testClock = HazelcastBackend.builder(cluster.embeddedMember(0))
                 .clock(new dev.concurry.time.ManualClock()).build();
-             LimitSet manual = LimitSet.builder().name("manual-" + System.nanoTime()).add(ResourceLimit.of("db_conn", 5))
-                     .backend(testClock).build()) {
+                LimitSet manual = LimitSet.builder().name("manual-" + System.nanoTime())
+                        .add(ResourceLimit.of("db_conn", 5))
+                        .backend(testClock).build()) {
             assertThatThrownBy(() -> options().limits(manual).init(() -> new Counter("x")))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("test clock");
         }
@@ -300,7 +309,8 @@ class ClusterWorkerTest {
                 .init(() -> new Counter("shared"))) {
             assertThat(placement(pool)).allSatisfy((member, ids) -> assertThat(ids).hasSize(2));
             assertThat((String) pool.call(Counter::limiterKind)).isEqualTo("hazelcast");
-            Futures.gather(IntStream.range(0, 60).mapToObj(i -> pool.submit(w -> w.holdShared(run, request, 3))).toList());
+            Futures.gather(
+                    IntStream.range(0, 60).mapToObj(i -> pool.submit(w -> w.holdShared(run, request, 3))).toList());
         }
         List<long[]> log = List.copyOf(ClusterWorkers.held(run));
         assertThat(log).hasSize(60);
@@ -335,12 +345,14 @@ class ClusterWorkerTest {
         String key = "given-" + System.nanoTime();
         Request db = Request.of("db_conn", 1);
         try (HazelcastBackend backend = HazelcastBackend.of(cluster.embeddedMember(0));
-             LimitSet given = LimitSet.builder().name(key).add(ResourceLimit.of("db_conn", 3)).backend(backend).build();
-             WorkerPool<Counter> pool = options().maxWorkers(3).limits(given).init(() -> new Counter("given"))) {
+                LimitSet given = LimitSet.builder().name(key).add(ResourceLimit.of("db_conn", 3)).backend(backend)
+                        .build();
+                WorkerPool<Counter> pool = options().maxWorkers(3).limits(given).init(() -> new Counter("given"))) {
             assertThat(placement(pool)).allSatisfy((member, ids) -> assertThat(ids).hasSize(1));
             List<CompletableFuture<Boolean>> holds = IntStream.range(0, 3)
                     .mapToObj(i -> pool.submit(w -> w.holdUntil(key + "-" + i, Map.of("db_conn", 1.0), key + "-release",
-                            LONG))).toList();
+                            LONG)))
+                    .toList();
             for (int i = 0; i < 3; i++) {
                 assertThat(ClusterWorkers.started(key + "-" + i).await(LONG.toSeconds(), TimeUnit.SECONDS)).isTrue();
             }
@@ -360,13 +372,15 @@ class ClusterWorkerTest {
     void l20_l21_aPoolOfHazelcastSetsGivenToAClusterPoolWorksOnTheMembers() {
         String run = "regions-" + System.nanoTime();
         try (HazelcastBackend backend = HazelcastBackend.of(cluster.embeddedMember(0));
-             LimitSet usEast = LimitSet.builder().name(run + "-us").add(RateLimit.of("tpm", 3, Duration.ofHours(1)))
-                     .config("region", "us-east-1").backend(backend).build();
-             LimitSet euWest = LimitSet.builder().name(run + "-eu").add(RateLimit.of("tpm", 3, Duration.ofHours(1)))
-                     .config("region", "eu-west-1").backend(backend).build();
-             WorkerPool<Counter> pool = options().maxWorkers(3).limits(dev.concurry.limit.LimitPool.of(usEast, euWest))
-                     .init(() -> new Counter("regions"))) {
-            List<String> regions = IntStream.range(0, 7).mapToObj(i -> (String) pool.call(w -> w.region("tpm"))).toList();
+                LimitSet usEast = LimitSet.builder().name(run + "-us").add(RateLimit.of("tpm", 3, Duration.ofHours(1)))
+                        .config("region", "us-east-1").backend(backend).build();
+                LimitSet euWest = LimitSet.builder().name(run + "-eu").add(RateLimit.of("tpm", 3, Duration.ofHours(1)))
+                        .config("region", "eu-west-1").backend(backend).build();
+                WorkerPool<Counter> pool = options().maxWorkers(3)
+                        .limits(dev.concurry.limit.LimitPool.of(usEast, euWest))
+                        .init(() -> new Counter("regions"))) {
+            List<String> regions = IntStream.range(0, 7).mapToObj(i -> (String) pool.call(w -> w.region("tpm")))
+                    .toList();
             // Three units in each region, taken by workers on every member from the shared sets; then none left.
             assertThat(regions.subList(0, 6)).containsOnly("us-east-1", "eu-west-1");
             assertThat(regions.stream().filter("us-east-1"::equals).count()).isEqualTo(3);
@@ -384,7 +398,8 @@ class ClusterWorkerTest {
         // sharedLimits(false): each worker builds its own in-memory quota on its member.
         try (WorkerPool<Counter> pool = options().maxWorkers(2).sharedLimits(false)
                 .limits(RateLimit.of("requests", 2, Duration.ofHours(1))).init(() -> new Counter("private"))) {
-            List<Boolean> taken = IntStream.range(0, 6).mapToObj(i -> (Boolean) pool.call(w -> w.tryTake("requests"))).toList();
+            List<Boolean> taken = IntStream.range(0, 6).mapToObj(i -> (Boolean) pool.call(w -> w.tryTake("requests")))
+                    .toList();
             // Round robin over two workers with 2 requests each: 4 granted, then both quotas are spent.
             assertThat(taken).containsExactly(true, true, true, true, false, false);
             assertThat((String) pool.call(Counter::limiterKind)).isEqualTo("in-memory");
@@ -395,7 +410,8 @@ class ClusterWorkerTest {
     void w9_aTaskExecutorRunsPlainFunctionsOnTheMembers() {
         try (TaskExecutor tasks = TaskExecutor.options().mode(Mode.CLUSTER).cluster(hz).maxWorkers(3).init()) {
             List<String> out = Futures.gather(tasks.map(List.of("a", "b", "c", "d"),
-                    s -> s.toUpperCase() + "@" + Thread.currentThread().getName().startsWith("concurry-cluster-worker")));
+                    s -> s.toUpperCase() + "@"
+                            + Thread.currentThread().getName().startsWith("concurry-cluster-worker")));
             assertThat(out).containsExactly("A@true", "B@true", "C@true", "D@true");
             assertThat(tasks.submit(limits -> limits == LimitSet.empty()).join()).isTrue();
             assertThatThrownBy(() -> tasks.submit(() -> {

@@ -69,8 +69,8 @@ class HazelcastBackendTest {
         String name = name("backup");
         // Cluster time: sliding-window entries hold the owner's nanoseconds, which a re-run elsewhere would not repeat.
         try (HazelcastBackend backend = HazelcastBackend.builder(client).mapName(map).build();
-             LimitSet set = set(backend, name, RateLimit.of("requests", 1000, Duration.ofMinutes(1)),
-                     ResourceLimit.of("db", 3))) {
+                LimitSet set = set(backend, name, RateLimit.of("requests", 1000, Duration.ofMinutes(1)),
+                        ResourceLimit.of("db", 3))) {
             for (int i = 0; i < 25; i++) {
                 try (Acquisition acquisition = set.acquire(Request.of("requests", 2).and("db", 1))) {
                     if (i % 2 == 0) {
@@ -91,7 +91,7 @@ class HazelcastBackendTest {
     void L18b_a_set_declared_with_other_limits_is_refused_naming_both() {
         String name = name("identity");
         try (HazelcastBackend backend = HazelcastBackend.of(client);
-             LimitSet ignored = set(backend, name, RateLimit.of("requests", 5, Duration.ofSeconds(1)))) {
+                LimitSet ignored = set(backend, name, RateLimit.of("requests", 5, Duration.ofSeconds(1)))) {
             assertThatThrownBy(() -> set(backend, name, RateLimit.of("requests", 6, Duration.ofSeconds(1))))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("'" + name + "'")
                     .hasMessageContaining("capacity=5.0").hasMessageContaining("capacity=6.0");
@@ -103,9 +103,10 @@ class HazelcastBackendTest {
         String name = name("release");
         // An hour-long lease: only the release announcement can wake the waiter before the test times out.
         try (HazelcastBackend holderSide = HazelcastBackend.builder(client).leaseDuration(HOUR).build();
-             HazelcastBackend waiterSide = HazelcastBackend.builder(cluster.embeddedMember(1)).leaseDuration(HOUR).build();
-             LimitSet holder = set(holderSide, name, ResourceLimit.of("db", 1));
-             LimitSet waiter = set(waiterSide, name, ResourceLimit.of("db", 1))) {
+                HazelcastBackend waiterSide = HazelcastBackend.builder(cluster.embeddedMember(1)).leaseDuration(HOUR)
+                        .build();
+                LimitSet holder = set(holderSide, name, ResourceLimit.of("db", 1));
+                LimitSet waiter = set(waiterSide, name, ResourceLimit.of("db", 1))) {
             Acquisition held = holder.acquire(Request.of("db", 1));
             CompletableFuture<Acquisition> waiting = waiter.acquireAsync(Request.of("db", 1));
             awaitWaiting(waiter);
@@ -123,9 +124,9 @@ class HazelcastBackendTest {
     void L13_L18b_a_refund_in_one_instance_wakes_a_waiter_in_another() throws Exception {
         String name = name("refund");
         try (HazelcastBackend taker = HazelcastBackend.of(client);
-             HazelcastBackend waiterSide = HazelcastBackend.of(cluster.embeddedMember(2));
-             LimitSet spender = set(taker, name, RateLimit.of("tokens", 100, HOUR));
-             LimitSet waiter = set(waiterSide, name, RateLimit.of("tokens", 100, HOUR))) {
+                HazelcastBackend waiterSide = HazelcastBackend.of(cluster.embeddedMember(2));
+                LimitSet spender = set(taker, name, RateLimit.of("tokens", 100, HOUR));
+                LimitSet waiter = set(waiterSide, name, RateLimit.of("tokens", 100, HOUR))) {
             Acquisition all = spender.acquire(Request.of("tokens", 100));
             CompletableFuture<Acquisition> waiting = waiter.acquireAsync(Request.of("tokens", 40));
             awaitWaiting(waiter);
@@ -141,8 +142,9 @@ class HazelcastBackendTest {
     void L18b_the_permits_of_a_member_that_leaves_the_cluster_come_back_at_once() throws Exception {
         String name = name("departed");
         HazelcastInstance extra = ExtraMembers.join(cluster);
-        try (HazelcastBackend survivor = HazelcastBackend.builder(cluster.embeddedMember(0)).leaseDuration(HOUR).build();
-             LimitSet waiter = set(survivor, name, ResourceLimit.of("db", 2))) {
+        try (HazelcastBackend survivor = HazelcastBackend.builder(cluster.embeddedMember(0)).leaseDuration(HOUR)
+                .build();
+                LimitSet waiter = set(survivor, name, ResourceLimit.of("db", 2))) {
             HazelcastBackend doomed = HazelcastBackend.builder(extra).leaseDuration(HOUR).build();
             LimitSet holder = set(doomed, name, ResourceLimit.of("db", 2));
             holder.acquire(Request.of("db", 2));               // held until its member dies: never released
@@ -168,9 +170,9 @@ class HazelcastBackendTest {
         HazelcastInstance doomedClient = cluster.newClient();
         try (HazelcastBackend doomed = HazelcastBackend.builder(doomedClient).clock(clock)
                 .leaseDuration(Duration.ofSeconds(30)).build();
-             HazelcastBackend survivor = HazelcastBackend.builder(cluster.embeddedMember(0)).clock(clock)
-                     .leaseDuration(Duration.ofSeconds(30)).build();
-             LimitSet waiter = set(survivor, name, ResourceLimit.of("db", 1))) {
+                HazelcastBackend survivor = HazelcastBackend.builder(cluster.embeddedMember(0)).clock(clock)
+                        .leaseDuration(Duration.ofSeconds(30)).build();
+                LimitSet waiter = set(survivor, name, ResourceLimit.of("db", 1))) {
             LimitSet holder = set(doomed, name, ResourceLimit.of("db", 1));
             holder.acquire(Request.of("db", 1));
             CompletableFuture<Acquisition> waiting = waiter.acquireAsync(Request.of("db", 1));
@@ -197,7 +199,7 @@ class HazelcastBackendTest {
         plain.setProperty("hazelcast.socket.bind.any", "false");
         HazelcastInstance alone = com.hazelcast.core.Hazelcast.newHazelcastInstance(plain);
         try (HazelcastBackend backend = HazelcastBackend.of(alone);
-             LimitSet set = set(backend, name("plain"), RateLimit.of("requests", 2, HOUR))) {
+                LimitSet set = set(backend, name("plain"), RateLimit.of("requests", 2, HOUR))) {
             MapConfig added = alone.getConfig().getMapConfig(HazelcastBackend.DEFAULT_MAP);
             assertThat(added.getInMemoryFormat()).isEqualTo(InMemoryFormat.OBJECT);
             assertThat(added.getBackupCount()).isEqualTo(1);

@@ -52,8 +52,9 @@ class HazelcastFailClosedTest {
     void L18b_below_the_majority_calls_fail_closed_and_work_again_once_a_member_rejoins() throws Exception {
         HazelcastInstance survivor = cluster.embeddedMember(0);
         try (HazelcastBackend backend = HazelcastBackend.of(survivor);
-             LimitSet set = LimitSet.builder().name("majority").add(RateLimit.of("requests", 1000, Duration.ofMinutes(1)))
-                     .backend(backend).build()) {
+                LimitSet set = LimitSet.builder().name("majority")
+                        .add(RateLimit.of("requests", 1000, Duration.ofMinutes(1)))
+                        .backend(backend).build()) {
             assertThat(set.tryAcquire(ONE)).isPresent();
 
             cluster.embeddedMember(1).getLifecycleService().terminate();
@@ -76,8 +77,9 @@ class HazelcastFailClosedTest {
     void L18b_a_cluster_that_does_not_answer_fails_calls_after_the_command_timeout() {
         HazelcastInstance client = cluster.newClient();
         try (HazelcastBackend backend = HazelcastBackend.builder(client).commandTimeout(Duration.ofSeconds(1)).build();
-             LimitSet set = LimitSet.builder().name("silent").add(RateLimit.of("requests", 1000, Duration.ofMinutes(1)))
-                     .backend(backend).build()) {
+                LimitSet set = LimitSet.builder().name("silent")
+                        .add(RateLimit.of("requests", 1000, Duration.ofMinutes(1)))
+                        .backend(backend).build()) {
             assertThat(set.tryAcquire(ONE)).isPresent();
 
             joined.forEach(member -> member.getLifecycleService().terminate());

@@ -40,7 +40,8 @@ class HazelcastKeyedLimitsTckTest extends KeyedLimitsTck {
 
     @Override
     protected synchronized LimitBackend backend(ManualClock clock) {
-        return backends.computeIfAbsent(clock, c -> HazelcastBackend.builder(member).clock(c).mapName("keyed-tck-" + RUNS.incrementAndGet()).build());
+        return backends.computeIfAbsent(clock,
+                c -> HazelcastBackend.builder(member).clock(c).mapName("keyed-tck-" + RUNS.incrementAndGet()).build());
     }
 
     @AfterEach

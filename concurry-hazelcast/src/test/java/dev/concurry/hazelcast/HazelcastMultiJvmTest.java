@@ -85,7 +85,8 @@ class HazelcastMultiJvmTest {
 
         IExecutorService executor = client.getExecutorService("concurry-hammers");
         // The owner also holds one connection it never gives back: only its death can return it.
-        assertThat(executor.submitToMember(new Hammer(set, dir.resolve("log-").toString(), 0, Duration.ofSeconds(2)), owner)
+        assertThat(executor
+                .submitToMember(new Hammer(set, dir.resolve("log-").toString(), 0, Duration.ofSeconds(2)), owner)
                 .get(30, TimeUnit.SECONDS)).containsEntry("granted", 1L);
         Map<Member, Future<Map<String, Long>>> members = executor.submitToAllMembers(
                 new Hammer(set, dir.resolve("log-").toString(), RUN.toMillis(), Duration.ofSeconds(2)));
@@ -111,7 +112,8 @@ class HazelcastMultiJvmTest {
         Log log = Log.read(dir, killedAt);
         System.out.println(log.grants.size() + " grants logged by " + log.jvms() + " JVMs; most held at once: "
                 + log.mostHeldAtOnce() + "; most surely granted in one second: "
-                + log.mostGrantedInAWindow(Duration.ofSeconds(1)) + "; killed JVM " + victim.pid() + " held " + log.heldAt(victim.pid(), killedAt)
+                + log.mostGrantedInAWindow(Duration.ofSeconds(1)) + "; killed JVM " + victim.pid() + " held "
+                + log.heldAt(victim.pid(), killedAt)
                 + " at the kill");
         assertThat(log.jvms()).as("every JVM was granted").isEqualTo(4);
         assertThat(log.mostHeldAtOnce()).as("connections held at once").isLessThanOrEqualTo(CONNECTIONS);
@@ -180,9 +182,9 @@ class HazelcastMultiJvmTest {
             Request request = Request.of("db", 1).and("requests", 1);
             try (HazelcastBackend backend = HazelcastBackend.builder(hz).leaseDuration(LEASE)
                     .commandTimeout(commandTimeout).build();
-                 LimitSet limits = open(backend, counts);
-                 FileChannel log = FileChannel.open(Path.of(logPrefix + pid), StandardOpenOption.CREATE,
-                         StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+                    LimitSet limits = open(backend, counts);
+                    FileChannel log = FileChannel.open(Path.of(logPrefix + pid), StandardOpenOption.CREATE,
+                            StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
                 long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
                 List<Thread> threads = new ArrayList<>();
                 for (int t = 0; t < 3; t++) {

@@ -81,10 +81,12 @@ class HazelcastProcessWorkersTest {
         LimitBackend portable = backend.portable().orElseThrow();
         assertThat(portable.toString()).contains("127.0.0.1:");
         try (backend;
-             LimitSet usEast = region(backend, "us-east-1-" + run, "us-east-1", quota, windowNanos);
-             LimitSet euWest = region(backend, "eu-west-1-" + run, "eu-west-1", quota, windowNanos);
-             WorkerPool<Regional> pool = Worker.options(Regional.class).mode(Mode.PROCESS).maxWorkers(2).jvmOptions(JVM)
-                     .closeTimeout(Duration.ofSeconds(20)).limits(LimitPool.of(usEast, euWest)).init(Regional::new)) {
+                LimitSet usEast = region(backend, "us-east-1-" + run, "us-east-1", quota, windowNanos);
+                LimitSet euWest = region(backend, "eu-west-1-" + run, "eu-west-1", quota, windowNanos);
+                WorkerPool<Regional> pool = Worker.options(Regional.class).mode(Mode.PROCESS).maxWorkers(2)
+                        .jvmOptions(JVM)
+                        .closeTimeout(Duration.ofSeconds(20)).limits(LimitPool.of(usEast, euWest))
+                        .init(Regional::new)) {
             String l = log.toString();
             List<CompletableFuture<String>> calls = IntStream.range(0, 50).mapToObj(i -> pool.submit(w -> w.region(l)))
                     .toList();

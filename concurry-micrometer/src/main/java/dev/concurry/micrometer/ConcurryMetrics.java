@@ -153,7 +153,8 @@ public final class ConcurryMetrics implements MeterBinder {
      * }</pre>
      */
     public static ConcurryMetrics of(WorkerPool<?> pool) {
-        return new ConcurryMetrics(Objects.requireNonNull(pool, "pool"), Tags.empty(), List.of(), Tags.empty(), List.of());
+        return new ConcurryMetrics(Objects.requireNonNull(pool, "pool"), Tags.empty(), List.of(), Tags.empty(),
+                List.of());
     }
 
     /**
@@ -188,7 +189,8 @@ public final class ConcurryMetrics implements MeterBinder {
 
     /** Adds tags to every meter. */
     public ConcurryMetrics tags(Iterable<Tag> more) {
-        return new ConcurryMetrics(source, tags.and(Objects.requireNonNull(more, "tags")), configKeys, poolTags, members);
+        return new ConcurryMetrics(source, tags.and(Objects.requireNonNull(more, "tags")), configKeys, poolTags,
+                members);
     }
 
     /**
@@ -271,7 +273,7 @@ public final class ConcurryMetrics implements MeterBinder {
      * {@code stats}: per limit key, and for the whole limiter.
      */
     private static <T> void bindStats(MeterRegistry registry, String prefix, T source, Function<T, LimitStats> stats,
-                                      List<Limit> limits, Tags setTags) {
+            List<Limit> limits, Tags setTags) {
         for (Limit limit : limits) {
             String key = limit.key();
             Tags keyTags = setTags.and("key", key);
@@ -296,15 +298,16 @@ public final class ConcurryMetrics implements MeterBinder {
             keyGauge(registry, prefix + "provider.paused", "seconds the provider's last pause of the key still lasts",
                     source, stats, key, k -> k.provider().pausedFor().toNanos() / 1e9, keyTags);
         }
-        FunctionCounter.builder(prefix + "provider.reports", source, cumulative(s -> stats.apply(s).provider().reports()))
+        FunctionCounter
+                .builder(prefix + "provider.reports", source, cumulative(s -> stats.apply(s).provider().reports()))
                 .description("provider reports observed (response headers read)").tags(setTags).register(registry);
         FunctionCounter.builder(prefix + "provider.refusals", source,
-                        cumulative(s -> stats.apply(s).provider().refusals()))
+                cumulative(s -> stats.apply(s).provider().refusals()))
                 .description("calls the provider refused (429, 503)").tags(setTags).register(registry);
         FunctionCounter.builder(prefix + "provider.pauses", source, cumulative(s -> stats.apply(s).provider().pauses()))
                 .description("refusals with a retry time, which paused the set").tags(setTags).register(registry);
         FunctionCounter.builder(prefix + "provider.unparsed", source,
-                        cumulative(s -> stats.apply(s).provider().unparsed()))
+                cumulative(s -> stats.apply(s).provider().unparsed()))
                 .description("provider header values that could not be read and were ignored").tags(setTags)
                 .register(registry);
         FunctionCounter.builder(prefix + "grants", source, cumulative(s -> stats.apply(s).granted()))
@@ -314,14 +317,14 @@ public final class ConcurryMetrics implements MeterBinder {
         FunctionCounter.builder(prefix + "rejections", source, cumulative(s -> stats.apply(s).rejected()))
                 .description("tryAcquire calls that found no room").tags(setTags).register(registry);
         FunctionTimer.builder(prefix + "wait", source, cumulative((T s) -> stats.apply(s).waits()),
-                        cumulative(s -> stats.apply(s).waitedNanos()), TimeUnit.NANOSECONDS)
+                cumulative(s -> stats.apply(s).waitedNanos()), TimeUnit.NANOSECONDS)
                 .description("time acquisitions that had to wait waited before they were granted")
                 .tags(setTags).register(registry);
     }
 
     private static <T> void keyGauge(MeterRegistry registry, String name, String description, T source,
-                                     Function<T, LimitStats> stats, String key,
-                                     ToDoubleFunction<LimitStats.KeyStats> value, Tags tags) {
+            Function<T, LimitStats> stats, String key,
+            ToDoubleFunction<LimitStats.KeyStats> value, Tags tags) {
         Gauge.builder(name, source, current(s -> value.applyAsDouble(stats.apply(s).key(key))))
                 .description(description).tags(tags).register(registry);
     }
@@ -357,7 +360,7 @@ public final class ConcurryMetrics implements MeterBinder {
             bindSet(registry, set);
             int index = i;
             FunctionCounter.builder("concurry.limit.pool.dispatched", pool,
-                            cumulative(p -> p.poolStats().sets().get(index).dispatched()))
+                    cumulative(p -> p.poolStats().sets().get(index).dispatched()))
                     .description("grants the set served through the pool").tags(setTags(set).and(poolTags))
                     .register(registry);
         }
@@ -385,7 +388,7 @@ public final class ConcurryMetrics implements MeterBinder {
         FunctionCounter.builder("concurry.worker.calls", pool, cumulative(p -> stats.apply(p).failed()))
                 .description("calls that ended").tags(poolTags).tag("outcome", "failure").register(registry);
         FunctionTimer.builder("concurry.worker.call", pool, cumulative((P p) -> stats.apply(p).completed()),
-                        cumulative(p -> stats.apply(p).callNanos()), TimeUnit.NANOSECONDS)
+                cumulative(p -> stats.apply(p).callNanos()), TimeUnit.NANOSECONDS)
                 .description("time calls ran, from start to result or exception").tags(poolTags)
                 .register(registry);
     }

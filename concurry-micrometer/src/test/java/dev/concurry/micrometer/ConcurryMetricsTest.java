@@ -198,7 +198,8 @@ class ConcurryMetricsTest {
         assertThat(gauge("concurry.limit.waiting", "us", "conn")).isZero();
         assertThat(counter("concurry.limit.grants", "us", null)).isEqualTo(2);
         assertThat(counter("concurry.limit.grants", "eu", null)).isEqualTo(2);
-        assertThat(counter("concurry.limit.rejections", "us", null)).as("the pool's vain tries: a3, try, timeout, async")
+        assertThat(counter("concurry.limit.rejections", "us", null))
+                .as("the pool's vain tries: a3, try, timeout, async")
                 .isEqualTo(4);
         assertThat(counter("concurry.limit.rejections", "eu", null)).as("try, timeout, async").isEqualTo(3);
         assertThat(counter("concurry.limit.timeouts", "us", null)).isZero();
@@ -272,7 +273,8 @@ class ConcurryMetricsTest {
             FunctionTimer calls = registry.get("concurry.worker.call").tag("pool", "echo").functionTimer();
             assertThat(calls.count()).isEqualTo(5);
             assertThat(calls.totalTime(TimeUnit.NANOSECONDS)).isPositive();
-            assertThat(calls.getId().getTags()).containsExactlyInAnyOrder(Tag.of("pool", "echo"), Tag.of("mode", "sync"));
+            assertThat(calls.getId().getTags()).containsExactlyInAnyOrder(Tag.of("pool", "echo"),
+                    Tag.of("mode", "sync"));
         }
     }
 
@@ -286,11 +288,14 @@ class ConcurryMetricsTest {
                 throw new IOException("failed on purpose");
             }).join()).isInstanceOf(CompletionException.class);
 
-            assertThat(registry.get("concurry.worker.calls").tags("pool", "fetchers", "mode", "sync", "outcome", "success")
-                    .functionCounter().count()).isEqualTo(2);
+            assertThat(
+                    registry.get("concurry.worker.calls").tags("pool", "fetchers", "mode", "sync", "outcome", "success")
+                            .functionCounter().count())
+                    .isEqualTo(2);
             assertThat(registry.get("concurry.worker.calls").tags("pool", "fetchers", "outcome", "failure")
                     .functionCounter().count()).isEqualTo(1);
-            assertThat(registry.get("concurry.worker.call").tag("pool", "fetchers").functionTimer().count()).isEqualTo(3);
+            assertThat(registry.get("concurry.worker.call").tag("pool", "fetchers").functionTimer().count())
+                    .isEqualTo(3);
             assertThat(registry.get("concurry.worker.active").tag("pool", "fetchers").gauge().value()).isZero();
         }
     }

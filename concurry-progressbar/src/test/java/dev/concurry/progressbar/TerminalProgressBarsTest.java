@@ -22,7 +22,8 @@ class TerminalProgressBarsTest {
     @Test
     void P1_renders_done_over_total_and_ends_in_the_success_or_failure_state() {
         List<String> frames = new CopyOnWriteArrayList<>();
-        try (ProgressTracker bar = TerminalProgressBars.open("fetching", 10, new DelegatingProgressBarConsumer(frames::add))) {
+        try (ProgressTracker bar = TerminalProgressBars.open("fetching", 10,
+                new DelegatingProgressBarConsumer(frames::add))) {
             bar.step(4);
             bar.step(6);
         }
@@ -30,7 +31,8 @@ class TerminalProgressBarsTest {
                 .doesNotContain("/sdone");
 
         frames.clear();
-        try (ProgressTracker bar = TerminalProgressBars.open("importing", 10, new DelegatingProgressBarConsumer(frames::add))) {
+        try (ProgressTracker bar = TerminalProgressBars.open("importing", 10,
+                new DelegatingProgressBarConsumer(frames::add))) {
             bar.step(3);
             bar.fail();
         }

@@ -120,7 +120,9 @@ final class LimitScript {
             rest[3 + 5 * i] = a.isTry() ? "1" : "0";
             rest[4 + 5 * i] = a.member();
             rest[5 + 5 * i] = encoded(a.request());
-            rest[6 + 5 * i] = a.isTry() ? "0" : a.queuedAt() != UNKNOWN ? "@" + a.queuedAt() : Long.toString(a.waitedNanos());
+            rest[6 + 5 * i] = a.isTry()
+                    ? "0"
+                    : a.queuedAt() != UNKNOWN ? "@" + a.queuedAt() : Long.toString(a.waitedNanos());
         }
         return args("acquire", time, call, rest);
     }
@@ -278,7 +280,9 @@ final class LimitScript {
      * seen before (a client re-sent it): the grants it made then, the others to be decided again;
      * {@code STALE}, settled by the client already: nothing applied.
      */
-    enum Outcome { APPLIED, REPLAYED, STALE }
+    enum Outcome {
+        APPLIED, REPLAYED, STALE
+    }
 
     /**
      * The reply to {@link #acquire}: how it was taken, the time until the earliest lease expires (NaN when
@@ -287,7 +291,7 @@ final class LimitScript {
      * clock in µs; NaN when stale), and one decision per attempt.
      */
     record Decisions(Outcome outcome, double untilLeaseExpiry, double[] available, double time,
-                     List<Decision> decisions) {
+            List<Decision> decisions) {
     }
 
     /** Decodes the reply to {@link #acquire} of {@code attempts} attempts. */
@@ -342,7 +346,9 @@ final class LimitScript {
      * there was none; it was lost with the server's state (a restart); or the call was stale (settled by
      * the client already: nothing applied).
      */
-    enum Settled { RELEASED, LEASE_EXPIRED, NO_LEASE, LEASE_LOST, STALE }
+    enum Settled {
+        RELEASED, LEASE_EXPIRED, NO_LEASE, LEASE_LOST, STALE
+    }
 
     static Settled settled(Long reply) {
         return switch (reply.intValue()) {
@@ -361,7 +367,9 @@ final class LimitScript {
     }
 
     /** What renewing one lease found: still held (renewed), gone (expired and reclaimed), or re-asserted after a restart. */
-    enum Renewal { RENEWED, GONE, REASSERTED }
+    enum Renewal {
+        RENEWED, GONE, REASSERTED
+    }
 
     /** The reply to {@link #renew}: per member, in order. */
     static List<Renewal> renewed(List<Object> reply) {
@@ -422,7 +430,8 @@ final class LimitScript {
         StringBuilder specs = new StringBuilder();
         for (Limit limit : limits) {
             keys.append(limit.key()).append('\0');
-            specs.append('|').append(kind(limit)).append(':').append(limit.capacity()).append(':').append(windowNanos(limit));
+            specs.append('|').append(kind(limit)).append(':').append(limit.capacity()).append(':')
+                    .append(windowNanos(limit));
         }
         return "concurry" + LAYOUT + "#" + sha1(keys.toString()).substring(0, 12) + specs;
     }
@@ -477,7 +486,8 @@ final class LimitScript {
 
     static String sha1(String text) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of()
+                    .formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

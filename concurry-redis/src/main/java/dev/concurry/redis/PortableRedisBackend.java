@@ -25,7 +25,8 @@ final class PortableRedisBackend implements LimitBackend, AutoCloseable, Seriali
     private transient RedisBackend backend;   // guarded by this
     private transient boolean closed;         // guarded by this
 
-    PortableRedisBackend(RedisAddress address, String keyPrefix, Duration lease, boolean failOpen, Duration commandTimeout) {
+    PortableRedisBackend(RedisAddress address, String keyPrefix, Duration lease, boolean failOpen,
+            Duration commandTimeout) {
         this.address = address;
         this.keyPrefix = keyPrefix;
         this.lease = lease;

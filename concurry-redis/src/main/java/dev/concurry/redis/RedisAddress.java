@@ -48,14 +48,16 @@ final class RedisAddress implements Serializable {
         for (RedisURI uri : uris) {
             Objects.requireNonNull(uri, "uri");
             if (!uri.getSentinels().isEmpty()) {
-                throw new IllegalArgumentException("Redis Sentinel URIs are not supported by RedisBackend.builder(RedisURI);"
-                        + " build a RedisClient and use RedisBackend.builder(client) (its sets then cannot be re-opened"
-                        + " by process workers), got: " + uri);
+                throw new IllegalArgumentException(
+                        "Redis Sentinel URIs are not supported by RedisBackend.builder(RedisURI);"
+                                + " build a RedisClient and use RedisBackend.builder(client) (its sets then cannot be re-opened"
+                                + " by process workers), got: " + uri);
             }
             String user = null;
             char[] password = null;
             if (uri.getCredentialsProvider() != null) {
-                RedisCredentials credentials = uri.getCredentialsProvider().resolveCredentials().block(Duration.ofSeconds(10));
+                RedisCredentials credentials = uri.getCredentialsProvider().resolveCredentials()
+                        .block(Duration.ofSeconds(10));
                 if (credentials != null) {
                     user = credentials.getUsername();
                     password = credentials.hasPassword() ? credentials.getPassword().clone() : null;
@@ -94,8 +96,9 @@ final class RedisAddress implements Serializable {
     }
 
     private record Endpoint(String host, int port, String socket, boolean ssl, String verifyMode, boolean startTls,
-                            int database, String clientName, long timeoutNanos, String username, char[] password)
-            implements Serializable {
+            int database, String clientName, long timeoutNanos, String username, char[] password)
+            implements
+                Serializable {
 
         RedisURI uri() {
             RedisURI.Builder b = socket != null ? RedisURI.Builder.socket(socket) : RedisURI.Builder.redis(host, port);
@@ -116,8 +119,10 @@ final class RedisAddress implements Serializable {
 
         @Override
         public boolean equals(Object o) {
-            return o instanceof Endpoint e && port == e.port && ssl == e.ssl && startTls == e.startTls && database == e.database
-                    && timeoutNanos == e.timeoutNanos && Objects.equals(host, e.host) && Objects.equals(socket, e.socket)
+            return o instanceof Endpoint e && port == e.port && ssl == e.ssl && startTls == e.startTls
+                    && database == e.database
+                    && timeoutNanos == e.timeoutNanos && Objects.equals(host, e.host)
+                    && Objects.equals(socket, e.socket)
                     && verifyMode.equals(e.verifyMode) && Objects.equals(clientName, e.clientName)
                     && Objects.equals(username, e.username) && Arrays.equals(password, e.password);
         }
@@ -129,7 +134,8 @@ final class RedisAddress implements Serializable {
 
         @Override
         public String toString() {
-            return (ssl ? "rediss://" : "redis://") + (password != null ? (username != null ? username : "") + ":***@" : "")
+            return (ssl ? "rediss://" : "redis://")
+                    + (password != null ? (username != null ? username : "") + ":***@" : "")
                     + (socket != null ? socket : host + ":" + port) + "/" + database;
         }
     }

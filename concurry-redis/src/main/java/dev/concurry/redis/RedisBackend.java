@@ -132,7 +132,8 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         this.clock = serverClock ? MonotonicClock.system() : b.clock;
         this.commandTimeout = b.commandTimeout;
         this.target = address != null ? address.toString() : describe(client != null ? client : clusterClient);
-        this.ownerId = ManagementFactory.getRuntimeMXBean().getPid() + "-" + UUID.randomUUID().toString().substring(0, 8);
+        this.ownerId = ManagementFactory.getRuntimeMXBean().getPid() + "-"
+                + UUID.randomUUID().toString().substring(0, 8);
     }
 
     /** A backend on a single Redis server (or a primary with replicas) with default options. */
@@ -415,7 +416,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         private volatile RedisFuture<T> current;
 
         ScriptCall(RedisScriptingAsyncCommands<String, String> c, LimitScript script, ScriptOutputType type,
-                   String[] args) {
+                String[] args) {
             String[] keys = script.keys();
             RedisFuture<T> first = c.evalsha(script.sha(), type, keys, args);
             current = first;
@@ -465,7 +466,8 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
             if (message.startsWith("CONCURRY_SPEC_MISMATCH") && !message.startsWith("CONCURRY_SPEC_MISMATCH concurry"
                     + LimitScript.LAYOUT + "#")) {
                 return new IllegalStateException("limit set '" + setName + "' exists in Redis at " + target + " in the"
-                        + " layout of another version of Concurry (stored signature: " + message.substring(23) + "); let"
+                        + " layout of another version of Concurry (stored signature: " + message.substring(23)
+                        + "); let"
                         + " it expire (it does once idle), delete it, or use another name", e);
             }
             if (message.startsWith("CONCURRY_SPEC_MISMATCH")) {
@@ -481,7 +483,8 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         }
         for (Throwable c = e; c != null; c = c.getCause()) {
             if (isAuthFailure(String.valueOf(c.getMessage()))) {
-                return new IllegalStateException("Redis at " + target + " refused the credentials: " + c.getMessage(), e);
+                return new IllegalStateException("Redis at " + target + " refused the credentials: " + c.getMessage(),
+                        e);
             }
         }
         return new RedisUnavailableException("Redis at " + target + " is unreachable (limit set '" + setName + "'): "
@@ -540,8 +543,9 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
             }
             lastConnectFailure = null;
             try {
-                StatefulRedisPubSubConnection<String, String> p =
-                        client != null ? client.connectPubSub() : clusterClient.connectPubSub();
+                StatefulRedisPubSubConnection<String, String> p = client != null
+                        ? client.connectPubSub()
+                        : clusterClient.connectPubSub();
                 p.addListener(new RedisPubSubAdapter<>() {
                     @Override
                     public void message(String channel, String message) {
@@ -625,8 +629,9 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
         public Builder leaseDuration(Duration lease) {
             if (lease == null || lease.compareTo(Duration.ofMillis(100)) < 0
                     || lease.compareTo(Duration.ofNanos(Long.MAX_VALUE)) > 0) {
-                throw new IllegalArgumentException("leaseDuration must be between 100 ms and " + Duration.ofNanos(Long.MAX_VALUE)
-                        + " (about 292 years, the most nanoseconds a long holds), got: " + lease);
+                throw new IllegalArgumentException(
+                        "leaseDuration must be between 100 ms and " + Duration.ofNanos(Long.MAX_VALUE)
+                                + " (about 292 years, the most nanoseconds a long holds), got: " + lease);
             }
             this.lease = lease;
             return this;

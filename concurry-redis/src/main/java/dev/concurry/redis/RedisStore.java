@@ -206,8 +206,9 @@ final class RedisStore implements RemoteStore {
         for (int i = 0; i < batch.size(); i++) {
             ResolvedRequest r = batch.request(i);
             long queued = batch.queuedAt(i) == Long.MIN_VALUE ? now : batch.queuedAt(i);
-            attempts.add(new LimitScript.Attempt(batch.id(i), r, r.holdsResource() ? leaseMember(r) : "", batch.isTry(i),
-                    onServerClock(queued), Math.max(0, now - queued)));
+            attempts.add(
+                    new LimitScript.Attempt(batch.id(i), r, r.holdsResource() ? leaseMember(r) : "", batch.isTry(i),
+                            onServerClock(queued), Math.max(0, now - queued)));
         }
         List<Long> leaving = List.copyOf(left);
         LimitScript.Call call = numbered();
@@ -312,7 +313,9 @@ final class RedisStore implements RemoteStore {
      * decided again when the earliest lease could expire (or after a third of a lease, if none is held).
      */
     private double untilPermitsMayReturn(double untilLeaseExpiry) {
-        return Double.isNaN(untilLeaseExpiry) ? backend.lease().toNanos() / 3.0 : Math.max(0, untilLeaseExpiry) + 1_000_000;
+        return Double.isNaN(untilLeaseExpiry)
+                ? backend.lease().toNanos() / 3.0
+                : Math.max(0, untilLeaseExpiry) + 1_000_000;
     }
 
     private boolean shortOfResource(LimitScript.Refused refused) {
@@ -376,7 +379,8 @@ final class RedisStore implements RemoteStore {
                 retryUntilAnswered(call.number(), ScriptOutputType.INTEGER,
                         () -> script.settle(backend.timeArgument(), again(call.number()), r, seq, used, member),
                         (Long late) -> {
-                            if (late != null && (refunded || LimitScript.settled(late) == LimitScript.Settled.RELEASED)) {
+                            if (late != null
+                                    && (refunded || LimitScript.settled(late) == LimitScript.Settled.RELEASED)) {
                                 onRemoteRelease();
                             }
                         });
@@ -421,7 +425,8 @@ final class RedisStore implements RemoteStore {
             return;
         }
         List<String> members = held.stream().map(Map.Entry::getValue).toList();
-        this.<List<Object>>send(ScriptOutputType.MULTI, () -> script.renew(backend.timeArgument(), idempotent(), members))
+        this.<List<Object>>send(ScriptOutputType.MULTI,
+                () -> script.renew(backend.timeArgument(), idempotent(), members))
                 .whenComplete((reply, failure) -> {
                     if (failure != null) {
                         log.warn("could not renew {} lease(s) of limit set '{}': {}", held.size(), name(),
@@ -602,12 +607,12 @@ final class RedisStore implements RemoteStore {
      * the script applies it at most once.
      */
     private <T> void retryUntilAnswered(long number, ScriptOutputType type, Supplier<String[]> args,
-                                        Consumer<T> done) {
+            Consumer<T> done) {
         retry(number, type, args, done, 0);
     }
 
     private <T> void retry(long number, ScriptOutputType type, Supplier<String[]> args,
-                           Consumer<T> done, long pauseMillis) {
+            Consumer<T> done, long pauseMillis) {
         Runnable attempt = () -> {
             if (backend.isClosed()) {
                 settled(number);
@@ -622,7 +627,8 @@ final class RedisStore implements RemoteStore {
                     settled(number);
                     done.accept(null);
                 } else if (backend.translate(name(), failure) instanceof RedisUnavailableException) {
-                    retry(number, type, args, done, Math.min(MAX_RETRY_MILLIS, Math.max(FIRST_RETRY_MILLIS, 2 * pauseMillis)));
+                    retry(number, type, args, done,
+                            Math.min(MAX_RETRY_MILLIS, Math.max(FIRST_RETRY_MILLIS, 2 * pauseMillis)));
                 } else {
                     log.warn("limit set '{}': giving up a call whose reply was lost: {}", name(),
                             backend.translate(name(), failure).getMessage());

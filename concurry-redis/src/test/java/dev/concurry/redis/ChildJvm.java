@@ -80,7 +80,8 @@ public final class ChildJvm {
     }
 
     private static void hold(RedisClient client, String[] args) throws IOException, InterruptedException {
-        RedisBackend backend = RedisBackend.builder(client).leaseDuration(Duration.ofMillis(Long.parseLong(args[3]))).build();
+        RedisBackend backend = RedisBackend.builder(client).leaseDuration(Duration.ofMillis(Long.parseLong(args[3])))
+                .build();
         LimitSet set = LimitSet.builder().name(args[2]).add(ResourceLimit.of("conn", 1)).backend(backend).build();
         set.acquire(Request.of("conn", 1));
         System.out.println("HELD");
@@ -89,7 +90,8 @@ public final class ChildJvm {
     }
 
     private static void fair(RedisClient client, String[] args) throws Exception {
-        RedisBackend backend = RedisBackend.builder(client).leaseDuration(Duration.ofMillis(Long.parseLong(args[3]))).build();
+        RedisBackend backend = RedisBackend.builder(client).leaseDuration(Duration.ofMillis(Long.parseLong(args[3])))
+                .build();
         LimitSet set = LimitSet.builder().name(args[2]).add(ResourceLimit.of("conn", 1)).backend(backend).build();
         Request conn = Request.of("conn", 1);
         set.acquire(conn).close();

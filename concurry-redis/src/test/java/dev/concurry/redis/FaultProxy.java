@@ -117,7 +117,7 @@ final class FaultProxy implements AutoCloseable {
         void commands() {
             byte[] buffer = new byte[65536];
             try (InputStream in = client.getInputStream(); OutputStream out = server.getOutputStream()) {
-                for (int n; (n = in.read(buffer)) > 0; ) {
+                for (int n; (n = in.read(buffer)) > 0;) {
                     String marker = loseReplyTo;
                     if (marker != null && new String(buffer, 0, n, StandardCharsets.ISO_8859_1).contains(marker)) {
                         loseReplyTo = null;
@@ -137,7 +137,7 @@ final class FaultProxy implements AutoCloseable {
         void replies() {
             byte[] buffer = new byte[65536];
             try (InputStream in = server.getInputStream()) {
-                for (int n; (n = in.read(buffer)) > 0; ) {
+                for (int n; (n = in.read(buffer)) > 0;) {
                     if (loseNext) {
                         end();
                         return;

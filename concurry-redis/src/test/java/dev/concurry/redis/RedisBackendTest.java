@@ -93,7 +93,7 @@ class RedisBackendTest {
     void L6_sliding_window_hash_holds_only_live_entries() {
         ManualClock clock = new ManualClock();
         try (RedisBackend backend = RedisBackend.builder(client).clock(clock).build();
-             var connection = client.connect()) {
+                var connection = client.connect()) {
             LimitSet set = set(backend, "few-live", RateLimit.of("requests", 10, Duration.ofSeconds(1)));
             // 2,000 grants, one every 200 ms: 5 live at a time, while the ring's 512 slots are all used in turn.
             for (int i = 0; i < 2_000; i++) {
@@ -137,7 +137,7 @@ class RedisBackendTest {
         int port = RedisServer.freePort();
         RedisClient nowhere = RedisClient.create(RedisURI.create("redis://127.0.0.1:" + port));
         try (RedisBackend closed = RedisBackend.of(nowhere);
-             RedisBackend open = RedisBackend.builder(nowhere).failOpen(true).build()) {
+                RedisBackend open = RedisBackend.builder(nowhere).failOpen(true).build()) {
             assertThatThrownBy(() -> set(closed, "down", RateLimit.of("requests", 1, Duration.ofSeconds(1))))
                     .isInstanceOf(RedisUnavailableException.class)
                     .hasMessageContaining("Redis at redis://127.0.0.1:" + port)
@@ -159,7 +159,7 @@ class RedisBackendTest {
             RedisClient wrong = RedisClient.create("redis://not-the-password@127.0.0.1:" + secured.port);
             try (RedisBackend backend = RedisBackend.of(wrong)) {
                 assertThatThrownBy(() -> set(backend, "auth", RateLimit.of("requests", 1, Duration.ofSeconds(1))))
-                    .isInstanceOf(IllegalStateException.class)
+                        .isInstanceOf(IllegalStateException.class)
                         .hasMessageContaining("refused the credentials");
             } finally {
                 wrong.shutdown();
@@ -171,7 +171,7 @@ class RedisBackendTest {
     void L18_a_release_in_another_jvm_wakes_a_waiter_at_once() throws Exception {
         // A short lease: a server started less than a lease ago withholds permits that long (R3).
         try (RedisBackend holder = RedisBackend.builder(client).leaseDuration(SHORT_LEASE).build();
-             RedisBackend waiter = RedisBackend.builder(client).leaseDuration(SHORT_LEASE).build()) {
+                RedisBackend waiter = RedisBackend.builder(client).leaseDuration(SHORT_LEASE).build()) {
             LimitSet a = set(holder, "wake", ResourceLimit.of("conn", 1));
             LimitSet b = set(waiter, "wake", ResourceLimit.of("conn", 1));
             Acquisition held = a.acquire(ONE_CONN);
@@ -210,7 +210,7 @@ class RedisBackendTest {
         ManualClock running = new ManualClock();
         Duration lease = Duration.ofSeconds(1);
         try (RedisBackend holderBackend = RedisBackend.builder(client).clock(stalled).leaseDuration(lease).build();
-             RedisBackend otherBackend = RedisBackend.builder(client).clock(running).leaseDuration(lease).build()) {
+                RedisBackend otherBackend = RedisBackend.builder(client).clock(running).leaseDuration(lease).build()) {
             LimitSet holder = set(holderBackend, "lease", ResourceLimit.of("conn", 1));
             LimitSet other = set(otherBackend, "lease", ResourceLimit.of("conn", 1));
             Acquisition held = holder.tryAcquire(ONE_CONN).orElseThrow();
@@ -231,7 +231,8 @@ class RedisBackendTest {
     @Test
     void L18_held_permits_are_renewed_and_do_not_expire_while_their_holder_lives() {
         ManualClock clock = new ManualClock();
-        try (RedisBackend backend = RedisBackend.builder(client).clock(clock).leaseDuration(Duration.ofSeconds(1)).build()) {
+        try (RedisBackend backend = RedisBackend.builder(client).clock(clock).leaseDuration(Duration.ofSeconds(1))
+                .build()) {
             LimitSet set = set(backend, "renewed", ResourceLimit.of("conn", 1));
             Acquisition held = set.tryAcquire(ONE_CONN).orElseThrow();
             for (int i = 0; i < 10; i++) {

@@ -66,7 +66,8 @@ class RedisClusterLimitSetTckTest extends LimitSetTck {
         try (RedisBackend backend = RedisBackend.of(client)) {
             for (int i = 0; i < 12; i++) {
                 String name = "spread-" + i;
-                try (LimitSet set = LimitSet.builder().name(name).add(RateLimit.of("requests", 2, Duration.ofMinutes(1)))
+                try (LimitSet set = LimitSet.builder().name(name)
+                        .add(RateLimit.of("requests", 2, Duration.ofMinutes(1)))
                         .backend(backend).build()) {
                     assertThat(set.tryAcquire(Request.of("requests", 2))).isPresent();
                     assertThat(set.tryAcquire(Request.of("requests", 1))).isEmpty();

@@ -126,7 +126,8 @@ class RedisDifferentialTest {
         for (int op = 0; op < operations; op++) {
             int choice = random.nextInt(100);
             if (choice < 35) {
-                now += manyGrants ? random.nextLong(1 + ((RateLimit) specs.get(0)).window().toNanos() / 1_500)
+                now += manyGrants
+                        ? random.nextLong(1 + ((RateLimit) specs.get(0)).window().toNanos() / 1_500)
                         : randomAdvance(random, specs);
             } else if (choice < 75) {
                 int count = 1 + random.nextInt(4);
@@ -202,7 +203,8 @@ class RedisDifferentialTest {
                     }
                 }
                 for (int i = 0; i < count; i++) {
-                    String where = "op " + op + " at " + now + " ns: attempt " + i + " " + attempts.get(i) + " on " + specs;
+                    String where = "op " + op + " at " + now + " ns: attempt " + i + " " + attempts.get(i) + " on "
+                            + specs;
                     Reported want = expected[i];
                     LimitScript.Decision got = decisions.get(i);
                     if (want.seq() > 0) {
@@ -241,18 +243,23 @@ class RedisDifferentialTest {
                     used = new double[r.size()];
                     for (int j = 0; j < r.size(); j++) {
                         Limit limit = specs.get(r.limitIndex(j));
-                        used[j] = limit instanceof ResourceLimit || random.nextInt(4) == 0 ? Double.NaN
-                                : manyGrants && r.limitIndex(j) == 0 ? r.amount(j) * random.nextDouble(2)
-                                : randomUsage(random, r.amount(j), limit.capacity());
+                        used[j] = limit instanceof ResourceLimit || random.nextInt(4) == 0
+                                ? Double.NaN
+                                : manyGrants && r.limitIndex(j) == 0
+                                        ? r.amount(j) * random.nextDouble(2)
+                                        : randomUsage(random, r.amount(j), limit.capacity());
                     }
                 }
                 algorithms.settle(state, now, r, grant.seq(), used);
                 if (script.needsSettling(r, used, grant.member())) {
                     calls++;
-                    Long result = backend.eval(script, "diff", ScriptOutputType.INTEGER, script.settle(Long.toString(now),
-                            new LimitScript.Call(OWNER, calls, calls), r, grant.seq(), used, grant.member()));
+                    Long result = backend.eval(script, "diff", ScriptOutputType.INTEGER,
+                            script.settle(Long.toString(now),
+                                    new LimitScript.Call(OWNER, calls, calls), r, grant.seq(), used, grant.member()));
                     assertThat(LimitScript.settled(result)).as("lease released at op " + op)
-                            .isEqualTo(grant.member().isEmpty() ? LimitScript.Settled.NO_LEASE : LimitScript.Settled.RELEASED);
+                            .isEqualTo(grant.member().isEmpty()
+                                    ? LimitScript.Settled.NO_LEASE
+                                    : LimitScript.Settled.RELEASED);
                 }
             }
             if (op % 10 == 0) {
@@ -262,7 +269,7 @@ class RedisDifferentialTest {
     }
 
     private void compareStats(List<Limit> specs, SetAlgorithms algorithms, double[] state, LimitScript script,
-                              long now, String where) {
+            long now, String where) {
         LimitScript.Usage usage = LimitScript.usage(backend.eval(script, "diff", ScriptOutputType.MULTI,
                 script.stats(Long.toString(now), new LimitScript.Call(OWNER, 0, 1))));
         for (int i = 0; i < specs.size(); i++) {
@@ -326,7 +333,8 @@ class RedisDifferentialTest {
         Request request = null;
         for (int i : limits) {
             Limit limit = specs.get(i);
-            double amount = !manyGrants || i != 0 ? randomAmount(random, limit)
+            double amount = !manyGrants || i != 0
+                    ? randomAmount(random, limit)
                     : random.nextInt(50) == 0 ? 0 : limit.capacity() * random.nextDouble() / 750;
             request = request == null ? Request.of(limit.key(), amount) : request.and(limit.key(), amount);
         }
@@ -344,14 +352,16 @@ class RedisDifferentialTest {
                 specs.add(ResourceLimit.of("k" + i, 1 + random.nextInt(4)));
             } else {
                 specs.add(RateLimit.of("k" + i, capacities[random.nextInt(capacities.length)],
-                        Duration.ofNanos(windows[random.nextInt(windows.length)]), algorithms[random.nextInt(algorithms.length)]));
+                        Duration.ofNanos(windows[random.nextInt(windows.length)]),
+                        algorithms[random.nextInt(algorithms.length)]));
             }
         }
         return specs;
     }
 
     private static long randomAdvance(SplittableRandom random, List<Limit> specs) {
-        long window = specs.stream().filter(l -> l instanceof RateLimit).mapToLong(l -> ((RateLimit) l).window().toNanos())
+        long window = specs.stream().filter(l -> l instanceof RateLimit)
+                .mapToLong(l -> ((RateLimit) l).window().toNanos())
                 .findAny().orElse(1_000_000);
         return switch (random.nextInt(5)) {
             case 0 -> 0;

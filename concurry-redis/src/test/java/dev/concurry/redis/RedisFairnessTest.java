@@ -62,8 +62,8 @@ class RedisFairnessTest {
         try (FaultProxy slowNetwork = FaultProxy.to(server.port)) {
             RedisClient slowClient = RedisClient.create(slowNetwork.uri());
             try (RedisBackend holderJvm = RedisBackend.builder(client).clock(clock).build();
-                 RedisBackend waiterJvm = RedisBackend.builder(slowClient).clock(clock).build();
-                 RedisBackend newcomerJvm = RedisBackend.builder(client).clock(clock).build()) {
+                    RedisBackend waiterJvm = RedisBackend.builder(slowClient).clock(clock).build();
+                    RedisBackend newcomerJvm = RedisBackend.builder(client).clock(clock).build()) {
                 LimitSet holder = mutex(holderJvm, "fifo-across-jvms");
                 LimitSet waiter = mutex(waiterJvm, "fifo-across-jvms");
                 LimitSet newcomer = mutex(newcomerJvm, "fifo-across-jvms");
@@ -95,8 +95,8 @@ class RedisFairnessTest {
         ManualClock clock = new ManualClock();
         RedisClient doomed = RedisClient.create(server.uri());
         try (RedisBackend holderJvm = RedisBackend.builder(client).clock(clock).build();
-             RedisBackend deadJvm = RedisBackend.builder(doomed).clock(new ManualClock()).build();
-             RedisBackend otherJvm = RedisBackend.builder(client).clock(clock).build()) {
+                RedisBackend deadJvm = RedisBackend.builder(doomed).clock(new ManualClock()).build();
+                RedisBackend otherJvm = RedisBackend.builder(client).clock(clock).build()) {
             LimitSet holder = mutex(holderJvm, "dead-waiter");
             LimitSet dead = mutex(deadJvm, "dead-waiter");
             LimitSet other = mutex(otherJvm, "dead-waiter");
@@ -144,7 +144,8 @@ class RedisFairnessTest {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             for (int i = 0; i < jvms; i++) {
                 while (!Files.readString(outputs.get(i)).contains("READY")) {
-                    assertThat(children.get(i).isAlive()).as("child %d: %s", i, Files.readString(outputs.get(i))).isTrue();
+                    assertThat(children.get(i).isAlive()).as("child %d: %s", i, Files.readString(outputs.get(i)))
+                            .isTrue();
                     assertThat(System.nanoTime() - deadline).as("child %d ready within 60 s", i).isNegative();
                     Thread.sleep(20);
                 }
@@ -157,7 +158,8 @@ class RedisFairnessTest {
             }
             for (int i = 0; i < jvms; i++) {
                 assertThat(children.get(i).waitFor(60, TimeUnit.SECONDS)).as("child %d finished", i).isTrue();
-                assertThat(children.get(i).exitValue()).as("child %d: %s", i, Files.readString(outputs.get(i))).isZero();
+                assertThat(children.get(i).exitValue()).as("child %d: %s", i, Files.readString(outputs.get(i)))
+                        .isZero();
             }
         } finally {
             children.forEach(Process::destroyForcibly);
@@ -196,9 +198,12 @@ class RedisFairnessTest {
                 overtaken++;
                 worst = Math.max(worst, latestQueuedBefore.queued() - g.queued());
                 if (examples.size() < 5) {
-                    examples.add(String.format("JVM %d queued at %.1f ms, granted at %.1f ms, after JVM %d queued at %.1f"
-                                    + " ms, granted at %.1f ms", g.jvm(), (g.queued() - origin) / 1e6,
-                            (g.granted() - origin) / 1e6, latestQueuedBefore.jvm(), (latestQueuedBefore.queued() - origin) / 1e6,
+                    examples.add(String.format(
+                            "JVM %d queued at %.1f ms, granted at %.1f ms, after JVM %d queued at %.1f"
+                                    + " ms, granted at %.1f ms",
+                            g.jvm(), (g.queued() - origin) / 1e6,
+                            (g.granted() - origin) / 1e6, latestQueuedBefore.jvm(),
+                            (latestQueuedBefore.queued() - origin) / 1e6,
                             (latestQueuedBefore.granted() - origin) / 1e6));
                 }
             }
@@ -210,11 +215,12 @@ class RedisFairnessTest {
         double squares = Arrays.stream(perJvm).mapToDouble(x -> (double) x * x).sum();
         double jain = sum * sum / (jvms * squares);
         System.out.printf("fairness across %d JVMs x %d threads: %d grants (%s per JVM, %.0f/s), Jain's index %.4f,"
-                        + " %d grants overtook a waiter queued >= 5 ms earlier (worst by %.1f ms)%n", jvms, threads,
+                + " %d grants overtook a waiter queued >= 5 ms earlier (worst by %.1f ms)%n", jvms, threads,
                 grants.size(), Arrays.toString(perJvm), grants.size() / (runNanos / 1e9), jain, overtaken, worst / 1e6);
         assertThat(grants.size()).as("grants in %d s", runNanos / 1_000_000_000).isGreaterThan(100);
         assertThat(overtaken).as("grants that overtook a waiter queued >= 5 ms earlier (worst by %.1f ms): %s",
                 worst / 1e6, examples).isZero();
-        assertThat(jain).as("Jain's index of the grants per JVM %s", Arrays.toString(perJvm)).isGreaterThanOrEqualTo(0.98);
+        assertThat(jain).as("Jain's index of the grants per JVM %s", Arrays.toString(perJvm))
+                .isGreaterThanOrEqualTo(0.98);
     }
 }

@@ -69,7 +69,7 @@ class RedisFaultsTest {
         try (FaultProxy proxy = FaultProxy.to(server.port)) {
             RedisClient viaProxy = RedisClient.create(proxy.uri());
             try (RedisBackend flaky = RedisBackend.builder(viaProxy).clock(clock).build();
-                 RedisBackend direct = RedisBackend.builder(client).clock(clock).build()) {
+                    RedisBackend direct = RedisBackend.builder(client).clock(clock).build()) {
                 LimitSet lossy = set(flaky, "r1-acquire", ResourceLimit.of("conn", 3));
                 LimitSet other = set(direct, "r1-acquire", ResourceLimit.of("conn", 3));
                 for (int i = 0; i < 3; i++) {
@@ -99,7 +99,7 @@ class RedisFaultsTest {
         try (FaultProxy proxy = FaultProxy.to(server.port)) {
             RedisClient viaProxy = RedisClient.create(proxy.uri());
             try (RedisBackend flaky = RedisBackend.builder(viaProxy).clock(clock).build();
-                 RedisBackend direct = RedisBackend.builder(client).clock(clock).build()) {
+                    RedisBackend direct = RedisBackend.builder(client).clock(clock).build()) {
                 Limit tokens = RateLimit.of("tokens", 10, Duration.ofMinutes(1), RateAlgorithm.GCRA);
                 LimitSet lossy = set(flaky, "r1-settle", tokens);
                 LimitSet other = set(direct, "r1-settle", tokens);
@@ -130,7 +130,7 @@ class RedisFaultsTest {
             RedisClient viaProxy = RedisClient.create(proxy.uri());
             try (RedisBackend flaky = RedisBackend.builder(viaProxy).clock(clock)
                     .commandTimeout(TIMEOUT).build();
-                 RedisBackend direct = RedisBackend.builder(client).clock(clock).build()) {
+                    RedisBackend direct = RedisBackend.builder(client).clock(clock).build()) {
                 LimitSet slow = set(flaky, "r2", limits);
                 LimitSet other = set(direct, "r2", limits);
                 proxy.delayReplies(LATE);    // the script runs; its reply comes too late
@@ -161,7 +161,7 @@ class RedisFaultsTest {
         try (RedisServer restarting = RedisServer.start()) {
             RedisClient local = RedisClient.create(restarting.uri());
             try (RedisBackend holderBackend = RedisBackend.builder(local).leaseDuration(lease).build();
-                 RedisBackend otherBackend = RedisBackend.builder(local).leaseDuration(lease).build()) {
+                    RedisBackend otherBackend = RedisBackend.builder(local).leaseDuration(lease).build()) {
                 LimitSet holder = set(holderBackend, "r3", ResourceLimit.of("conn", 5));
                 LimitSet other = set(otherBackend, "r3", ResourceLimit.of("conn", 5));
                 Acquisition held = holder.acquire(Request.of("conn", 5), Duration.ofSeconds(30));
@@ -206,7 +206,8 @@ class RedisFaultsTest {
                 .hasMessageContaining("is closed").hasMessageNotContaining("re-establish");
         assertThatThrownBy(() -> set.acquire(one)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("is closed");
-        assertThat(set.acquireAsync(one)).failsWithin(Duration.ofSeconds(5)).withThrowableOfType(ExecutionException.class)
+        assertThat(set.acquireAsync(one)).failsWithin(Duration.ofSeconds(5))
+                .withThrowableOfType(ExecutionException.class)
                 .withMessageContaining("is closed");
         assertThatThrownBy(set::stats).isInstanceOf(IllegalStateException.class).hasMessageContaining("is closed");
     }
@@ -220,7 +221,7 @@ class RedisFaultsTest {
             RedisClient viaProxy = RedisClient.create(proxy.uri());
             try (RedisBackend flaky = RedisBackend.builder(viaProxy).clock(clock)
                     .commandTimeout(TIMEOUT).build();
-                 RedisBackend direct = RedisBackend.builder(client).clock(clock).build()) {
+                    RedisBackend direct = RedisBackend.builder(client).clock(clock).build()) {
                 LimitSet slow = set(flaky, "e5-settle", tokens);
                 LimitSet other = set(direct, "e5-settle", tokens);
                 Acquisition unused = slow.acquire(Request.of("tokens", 4));

@@ -43,7 +43,8 @@ class RedisKeyedLimitsTckTest extends KeyedLimitsTck {
 
     @Override
     protected synchronized LimitBackend backend(ManualClock clock) {
-        return backends.computeIfAbsent(clock, c -> RedisBackend.builder(client).clock(c).keyPrefix("keyed-tck-" + RUNS.incrementAndGet() + ":").build());
+        return backends.computeIfAbsent(clock, c -> RedisBackend.builder(client).clock(c)
+                .keyPrefix("keyed-tck-" + RUNS.incrementAndGet() + ":").build());
     }
 
     @AfterEach

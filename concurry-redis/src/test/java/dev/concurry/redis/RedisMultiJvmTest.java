@@ -88,7 +88,8 @@ class RedisMultiJvmTest {
                 grants.size(), java.util.Arrays.toString(perJvm), worst, windowMs);
         assertThat(worst).as("most grants certainly in one %d ms window, over %d grants", windowMs, grants.size())
                 .isLessThanOrEqualTo((int) capacity);
-        assertThat(java.util.Arrays.stream(perJvm).min().orElse(0)).as("every JVM got grants: %s", java.util.Arrays.toString(perJvm)).isPositive();
+        assertThat(java.util.Arrays.stream(perJvm).min().orElse(0))
+                .as("every JVM got grants: %s", java.util.Arrays.toString(perJvm)).isPositive();
         // The JVMs started at different moments; over the common part the limit was well used.
         double span = grants.get(grants.size() - 1)[1] - grants.get(0)[0];
         assertThat(grants.size()).as("utilisation over %.0f ms", span / 1e6)
@@ -101,7 +102,8 @@ class RedisMultiJvmTest {
         Path out = dir.resolve("holder.out");
         Process holder = ChildJvm.start(out, "hold", server.uri(), "killed-holder", Long.toString(leaseMs));
         try (RedisBackend backend = RedisBackend.builder(client).leaseDuration(Duration.ofMillis(leaseMs)).build()) {
-            LimitSet set = LimitSet.builder().name("killed-holder").add(ResourceLimit.of("conn", 1)).backend(backend).build();
+            LimitSet set = LimitSet.builder().name("killed-holder").add(ResourceLimit.of("conn", 1)).backend(backend)
+                    .build();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (!Files.readString(out).contains("HELD")) {
                 assertThat(holder.isAlive()).as("holder: %s", Files.readString(out)).isTrue();

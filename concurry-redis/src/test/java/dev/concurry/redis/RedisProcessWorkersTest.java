@@ -69,7 +69,8 @@ class RedisProcessWorkersTest {
     }
 
     private static RedisURI uri() {
-        return RedisURI.builder().withHost("127.0.0.1").withPort(server.port).withPassword(SECRET.toCharArray()).build();
+        return RedisURI.builder().withHost("127.0.0.1").withPort(server.port).withPassword(SECRET.toCharArray())
+                .build();
     }
 
     /** A worker taking from its limiter; every method logs what an independent check needs. */
@@ -106,12 +107,13 @@ class RedisProcessWorkersTest {
         int quota = 10;
         String run = Long.toHexString(System.nanoTime());
         try (RedisBackend redis = RedisBackend.builder(uri()).build();
-             LimitSet usEast = region(redis, "us-east-1-" + run, "us-east-1", quota, windowNanos);
-             LimitSet euWest = region(redis, "eu-west-1-" + run, "eu-west-1", quota, windowNanos);
-             WorkerPool<Holder> pool = Worker.options(Holder.class).mode(Mode.PROCESS).maxWorkers(3).jvmOptions(JVM)
-                     .closeTimeout(Duration.ofSeconds(20)).limits(LimitPool.of(usEast, euWest)).init(Holder::new)) {
+                LimitSet usEast = region(redis, "us-east-1-" + run, "us-east-1", quota, windowNanos);
+                LimitSet euWest = region(redis, "eu-west-1-" + run, "eu-west-1", quota, windowNanos);
+                WorkerPool<Holder> pool = Worker.options(Holder.class).mode(Mode.PROCESS).maxWorkers(3).jvmOptions(JVM)
+                        .closeTimeout(Duration.ofSeconds(20)).limits(LimitPool.of(usEast, euWest)).init(Holder::new)) {
             String l = log.toString();
-            List<CompletableFuture<String>> calls = IntStream.range(0, 60).mapToObj(i -> pool.submit(w -> w.region(l, 1)))
+            List<CompletableFuture<String>> calls = IntStream.range(0, 60)
+                    .mapToObj(i -> pool.submit(w -> w.region(l, 1)))
                     .toList();
             assertThat(Futures.gather(calls)).containsOnly("us-east-1", "eu-west-1").contains("us-east-1", "eu-west-1");
         }
@@ -146,10 +148,10 @@ class RedisProcessWorkersTest {
         Duration lease = Duration.ofSeconds(3);
         String d = dir.toString();
         try (RedisBackend redis = RedisBackend.builder(uri()).leaseDuration(lease).build();
-             LimitSet gpus = LimitSet.builder().name("gpus-" + Long.toHexString(System.nanoTime()))
-                     .add(ResourceLimit.of("gpu", 2)).backend(redis).build();
-             WorkerPool<Holder> pool = Worker.options(Holder.class).mode(Mode.PROCESS).maxWorkers(2).jvmOptions(JVM)
-                     .closeTimeout(Duration.ofSeconds(20)).limits(gpus).init(Holder::new)) {
+                LimitSet gpus = LimitSet.builder().name("gpus-" + Long.toHexString(System.nanoTime()))
+                        .add(ResourceLimit.of("gpu", 2)).backend(redis).build();
+                WorkerPool<Holder> pool = Worker.options(Holder.class).mode(Mode.PROCESS).maxWorkers(2).jvmOptions(JVM)
+                        .closeTimeout(Duration.ofSeconds(20)).limits(gpus).init(Holder::new)) {
             List<CompletableFuture<Long>> holds = List.of(pool.submit(w -> w.hold(d)), pool.submit(w -> w.hold(d)));
             List<Long> holders = awaitHolders(2);
             for (long pid : holders) {
@@ -161,12 +163,14 @@ class RedisProcessWorkersTest {
             long victim = holders.get(0);
             ProcessHandle.of(victim).orElseThrow().destroyForcibly();
             long killedAt = System.nanoTime();
-            assertThat(gpus.tryAcquire(Request.of("gpu", 1))).as("the dead child's lease has not expired yet").isEmpty();
+            assertThat(gpus.tryAcquire(Request.of("gpu", 1))).as("the dead child's lease has not expired yet")
+                    .isEmpty();
             try (Acquisition back = gpus.acquire(Request.of("gpu", 1), Duration.ofSeconds(30))) {
                 long after = System.nanoTime() - killedAt;
                 assertThat(after).as("returned when the lease expired, not long after")
                         .isLessThan(lease.toNanos() + Duration.ofSeconds(10).toNanos());
-                assertThat(gpus.tryAcquire(Request.of("gpu", 1))).as("the living child still holds its permit").isEmpty();
+                assertThat(gpus.tryAcquire(Request.of("gpu", 1))).as("the living child still holds its permit")
+                        .isEmpty();
             }
             Files.createFile(dir.resolve("release"));
             List<Long> finished = new ArrayList<>();
@@ -190,8 +194,8 @@ class RedisProcessWorkersTest {
     void l20_aBackendBuiltAroundAClientIsRefusedClearly() {
         RedisClient client = RedisClient.create(uri());
         try (RedisBackend redis = RedisBackend.of(client);
-             LimitSet set = LimitSet.builder().name("client-built-" + System.nanoTime())
-                     .add(RateLimit.of("rpm", 10, Duration.ofMinutes(1))).backend(redis).build()) {
+                LimitSet set = LimitSet.builder().name("client-built-" + System.nanoTime())
+                        .add(RateLimit.of("rpm", 10, Duration.ofMinutes(1))).backend(redis).build()) {
             assertThat(redis.portable()).isEmpty();
             assertThatThrownBy(() -> Worker.options(Holder.class).mode(Mode.PROCESS).limits(set).init(Holder::new))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(set.name())
@@ -204,24 +208,29 @@ class RedisProcessWorkersTest {
     @Test
     @DisplayName("L20 the portable form of a backend built from an address survives serialization, credentials included, and never prints them")
     void l20_thePortableBackendTravelsWithItsCredentialsAndHidesThem() throws Exception {
-        try (RedisBackend redis = RedisBackend.builder(uri()).keyPrefix("p:").leaseDuration(Duration.ofSeconds(7)).build()) {
+        try (RedisBackend redis = RedisBackend.builder(uri()).keyPrefix("p:").leaseDuration(Duration.ofSeconds(7))
+                .build()) {
             LimitBackend portable = redis.portable().orElseThrow();
             assertThat(portable.toString()).doesNotContain(SECRET).contains("127.0.0.1:" + server.port, "p:", "PT7S");
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
                 out.writeObject(portable);
             }
-            LimitBackend travelled = (LimitBackend) new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray())).readObject();
+            LimitBackend travelled = (LimitBackend) new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))
+                    .readObject();
             String name = "travelled-" + System.nanoTime();
             try (LimitSet here = LimitSet.builder().name(name).add(ResourceLimit.of("slot", 1)).backend(redis).build();
-                 LimitSet there = LimitSet.builder().name(name).add(ResourceLimit.of("slot", 1)).backend(travelled).build();
-                 Acquisition held = here.acquire(Request.of("slot", 1))) {
-                assertThat(there.tryAcquire(Request.of("slot", 1))).as("the same set, reached with the password").isEmpty();
+                    LimitSet there = LimitSet.builder().name(name).add(ResourceLimit.of("slot", 1)).backend(travelled)
+                            .build();
+                    Acquisition held = here.acquire(Request.of("slot", 1))) {
+                assertThat(there.tryAcquire(Request.of("slot", 1))).as("the same set, reached with the password")
+                        .isEmpty();
             } finally {
                 ((AutoCloseable) travelled).close();
             }
         }
-        assertThatThrownBy(() -> RedisBackend.builder(RedisURI.Builder.sentinel("127.0.0.1", 26379, "mymaster").build()))
+        assertThatThrownBy(
+                () -> RedisBackend.builder(RedisURI.Builder.sentinel("127.0.0.1", 26379, "mymaster").build()))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("Sentinel");
     }
 

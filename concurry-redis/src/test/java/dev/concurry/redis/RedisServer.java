@@ -157,7 +157,9 @@ public final class RedisServer implements AutoCloseable {
     private static Path find() {
         // -Dconcurry.redis.server=embedded tests against the embedded-redis binary (Redis 6.2) instead.
         boolean embeddedOnly = "embedded".equals(System.getProperty("concurry.redis.server"));
-        for (String dir : embeddedOnly ? new String[0] : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+        for (String dir : embeddedOnly
+                ? new String[0]
+                : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
             Path p = Path.of(dir, "redis-server");
             if (Files.isExecutable(p)) {
                 return p;

@@ -50,14 +50,14 @@ public class ConcurryAutoConfiguration {
         @Bean
         @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
         static LimitedInterceptor concurryLimitedInterceptor(ConfigurableListableBeanFactory beans,
-                                                             ObjectProvider<ConcurryProperties> properties) {
+                ObjectProvider<ConcurryProperties> properties) {
             return new LimitedInterceptor(beans, () -> properties.getObject().limited().defaultTimeout());
         }
 
         @Bean
         @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
         static DefaultPointcutAdvisor concurryLimitedAdvisor(LimitedInterceptor concurryLimitedInterceptor,
-                                                             Environment environment) {
+                Environment environment) {
             DefaultPointcutAdvisor advisor = new DefaultPointcutAdvisor(
                     new AnnotationMatchingPointcut(null, Limited.class, true), concurryLimitedInterceptor);
             advisor.setOrder(environment.getProperty("concurry.limited.order", Integer.class, 0));

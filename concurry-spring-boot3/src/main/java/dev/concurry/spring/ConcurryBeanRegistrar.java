@@ -61,7 +61,7 @@ final class ConcurryBeanRegistrar implements ImportBeanDefinitionRegistrar, Envi
     }
 
     private static <T> void register(BeanDefinitionRegistry registry, Map<String, String> declaredAs, String prefix,
-                                     String name, Class<T> type, Supplier<T> create, boolean closeable) {
+            String name, Class<T> type, Supplier<T> create, boolean closeable) {
         String earlier = declaredAs.putIfAbsent(name, prefix);
         if (earlier != null) {
             throw new IllegalStateException(prefix + "." + name + " has the name of " + earlier + "." + name

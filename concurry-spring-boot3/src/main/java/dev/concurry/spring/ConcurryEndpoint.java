@@ -79,7 +79,7 @@ public class ConcurryEndpoint {
      * @param workerPools worker pools and task executors by bean name
      */
     public record Report(Map<String, SetReport> limitSets, Map<String, PoolReport> limitPools,
-                         Map<String, WorkerPoolReport> workerPools) {
+            Map<String, WorkerPoolReport> workerPools) {
     }
 
     /**
@@ -98,8 +98,8 @@ public class ConcurryEndpoint {
      * @param error    why the usage could not be read (a distributed backend unreachable), else null
      */
     public record SetReport(String name, String backend, Map<String, String> config, Map<String, KeyReport> keys,
-                            long granted, long rejected, long timedOut, int waiting, double refunded, double charged,
-                            String error) {
+            long granted, long rejected, long timedOut, int waiting, double refunded, double charged,
+            String error) {
 
         static SetReport of(LimitSet set) {
             LimitStats stats;
@@ -130,7 +130,7 @@ public class ConcurryEndpoint {
      * @param charged   units charged by settlements so far
      */
     public record KeyReport(String type, double capacity, String window, String algorithm, double available,
-                            double inUse, int waiting, double refunded, double charged) {
+            double inUse, int waiting, double refunded, double charged) {
 
         static KeyReport of(LimitStats.KeyStats k) {
             Limit limit = k.limit();
@@ -156,7 +156,7 @@ public class ConcurryEndpoint {
      * @param rejected   {@code tryAcquire} calls on the pool that found no set with room so far
      */
     public record PoolReport(String balancing, List<PoolSetReport> sets, long dispatched, long failovers,
-                             long timedOut, long rejected) {
+            long timedOut, long rejected) {
 
         static PoolReport of(LimitPool pool) {
             LimitPoolStats stats = pool.poolStats();
@@ -192,7 +192,7 @@ public class ConcurryEndpoint {
      * @param failed    calls that ended with an exception so far
      */
     public record WorkerPoolReport(String name, String mode, int alive, int active, int queued, long total,
-                                   long completed, long failed) {
+            long completed, long failed) {
 
         static WorkerPoolReport of(Supplier<PoolStats> read) {
             PoolStats s = read.get();

@@ -48,8 +48,8 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
  */
 @ConfigurationProperties(prefix = "concurry", ignoreUnknownFields = false)
 public record ConcurryProperties(Map<String, LimitSetProperties> limitSets, Map<String, LimitPoolProperties> limitPools,
-                                 Map<String, WorkerPoolProperties> workers, @DefaultValue MetricsProperties metrics,
-                                 @DefaultValue LimitedProperties limited) {
+        Map<String, WorkerPoolProperties> workers, @DefaultValue MetricsProperties metrics,
+        @DefaultValue LimitedProperties limited) {
 
     /** Replaces absent maps by empty ones and keeps the declaration order. */
     public ConcurryProperties {
@@ -76,7 +76,7 @@ public record ConcurryProperties(Map<String, LimitSetProperties> limitSets, Map<
      * @param limits  the limits, acquired atomically; at least one
      */
     public record LimitSetProperties(@DefaultValue("in-memory") BackendType backend, String name, String file,
-                                     Map<String, String> config, List<LimitProperties> limits) {
+            Map<String, String> config, List<LimitProperties> limits) {
 
         /** Checks the set on its own; the limits check themselves. */
         public LimitSetProperties {
@@ -120,7 +120,7 @@ public record ConcurryProperties(Map<String, LimitSetProperties> limitSets, Map<
      *                  {@code gcra}, {@code leaky-bucket} or {@code fixed-window}
      */
     public record LimitProperties(@DefaultValue("rate") LimitType type, String key, Double capacity, Duration window,
-                                  RateAlgorithm algorithm) {
+            RateAlgorithm algorithm) {
 
         /** Builds the limit once, so that a bad value fails the start with the core's own message. */
         public LimitProperties {
@@ -133,7 +133,7 @@ public record ConcurryProperties(Map<String, LimitSetProperties> limitSets, Map<
         }
 
         private static Limit toLimit(LimitType type, String key, Double capacity, Duration window,
-                                     RateAlgorithm algorithm) {
+                RateAlgorithm algorithm) {
             String what = (key != null ? "'" + key + "'" : "a " + type.id() + " limit");
             if (capacity == null) {
                 throw new IllegalArgumentException(what + " needs a 'capacity'");
@@ -198,7 +198,7 @@ public record ConcurryProperties(Map<String, LimitSetProperties> limitSets, Map<
      * @param maxQueuedTasks bound of each worker's queue; unbounded by default
      */
     public record WorkerPoolProperties(Mode mode, Integer maxWorkers, LoadBalancing loadBalancing, String limits,
-                                       Integer maxQueuedTasks) {
+            Integer maxQueuedTasks) {
     }
 
     /**
@@ -222,7 +222,7 @@ public record ConcurryProperties(Map<String, LimitSetProperties> limitSets, Map<
      *                       {@code 429 Too Many Requests}
      */
     public record LimitedProperties(Duration defaultTimeout, @DefaultValue("0") int order,
-                                    @DefaultValue("true") boolean http429) {
+            @DefaultValue("true") boolean http429) {
 
         /** Checks the default timeout. */
         public LimitedProperties {

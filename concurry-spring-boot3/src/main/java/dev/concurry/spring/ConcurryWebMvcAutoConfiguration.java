@@ -75,7 +75,7 @@ public class ConcurryWebMvcAutoConfiguration {
 
         @Override
         public Object resolveArgument(MethodParameter parameter, ModelAndViewContainer mavContainer,
-                                      NativeWebRequest webRequest, WebDataBinderFactory binderFactory) {
+                NativeWebRequest webRequest, WebDataBinderFactory binderFactory) {
             return null;
         }
     }

@@ -47,7 +47,8 @@ final class LimitedInterceptor implements MethodInterceptor, SmartInitializingSi
     @Override
     public Object invoke(MethodInvocation invocation) throws Throwable {
         Object target = invocation.getThis();
-        Class<?> targetClass = ClassUtils.getUserClass(target != null ? AopUtils.getTargetClass(target)
+        Class<?> targetClass = ClassUtils.getUserClass(target != null
+                ? AopUtils.getTargetClass(target)
                 : invocation.getMethod().getDeclaringClass());
         LimitedMethod limited = describe(AopUtils.getMostSpecificMethod(invocation.getMethod(), targetClass),
                 targetClass, invocation.getMethod());
@@ -141,7 +142,8 @@ final class LimitedInterceptor implements MethodInterceptor, SmartInitializingSi
             }
         }
         if (!problems.isEmpty()) {
-            throw new IllegalStateException(problems.size() == 1 ? problems.getFirst()
+            throw new IllegalStateException(problems.size() == 1
+                    ? problems.getFirst()
                     : problems.size() + " @Limited methods are misconfigured:\n  - " + String.join("\n  - ", problems));
         }
     }

@@ -72,12 +72,12 @@ final class LimitedMethod {
     }
 
     private LimitedMethod(Method method, Class<?> targetClass, Limited limited, Duration defaultTimeout,
-                          ConfigurableListableBeanFactory beans) {
+            ConfigurableListableBeanFactory beans) {
         this.method = method;
         this.beans = beans;
         this.where = "@Limited on " + ClassUtils.getShortName(targetClass) + "." + method.getName()
                 + Arrays.stream(method.getParameterTypes()).map(Class::getSimpleName)
-                .collect(Collectors.joining(", ", "(", ")"));
+                        .collect(Collectors.joining(", ", "(", ")"));
         this.limiterName = beans.resolveEmbeddedValue(limited.set());
         this.limiter = limiter(limiterName);
         this.amounts = parseRequest(beans.resolveEmbeddedValue(limited.request()));
@@ -98,7 +98,7 @@ final class LimitedMethod {
      * @throws IllegalStateException naming the method and what is wrong
      */
     static LimitedMethod of(Method method, Class<?> targetClass, Limited limited, Duration defaultTimeout,
-                            ConfigurableListableBeanFactory beans) {
+            ConfigurableListableBeanFactory beans) {
         return new LimitedMethod(method, targetClass, limited, defaultTimeout, beans);
     }
 
@@ -131,7 +131,8 @@ final class LimitedMethod {
         }
         MethodBasedEvaluationContext context = new MethodBasedEvaluationContext(target, method, args, PARAMETER_NAMES);
         context.setBeanResolver(new BeanFactoryResolver(beans));
-        functions.forEach((name, f) -> context.registerFunction(name, f.isStatic() ? f.handle() : f.handle().bindTo(target)));
+        functions.forEach(
+                (name, f) -> context.registerFunction(name, f.isStatic() ? f.handle() : f.handle().bindTo(target)));
         return build(context);
     }
 
@@ -217,8 +218,10 @@ final class LimitedMethod {
                 try {
                     parsed.add(new Amount(key, text, 0, PARSER.parseExpression(text)));
                 } catch (ExpressionException e) {
-                    throw new IllegalStateException(where + ": " + key + "=" + text + " is not a valid SpEL expression: "
-                            + e.getMessage(), e);
+                    throw new IllegalStateException(
+                            where + ": " + key + "=" + text + " is not a valid SpEL expression: "
+                                    + e.getMessage(),
+                            e);
                 }
             }
         }
@@ -353,9 +356,9 @@ final class LimitedMethod {
         if (matching.isEmpty()) {
             throw new IllegalStateException(where + ": fallbackMethod \"" + name + "\" must be a method of "
                     + ClassUtils.getShortName(targetClass) + " with the parameters " + Arrays.stream(params)
-                    .map(Class::getSimpleName).collect(Collectors.joining(", ", "(", ")"))
+                            .map(Class::getSimpleName).collect(Collectors.joining(", ", "(", ")"))
                     + ", optionally followed by a LimitRejectedException, returning " + method.getReturnType()
-                    .getSimpleName());
+                            .getSimpleName());
         }
         Method chosen = matching.getFirst();
         ReflectionUtils.makeAccessible(chosen);

@@ -121,7 +121,8 @@ class LimitedOverHttpTest {
         assertThat(keys.path("tokens").path("inUse").asDouble()).isEqualTo(900);
         // 100 tokens are left: a call that fits is still granted, and takes its request unit.
         assertThat(get("/tight?maxTokens=100").statusCode()).isEqualTo(200);
-        assertThat(json("/actuator/concurry/tight").path("keys").path("requests").path("inUse").asDouble()).isEqualTo(4);
+        assertThat(json("/actuator/concurry/tight").path("keys").path("requests").path("inUse").asDouble())
+                .isEqualTo(4);
     }
 
     @Test
@@ -245,7 +246,9 @@ class LimitedOverHttpTest {
     }
 
     private HttpResponse<String> get(String path) throws IOException, InterruptedException {
-        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(60)).build(),
+        return HTTP.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(60))
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 

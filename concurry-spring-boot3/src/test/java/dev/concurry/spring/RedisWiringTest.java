@@ -17,7 +17,8 @@ import org.springframework.context.annotation.Configuration;
  */
 class RedisWiringTest {
     private final ApplicationContextRunner runner = new ApplicationContextRunner()
-            .withConfiguration(AutoConfigurations.of(ConcurryRedisAutoConfiguration.class, ConcurryAutoConfiguration.class));
+            .withConfiguration(
+                    AutoConfigurations.of(ConcurryRedisAutoConfiguration.class, ConcurryAutoConfiguration.class));
 
     @Configuration(proxyBeanMethods = false)
     static class AppClient {

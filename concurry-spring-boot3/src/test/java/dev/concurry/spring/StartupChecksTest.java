@@ -54,11 +54,11 @@ class StartupChecksTest {
         AtomicReference<LimitSet> set = new AtomicReference<>();
         AtomicReference<TaskExecutor> workers = new AtomicReference<>();
         runner.withPropertyValues(OPENAI).withPropertyValues(
-                        "concurry.limit-sets.openai.config.region=us-east-1",
-                        "concurry.limit-pools.all.sets=openai",
-                        "concurry.workers.crawlers.mode=thread",
-                        "concurry.workers.crawlers.max-workers=2",
-                        "concurry.workers.crawlers.limits=all")
+                "concurry.limit-sets.openai.config.region=us-east-1",
+                "concurry.limit-pools.all.sets=openai",
+                "concurry.workers.crawlers.mode=thread",
+                "concurry.workers.crawlers.max-workers=2",
+                "concurry.workers.crawlers.limits=all")
                 .run(context -> {
                     assertThat(context).hasNotFailed();
                     LimitSet openai = context.getBean("openai", LimitSet.class);
@@ -122,7 +122,8 @@ class StartupChecksTest {
     void hazelcastWithoutTheModuleFailsTheStart() {
         runner.withPropertyValues(OPENAI).withPropertyValues("concurry.limit-sets.openai.backend=hazelcast")
                 .run(context -> assertThat(failure(context))
-                        .contains("concurry.limit-sets.openai.backend is hazelcast, but no hazelcast backend is available")
+                        .contains(
+                                "concurry.limit-sets.openai.backend is hazelcast, but no hazelcast backend is available")
                         .contains("dev.concurry:concurry-hazelcast")
                         .contains("HazelcastInstance bean"));
     }
@@ -178,7 +179,8 @@ class StartupChecksTest {
         runner.withPropertyValues(OPENAI).withUserConfiguration(MisspeltKey.class)
                 .run(context -> assertThat(failure(context))
                         .contains("3 @Limited methods are misconfigured")
-                        .contains("@Limited on StartupChecksTest.MisspeltKey.Service.call(int): 'openai' has no key 'tokenz'")
+                        .contains(
+                                "@Limited on StartupChecksTest.MisspeltKey.Service.call(int): 'openai' has no key 'tokenz'")
                         .contains("there is no LimitSet or LimitPool bean named 'anthropic'")
                         .contains("timeout \"soon\" is not a duration"));
     }
@@ -208,7 +210,8 @@ class StartupChecksTest {
     void aFallbackOfTheWrongShapeFailsTheStart() {
         runner.withPropertyValues(OPENAI).withUserConfiguration(BadFallback.class)
                 .run(context -> assertThat(failure(context))
-                        .contains("fallbackMethod \"fallback\" must be a method of StartupChecksTest.BadFallback.Service")
+                        .contains(
+                                "fallbackMethod \"fallback\" must be a method of StartupChecksTest.BadFallback.Service")
                         .contains("with the parameters (int)"));
     }
 

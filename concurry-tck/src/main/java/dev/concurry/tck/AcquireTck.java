@@ -75,7 +75,8 @@ public abstract class AcquireTck extends BackendTck {
     void L11_acquire_with_timeout_times_out_at_deadline() {
         LimitSet set = tokensAndConn();
         granted(set, Request.of("tokens", 10));         // 5 tokens come back at 500 ms
-        Future<Acquisition> waiter = onAnotherThread(() -> set.acquire(Request.of("tokens", 5), Duration.ofMillis(300)));
+        Future<Acquisition> waiter = onAnotherThread(
+                () -> set.acquire(Request.of("tokens", 5), Duration.ofMillis(300)));
         awaitWaiting(set, 1);
         advanceTo(300 * MS - 1);
         assertThat(set.stats().waiting()).isEqualTo(1);
@@ -86,7 +87,8 @@ public abstract class AcquireTck extends BackendTck {
         assertThat(stats.waiting()).isZero();
         assertThat(stats.key("tokens").available()).as("3 tokens refilled, none taken").isEqualTo(3);
         // A timeout long enough is granted at 500 ms + 300 ms = 800 ms.
-        Future<Acquisition> patient = onAnotherThread(() -> set.acquire(Request.of("tokens", 8), Duration.ofSeconds(1)));
+        Future<Acquisition> patient = onAnotherThread(
+                () -> set.acquire(Request.of("tokens", 8), Duration.ofSeconds(1)));
         awaitWaiting(set, 1);
         advanceTo(800 * MS);
         await(patient);

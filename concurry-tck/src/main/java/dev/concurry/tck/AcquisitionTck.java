@@ -52,12 +52,17 @@ public abstract class AcquisitionTck extends BackendTck {
     void L13_bad_updates_are_rejected() {
         LimitSet set = llmSet();
         try (Acquisition acq = granted(set, Request.of("tokens", 50).and("db_conn", 1))) {
-            assertThatThrownBy(() -> acq.update("nope", 1)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("nope");
-            assertThatThrownBy(() -> acq.update("requests", 1)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("requests");
-            assertThatThrownBy(() -> acq.update("db_conn", 1)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("db_conn");
-            assertThatThrownBy(() -> acq.update("tokens", -1)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tokens");
+            assertThatThrownBy(() -> acq.update("nope", 1)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("nope");
+            assertThatThrownBy(() -> acq.update("requests", 1)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("requests");
+            assertThatThrownBy(() -> acq.update("db_conn", 1)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("db_conn");
+            assertThatThrownBy(() -> acq.update("tokens", -1)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("tokens");
             assertThatThrownBy(() -> acq.update("tokens", Double.NaN)).isInstanceOf(IllegalArgumentException.class);
-            assertThatThrownBy(() -> acq.update("tokens", Double.POSITIVE_INFINITY)).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> acq.update("tokens", Double.POSITIVE_INFINITY))
+                    .isInstanceOf(IllegalArgumentException.class);
             // A map update is checked whole before any of it applies.
             Map<String, Number> mixed = new HashMap<>();
             mixed.put("tokens", 5);
@@ -145,13 +150,15 @@ public abstract class AcquisitionTck extends BackendTck {
     @DisplayName("L13 config() returns the set's config, immutable")
     void L13_config_is_the_sets_config_and_immutable() {
         Map<String, String> source = new HashMap<>(Map.of("region", "us-east-1"));
-        LimitSet set = LimitSet.builder().add(ResourceLimit.of("db_conn", 1)).config(source).backend(backend(clock)).build();
+        LimitSet set = LimitSet.builder().add(ResourceLimit.of("db_conn", 1)).config(source).backend(backend(clock))
+                .build();
         try (set) {
             source.put("region", "changed");
             assertThat(set.config()).containsExactlyEntriesOf(Map.of("region", "us-east-1"));
             try (Acquisition acq = set.acquire(CONN)) {
                 assertThat(acq.config()).isEqualTo(Map.of("region", "us-east-1"));
-                assertThatThrownBy(() -> acq.config().put("region", "x")).isInstanceOf(UnsupportedOperationException.class);
+                assertThatThrownBy(() -> acq.config().put("region", "x"))
+                        .isInstanceOf(UnsupportedOperationException.class);
             }
             assertThatThrownBy(() -> set.config().put("region", "x")).isInstanceOf(UnsupportedOperationException.class);
         }
@@ -226,7 +233,8 @@ public abstract class AcquisitionTck extends BackendTck {
         assertThat(stats.key(CallLimit.KEY).inUse()).isEqualTo(1);
         assertThat(stats.granted()).isEqualTo(1);
         assertThat(stats.keys().keySet()).containsExactly("tokens", "db_conn", CallLimit.KEY);
-        assertThatThrownBy(() -> stats.key("nope")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tokens");
+        assertThatThrownBy(() -> stats.key("nope")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("tokens");
 
         Future<Acquisition> waiter = blockingAcquire(set, Request.of("db_conn", 2));
         LimitStats waiting = set.stats();

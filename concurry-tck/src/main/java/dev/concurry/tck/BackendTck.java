@@ -200,7 +200,9 @@ public abstract class BackendTck {
     }
 
     /** How a waiter waits, for tests that must hold for both. */
-    protected enum WaitMode { BLOCKING, ASYNC }
+    protected enum WaitMode {
+        BLOCKING, ASYNC
+    }
 
     /** Starts a waiter for {@code request} that is expected to wait. */
     protected Future<Acquisition> waiter(LimitSet set, Request request, WaitMode mode) {

@@ -296,7 +296,8 @@ public abstract class FeedbackTck extends BackendTck {
     @DisplayName("F2 what the provider said shows in stats: remaining and time to reset")
     void F2_stats_show_what_was_heard() {
         LimitSet set = set();
-        set.observe(ProviderReport.builder().limit("tokens", 100).remaining("tokens", 42, Duration.ofSeconds(3)).build());
+        set.observe(
+                ProviderReport.builder().limit("tokens", 100).remaining("tokens", 42, Duration.ofSeconds(3)).build());
         advanceTo(SECOND);
         ProviderFeedback heard = set.stats().key("tokens").provider();
         assertThat(heard.remaining()).hasValue(42);

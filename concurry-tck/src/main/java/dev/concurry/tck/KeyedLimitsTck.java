@@ -69,8 +69,9 @@ public abstract class KeyedLimitsTck extends BackendTck {
 
     /** 10 requests per second (one every 100 ms), token bucket, and 2 jobs. */
     private KeyedLimits<String> customers() {
-        return track(this.<String>family(RateLimit.of("requests", 10, Duration.ofSeconds(1), RateAlgorithm.TOKEN_BUCKET),
-                ResourceLimit.of("jobs", 2)).name("customers").build());
+        return track(
+                this.<String>family(RateLimit.of("requests", 10, Duration.ofSeconds(1), RateAlgorithm.TOKEN_BUCKET),
+                        ResourceLimit.of("jobs", 2)).name("customers").build());
     }
 
     private static int grantsNow(KeyedLimits<String> family, String key, Request request, int max) {
@@ -193,7 +194,7 @@ public abstract class KeyedLimitsTck extends BackendTck {
     @DisplayName("L25 attempt: a refused key says what was short, when it can be granted, and its config")
     void L25_attempt_refusal_is_per_key() {
         KeyedLimits<String> family = track(this.<String>family(
-                        RateLimit.of("requests", 10, Duration.ofSeconds(1), RateAlgorithm.TOKEN_BUCKET))
+                RateLimit.of("requests", 10, Duration.ofSeconds(1), RateAlgorithm.TOKEN_BUCKET))
                 .name("api").config(Map.of("service", "search")).config(id -> Map.of("customer", id)).build());
         grantsNow(family, "acme", Request.of("requests", 4), 2);    // 2 left; 3 more need 100 ms
         Refusal refusal = refusal(family.attempt("acme", Request.of("requests", 3)));

@@ -334,7 +334,8 @@ public abstract class LimitPoolTck extends BackendTck {
 
     @Test
     void aKeyNoSetHasIsRejectedAtOnceListingThePoolsKeys_L23() {
-        LimitSet a = track(LimitSet.builder().add(RateLimit.of("tokens", 1000, MINUTE)).backend(backend(clock)).build());
+        LimitSet a = track(
+                LimitSet.builder().add(RateLimit.of("tokens", 1000, MINUTE)).backend(backend(clock)).build());
         LimitSet b = track(LimitSet.builder().add(RateLimit.of("tokens", 1000, MINUTE))
                 .add(RateLimit.of("images", 10, MINUTE)).backend(backend(clock)).build());
         LimitPool pool = LimitPool.of(a, b);

@@ -107,7 +107,8 @@ public abstract class RefusalTck extends BackendTck {
     void L25_blocking_timeout_carries_the_facts() throws Exception {
         LimitSet set = set();
         granted(set, Request.of("tokens", 100)).close();                 // empty: 100 tokens take 1 s
-        Future<Acquisition> waiter = onAnotherThread(() -> set.acquire(Request.of("tokens", 100), Duration.ofMillis(400)));
+        Future<Acquisition> waiter = onAnotherThread(
+                () -> set.acquire(Request.of("tokens", 100), Duration.ofMillis(400)));
         awaitWaiting(set, 1);
         advanceTo(400 * MS);
         Throwable failure = failureOf(waiter);
@@ -115,7 +116,8 @@ public abstract class RefusalTck extends BackendTck {
                 .hasMessageContaining("tokens: 40 of 100 available").hasMessageContaining("nothing was taken");
         Refusal refusal = ((AcquireTimeoutException) failure).refusal().orElseThrow();
         assertThat(refusal.shortage("tokens").orElseThrow().available()).isEqualTo(40);
-        assertThat(refusal.grantableIn()).as("at the deadline, 600 ms were still missing").contains(Duration.ofMillis(600));
+        assertThat(refusal.grantableIn()).as("at the deadline, 600 ms were still missing")
+                .contains(Duration.ofMillis(600));
         assertThat(set.stats().timedOut()).isEqualTo(1);
     }
 

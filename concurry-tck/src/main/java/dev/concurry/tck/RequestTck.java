@@ -46,29 +46,34 @@ public abstract class RequestTck extends BackendTck {
         for (double bad : new double[] {0, -1, Double.NaN, Double.POSITIVE_INFINITY}) {
             assertThatThrownBy(() -> RateLimit.of("tokens", bad, Duration.ofSeconds(1)))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("capacity").hasMessageContaining("tokens").hasMessageContaining(String.valueOf(bad));
+                    .hasMessageContaining("capacity").hasMessageContaining("tokens")
+                    .hasMessageContaining(String.valueOf(bad));
             assertThatThrownBy(() -> CallLimit.of(bad, Duration.ofSeconds(1)))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("capacity").hasMessageContaining(String.valueOf(bad));
         }
         assertThatThrownBy(() -> ResourceLimit.of("db_conn", 0))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("capacity").hasMessageContaining("0");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("capacity")
+                .hasMessageContaining("0");
     }
 
     @Test
     @DisplayName("L4 a window <= 0 is refused, naming the field and value")
     void L4_bad_window_is_refused() {
         assertThatThrownBy(() -> RateLimit.of("tokens", 1, Duration.ZERO))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("window").hasMessageContaining("PT0S");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("window")
+                .hasMessageContaining("PT0S");
         assertThatThrownBy(() -> CallLimit.of(1, Duration.ofSeconds(-1)))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("window").hasMessageContaining("PT-1S");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("window")
+                .hasMessageContaining("PT-1S");
     }
 
     @Test
     @DisplayName("L4 a fractional ResourceLimit capacity is refused, naming the value")
     void L4_fractional_resource_capacity_is_refused() {
         assertThatThrownBy(() -> ResourceLimit.of("db_conn", 2.5))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("capacity").hasMessageContaining("2.5");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("capacity")
+                .hasMessageContaining("2.5");
         assertThat(ResourceLimit.of("db_conn", 3.0).capacity()).isEqualTo(3);
     }
 
@@ -76,7 +81,8 @@ public abstract class RequestTck extends BackendTck {
     @DisplayName("L4 duplicate keys in one set are refused, naming the key")
     void L4_duplicate_keys_are_refused() {
         assertThatThrownBy(() -> set(RateLimit.of("tokens", 1, Duration.ofSeconds(1)), ResourceLimit.of("tokens", 1)))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("duplicate").hasMessageContaining("tokens");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("duplicate")
+                .hasMessageContaining("tokens");
         assertThatThrownBy(() -> set(CallLimit.of(1, Duration.ofSeconds(1)), CallLimit.of(2, Duration.ofSeconds(1))))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(CallLimit.KEY);
     }
@@ -166,7 +172,8 @@ public abstract class RequestTck extends BackendTck {
     void L10_bad_amounts_rejected_at_request_construction() {
         for (double bad : new double[] {-1, -0.001, Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY}) {
             assertThatThrownBy(() -> Request.of("tokens", bad))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tokens").hasMessageContaining(String.valueOf(bad));
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tokens")
+                    .hasMessageContaining(String.valueOf(bad));
             assertThatThrownBy(() -> Request.of("db_conn", 1).and("tokens", bad))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tokens");
             assertThatThrownBy(() -> Request.of(Map.of("tokens", bad)))

@@ -32,7 +32,8 @@ public abstract class SlidingWindowTck extends BackendTck {
     @Test
     @DisplayName("L1 SLIDING_WINDOW is the default algorithm")
     void L1_sliding_window_is_the_default() {
-        assertThat(RateLimit.of("tokens", 10, Duration.ofSeconds(1)).algorithm()).isEqualTo(RateAlgorithm.SLIDING_WINDOW);
+        assertThat(RateLimit.of("tokens", 10, Duration.ofSeconds(1)).algorithm())
+                .isEqualTo(RateAlgorithm.SLIDING_WINDOW);
     }
 
     @Test
@@ -154,7 +155,8 @@ public abstract class SlidingWindowTck extends BackendTck {
             for (int j = i; j < grants.size() && grants.get(j)[0] < start + window; j++) {
                 sum += grants.get(j)[1];
             }
-            assertThat((double) sum).as("seed %d: units granted in [%d, %d + W)", seed, start, start).isLessThanOrEqualTo(capacity);
+            assertThat((double) sum).as("seed %d: units granted in [%d, %d + W)", seed, start, start)
+                    .isLessThanOrEqualTo(capacity);
         }
     }
 

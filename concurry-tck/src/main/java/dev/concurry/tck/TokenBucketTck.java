@@ -129,7 +129,8 @@ public abstract class TokenBucketTck extends BackendTck {
                 long nanos = random.nextBoolean() ? random.nextLong(window.toNanos() / 2) : random.nextInt(200) * MS;
                 clock.advanceNanos(nanos);
             } else if (op < 8) {
-                double amount = random.nextBoolean() ? 1 + random.nextInt((int) capacity)
+                double amount = random.nextBoolean()
+                        ? 1 + random.nextInt((int) capacity)
                         : Math.min(capacity, random.nextDouble() * capacity);
                 Request request = Request.of("k", amount);
                 Optional<Acquisition> a = bucket.tryAcquire(request);
@@ -156,7 +157,8 @@ public abstract class TokenBucketTck extends BackendTck {
             }
             assertThat(gcra.stats().key("k").available())
                     .as("available units at %s", where)
-                    .isCloseTo(bucket.stats().key("k").available(), org.assertj.core.data.Offset.offset(1e-6 * capacity));
+                    .isCloseTo(bucket.stats().key("k").available(),
+                            org.assertj.core.data.Offset.offset(1e-6 * capacity));
         }
         assertThat(grants).as("seed %d: the sequence exercises grants", seed).isPositive();
         assertThat(refusals).as("seed %d: the sequence exercises refusals", seed).isPositive();

@@ -116,7 +116,7 @@ class InMemoryLimitSetStressTest {
     }
 
     private static void hammerOnce(LimitSet set, SplittableRandom random, long end, ConcurrentLinkedQueue<Grant> log,
-                                   AtomicInteger holders, AtomicInteger maxHolders, AtomicInteger timeouts) {
+            AtomicInteger holders, AtomicInteger maxHolders, AtomicInteger timeouts) {
         int units = 1 + random.nextInt(3);
         int shape = random.nextInt(3);
         Request request = switch (shape) {

@@ -140,9 +140,9 @@ class SharedMemoryFaultsTest {
         assumeTrue(ChildJvm.canStop(), "kill -STOP is not available here: cannot pause a child inside the lock");
         Path file = dir.resolve("s2.limits");
         try (ChildJvm child = ChildJvm.start(dir, Child.class, "spin", file.toString());
-             LimitSet set = spinSet(file);
-             LimitSet unrelated = LimitSet.builder()
-                     .add(RateLimit.of("r", 1, Duration.ofSeconds(1), RateAlgorithm.TOKEN_BUCKET)).build()) {
+                LimitSet set = spinSet(file);
+                LimitSet unrelated = LimitSet.builder()
+                        .add(RateLimit.of("r", 1, Duration.ofSeconds(1), RateAlgorithm.TOKEN_BUCKET)).build()) {
             assertThat(child.readLine()).isEqualTo("RUNNING");
             set.acquire(SLOW).close();
             // Queued now; its wake-up (the slow bucket refills in 400 ms) falls while the child is stopped.

@@ -13,7 +13,6 @@ import dev.concurry.limit.RateLimit;
 import dev.concurry.limit.Request;
 import dev.concurry.limit.ResourceLimit;
 import java.io.BufferedReader;
-import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.Writer;
@@ -71,7 +70,8 @@ class SharedMemoryProcessesTest {
     public static final class Child {
         public static void main(String[] args) throws Exception {
             switch (args[0]) {
-                case "hammer" -> hammer(Path.of(args[1]), Path.of(args[2]), Long.parseLong(args[3]), Long.parseLong(args[4]));
+                case "hammer" ->
+                    hammer(Path.of(args[1]), Path.of(args[2]), Long.parseLong(args[3]), Long.parseLong(args[4]));
                 case "hold" -> hold(Path.of(args[1]));
                 case "crash" -> crash(Path.of(args[1]));
                 case "observe" -> observe(Path.of(args[1]));
@@ -208,7 +208,6 @@ class SharedMemoryProcessesTest {
         }
     }
 
-
     // ---- tests -------------------------------------------------------------------------------------
 
     /** One grant read back from a child's log. */
@@ -298,7 +297,7 @@ class SharedMemoryProcessesTest {
     void release_wakes_and_killed_holder_is_reclaimed() throws Exception {
         Path file = dir.resolve("holder.limits");
         try (ChildJvm child = ChildJvm.start(dir, Child.class, "hold", file.toString());
-             LimitSet set = holderSet(file)) {
+                LimitSet set = holderSet(file)) {
             assertThat(child.readLine()).isEqualTo("HELD");
             assertThat(set.stats().key("conn").inUse()).isEqualTo(2);
             assertThat(set.tryAcquire(Request.of("conn", 2))).isEmpty();
@@ -327,7 +326,8 @@ class SharedMemoryProcessesTest {
             assertThat(child.process.waitFor(20, TimeUnit.SECONDS)).isTrue();
             long killed = System.nanoTime();
             try (Acquisition all = set.acquire(Request.of("conn", PERMITS).and("units", 10), Duration.ofSeconds(10))) {
-                System.out.printf("permits of the killed JVM reclaimed after %.1f ms%n", (System.nanoTime() - killed) / 1e6);
+                System.out.printf("permits of the killed JVM reclaimed after %.1f ms%n",
+                        (System.nanoTime() - killed) / 1e6);
                 LimitStats stats = set.stats();
                 assertThat(stats.key("conn").inUse()).isEqualTo(PERMITS);
                 assertThat(stats.key("conn").available()).isZero();
@@ -447,8 +447,8 @@ class SharedMemoryProcessesTest {
         // The same specs open it fine and share its state.
         try (LimitSet a = LimitSet.builder().name("api").add(RateLimit.of("requests", 10, Duration.ofSeconds(1)))
                 .backend(Backends.sharedMemory(file)).build();
-             LimitSet b = LimitSet.builder().name("api").add(RateLimit.of("requests", 10, Duration.ofSeconds(1)))
-                .backend(Backends.sharedMemory(file)).build()) {
+                LimitSet b = LimitSet.builder().name("api").add(RateLimit.of("requests", 10, Duration.ofSeconds(1)))
+                        .backend(Backends.sharedMemory(file)).build()) {
             assertThat(a.tryAcquire(Request.of("requests", 10))).isPresent();
             assertThat(b.tryAcquire(Request.of("requests", 1))).isEmpty();
             assertThat(b.backend().crossProcess()).isTrue();

@@ -52,7 +52,8 @@ public final class LimitFilter extends Filter {
     private record Gate(Limiter limiter, List<Limit> limits, Supplier<LimitStats> stats) {
     }
 
-    private LimitFilter(String description, Function<HttpExchange, Gate> gate, Function<HttpExchange, Request> request) {
+    private LimitFilter(String description, Function<HttpExchange, Gate> gate,
+            Function<HttpExchange, Request> request) {
         this.description = description;
         this.gate = gate;
         this.request = Objects.requireNonNull(request, "request");
@@ -74,7 +75,7 @@ public final class LimitFilter extends Filter {
      * requests without one before this filter).
      */
     public static <K> LimitFilter of(KeyedLimits<K> family, Function<HttpExchange, K> key,
-                                     Function<HttpExchange, Request> request) {
+            Function<HttpExchange, Request> request) {
         Objects.requireNonNull(family, "family");
         Objects.requireNonNull(key, "key");
         return new LimitFilter("Concurry keyed limits '" + family.name() + "'", exchange -> {

@@ -76,7 +76,9 @@ public final class ProviderHeaders {
     /** The name the older, unnamed IETF fields report under. */
     public static final String DEFAULT_POLICY = "default";
 
-    private enum Dialect { OPENAI, ANTHROPIC, IETF, GITHUB, RETRY_AFTER }
+    private enum Dialect {
+        OPENAI, ANTHROPIC, IETF, GITHUB, RETRY_AFTER
+    }
 
     private static final Pattern OPENAI = Pattern.compile("x-ratelimit-(limit|remaining|reset)-(.+)");
     private static final Pattern ANTHROPIC = Pattern.compile("anthropic-ratelimit-(.+)-(limit|remaining|reset)");
@@ -379,7 +381,8 @@ public final class ProviderHeaders {
             if (limit != null) {
                 // "100" or, in some drafts, "100, 100;w=60": the first member is the current quota.
                 List<StructuredFields.Item> items = StructuredFields.list(limit);
-                quota(DEFAULT_POLICY).limit = items.isEmpty() ? number("RateLimit-Limit", limit)
+                quota(DEFAULT_POLICY).limit = items.isEmpty()
+                        ? number("RateLimit-Limit", limit)
                         : number("RateLimit-Limit", items.getFirst().value());
             }
             String left = firstOf("RateLimit-Remaining");

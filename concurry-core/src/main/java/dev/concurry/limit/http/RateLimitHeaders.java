@@ -135,7 +135,7 @@ public final class RateLimitHeaders {
      * over {@code stats}, which is read only if needed.
      */
     private static Map<String, String> fields(List<Limit> limits, Supplier<LimitStats> statsOf,
-                                              Collection<String> keys, Map<String, Double> known) {
+            Collection<String> keys, Map<String, Double> known) {
         StringBuilder policy = new StringBuilder();
         StringBuilder rateLimit = new StringBuilder();
         LimitStats stats = null;

@@ -110,8 +110,10 @@ final class Holders {
                 valid = held >= 0 && held <= capacity && held == Math.rint(held) && (held == 0 || state[b] != 0);
             }
             if (!valid) {
-                cleared = (cleared == null ? new StringBuilder("cleared holder slots") : cleared.append(',')).append(' ')
-                        .append(s).append(' ').append(Arrays.toString(Arrays.copyOfRange(state, b, b + layout.slotWords)));
+                cleared = (cleared == null ? new StringBuilder("cleared holder slots") : cleared.append(','))
+                        .append(' ')
+                        .append(s).append(' ')
+                        .append(Arrays.toString(Arrays.copyOfRange(state, b, b + layout.slotWords)));
                 Arrays.fill(state, b, b + layout.slotWords, 0);
             }
         }

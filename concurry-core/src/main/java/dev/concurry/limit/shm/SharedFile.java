@@ -394,7 +394,8 @@ final class SharedFile {
                 ? "it was truncated to " + size + " bytes while in use (a set with these limits needs "
                         + layout.size + ")"
                 : "reading its mapping failed (" + fault.getMessage() + "); it may have been truncated, or the"
-                        + " disk is full", fault);
+                        + " disk is full",
+                fault);
     }
 
     /** Marks the file unusable in this JVM for {@code why}; returns the exception to throw. */

@@ -148,6 +148,7 @@ public final class SharedMemoryBackend implements LimitBackend, Serializable {
 
     @Override
     public String toString() {
-        return "Backends.sharedMemory(" + (file != null ? file : "<tmpdir>/concurry-<name>.limits") + ", " + clock + ")";
+        return "Backends.sharedMemory(" + (file != null ? file : "<tmpdir>/concurry-<name>.limits") + ", " + clock
+                + ")";
     }
 }

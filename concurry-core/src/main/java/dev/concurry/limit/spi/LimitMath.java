@@ -79,7 +79,9 @@ final class LimitMath {
     private static final int FB_SCALE = 4;
     private static final int FB_SOURCE = 5;
 
-    enum Kind { LEAKY_BUCKET, SLIDING_WINDOW, FIXED_WINDOW, GCRA, RESOURCE }
+    enum Kind {
+        LEAKY_BUCKET, SLIDING_WINDOW, FIXED_WINDOW, GCRA, RESOURCE
+    }
 
     final Kind kind;
     final double capacity;
@@ -342,9 +344,11 @@ final class LimitMath {
                     : null;
             case FIXED_WINDOW -> !whole(s[o]) || s[o] > Math.floor(latest / window)
                     ? "window index " + s[o] + " (now is in window " + Math.floor(now / window) + ")"
-                    : s[o + 1] < -tolerance || s[o + 1] > capacity + debt ? "count " + s[o + 1] + " out of range"
-                    : !whole(s[o + 2]) || s[o + 2] < 0 ? "first sequence number " + s[o + 2]
-                    : null;
+                    : s[o + 1] < -tolerance || s[o + 1] > capacity + debt
+                            ? "count " + s[o + 1] + " out of range"
+                            : !whole(s[o + 2]) || s[o + 2] < 0
+                                    ? "first sequence number " + s[o + 2]
+                                    : null;
             case SLIDING_WINDOW -> slidingInvalid(s, latest, debt, thorough);
             case RESOURCE -> s[o] < 0 || s[o] > capacity || !whole(s[o])
                     ? "permits held " + s[o] + ", not a whole number in [0, " + capacity + "]"
@@ -358,7 +362,8 @@ final class LimitMath {
      */
     private String feedbackInvalid(double[] s) {
         int f = feedback;
-        if (Double.isNaN(s[f + FB_UNTIL]) || Double.isNaN(s[f + FB_PAUSE]) || s[f + FB_UNTIL] == Double.POSITIVE_INFINITY
+        if (Double.isNaN(s[f + FB_UNTIL]) || Double.isNaN(s[f + FB_PAUSE])
+                || s[f + FB_UNTIL] == Double.POSITIVE_INFINITY
                 || s[f + FB_PAUSE] == Double.POSITIVE_INFINITY) {
             return "provider feedback end times " + s[f + FB_UNTIL] + ", " + s[f + FB_PAUSE];
         }
@@ -503,7 +508,7 @@ final class LimitMath {
      * @param scale      units counted for each unit granted (an adopted limit: capacity / reported)
      */
     void observe(double[] s, double now, double mark, double source, double remaining, double resetNanos,
-                 double pauseNanos, double scale) {
+            double pauseNanos, double scale) {
         if (feedback < 0) {
             return;
         }

@@ -13,7 +13,8 @@ import java.util.Map;
  * @param config metadata returned by {@code Acquisition.config()}
  */
 public record LimitSetDefinition(String name, List<Limit> limits, Map<String, String> config)
-        implements java.io.Serializable {
+        implements
+            java.io.Serializable {
     public LimitSetDefinition {
         limits = List.copyOf(limits);
         config = Map.copyOf(config);

@@ -40,7 +40,7 @@ public final class ResolvedRequest {
     private final Map<String, Double> granted;
 
     private ResolvedRequest(int[] limits, double[] amounts, String[] keys, long mask, boolean holdsResource,
-                            boolean ratesOnly, Map<String, Double> granted) {
+            boolean ratesOnly, Map<String, Double> granted) {
         this.limits = limits;
         this.amounts = amounts;
         this.keys = keys;

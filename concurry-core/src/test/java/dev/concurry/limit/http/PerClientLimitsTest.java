@@ -102,7 +102,8 @@ class PerClientLimitsTest {
         }
         HttpResponse<String> refused = send("acme");
         assertThat(refused.statusCode()).isEqualTo(429);
-        assertThat(refused.headers().firstValue("Retry-After")).as("the first request leaves the window at 60 s").hasValue("60");
+        assertThat(refused.headers().firstValue("Retry-After")).as("the first request leaves the window at 60 s")
+                .hasValue("60");
         assertThat(refused.headers().firstValue("RateLimit")).hasValue("\"requests\";r=0;t=60");
         assertThat(refused.body()).contains("requests: 0 of 1 available");
 
@@ -133,7 +134,8 @@ class PerClientLimitsTest {
             Attempt.Refused refused = (Attempt.Refused) jobs.attempt("acme", request);
             assertThat(RateLimitHeaders.refused(jobs, "acme", refused.refusal()))
                     .as("only a release frees the job: no Retry-After")
-                    .isEqualTo(Map.of("RateLimit-Policy", "\"requests\";q=2;w=10", "RateLimit", "\"requests\";r=1;t=10"));
+                    .isEqualTo(
+                            Map.of("RateLimit-Policy", "\"requests\";q=2;w=10", "RateLimit", "\"requests\";r=1;t=10"));
             held.close();
         }
     }

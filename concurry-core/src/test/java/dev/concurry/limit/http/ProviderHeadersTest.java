@@ -233,7 +233,8 @@ class ProviderHeadersTest {
         @DisplayName("F1 IETF older forms: RateLimit-Limit/-Remaining/-Reset and the RateLimit dictionary")
         void reads_older_forms() {
             ProviderReport separate = ProviderHeaders.ietf().mapKey(ProviderHeaders.DEFAULT_POLICY, "requests")
-                    .read(headers("RateLimit-Limit", "100, 100;w=60", "RateLimit-Remaining", "7", "RateLimit-Reset", "13"));
+                    .read(headers("RateLimit-Limit", "100, 100;w=60", "RateLimit-Remaining", "7", "RateLimit-Reset",
+                            "13"));
             assertThat(quota(separate, "requests").limit()).hasValue(100);
             assertThat(quota(separate, "requests").remaining()).hasValue(7);
             assertThat(quota(separate, "requests").resetIn()).contains(Duration.ofSeconds(13));
@@ -323,7 +324,8 @@ class ProviderHeadersTest {
         @DisplayName("F3 Retry-After on a 200 is not a pause; pauseKeys chooses the keys a pause applies to")
         void status_and_keys() {
             assertThat(ProviderHeaders.retryAfter(200, Map.of("Retry-After", "3")).retryAfter()).isEmpty();
-            ProviderReport report = ProviderHeaders.retryAfter().pauseKeys("tokens").read(429, Map.of("retry-after", "1"));
+            ProviderReport report = ProviderHeaders.retryAfter().pauseKeys("tokens").read(429,
+                    Map.of("retry-after", "1"));
             assertThat(report.pauses("tokens")).isTrue();
             assertThat(report.pauses("requests")).isFalse();
             assertThat(ProviderHeaders.retryAfter(429, Map.of()).refused()).as("a 429 without a time").isTrue();

@@ -32,7 +32,7 @@ class RateLimitHeadersTest {
     }
 
     private static void assertQuota(ProviderReport report, String key, double limit, Duration window, double remaining,
-                                    Duration reset) {
+            Duration reset) {
         ProviderReport.Quota q = report.quota(key).orElseThrow();
         assertThat(q.limit()).as(key + " limit").hasValue(limit);
         assertThat(q.window()).as(key + " window").contains(window);

@@ -32,8 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class SharedFileCorruptionTest {
     private static final List<Limit> POOL = List.of(ResourceLimit.of("conn", 5));
-    private static final List<Limit> BUCKET =
-            List.of(RateLimit.of("tokens", 10, Duration.ofMillis(200), RateAlgorithm.TOKEN_BUCKET));
+    private static final List<Limit> BUCKET = List
+            .of(RateLimit.of("tokens", 10, Duration.ofMillis(200), RateAlgorithm.TOKEN_BUCKET));
 
     @TempDir
     Path dir;

@@ -28,7 +28,8 @@ class LimitMathTest {
                 now += Math.max(Math.ceil(wait - 1e-6), 1);             // the engine's wake-up instant
             }
             // On the exact grid k/3 s give or take the nanosecond of float noise: no drift builds up.
-            assertThat(now).as("grant %d", k + 1).isCloseTo(Math.ceil(k * 1e9 / 3), org.assertj.core.data.Offset.offset(1.0));
+            assertThat(now).as("grant %d", k + 1).isCloseTo(Math.ceil(k * 1e9 / 3),
+                    org.assertj.core.data.Offset.offset(1.0));
         }
     }
 

@@ -32,7 +32,8 @@ class LlmClient {
                 .header("X-Sent-At", Long.toString(grantedAt))
                 .body(new MockProvider.CompletionRequest(prompt, maxTokens))
                 .retrieve()
-                .onStatus(HttpStatusCode::isError, (request, reply) -> { })   // a 429 is counted, not thrown
+                .onStatus(HttpStatusCode::isError, (request, reply) -> {
+                })   // a 429 is counted, not thrown
                 .toEntity(MockProvider.CompletionResponse.class);
         if (!response.getStatusCode().is2xxSuccessful() || response.getBody() == null) {
             return new Completion(null, 0, response.getStatusCode().value());

@@ -51,7 +51,7 @@ class MockProvider {
 
     @PostMapping("/mock/v1/completions")
     ResponseEntity<CompletionResponse> complete(@RequestBody CompletionRequest request,
-                                                @RequestHeader(name = "X-Sent-At", required = false) Long sentAt) {
+            @RequestHeader(name = "X-Sent-At", required = false) Long sentAt) {
         int used = ThreadLocalRandom.current().nextInt(20, Math.max(21, request.max_tokens() + 1));
         long at = sentAt != null ? sentAt : System.nanoTime();
         lock.lock();

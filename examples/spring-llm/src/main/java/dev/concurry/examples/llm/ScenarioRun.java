@@ -36,9 +36,9 @@ class ScenarioRun implements ApplicationRunner {
     }
 
     ScenarioRun(LlmClient client, @Qualifier("llm") TaskExecutor workers, @Qualifier("openai") LimitSet openai,
-                MockProvider provider, ConfigurableApplicationContext context,
-                @Value("${example.seconds}") int seconds, @Value("${example.minute}") Duration minute,
-                @Value("${example.max-tokens}") int maxTokens, @Value("${example.exit}") boolean exit) {
+            MockProvider provider, ConfigurableApplicationContext context,
+            @Value("${example.seconds}") int seconds, @Value("${example.minute}") Duration minute,
+            @Value("${example.max-tokens}") int maxTokens, @Value("${example.exit}") boolean exit) {
         this.client = client;
         this.workers = workers;
         this.openai = openai;
@@ -84,8 +84,9 @@ class ScenarioRun implements ApplicationRunner {
         if (exit) {
             System.exit(SpringApplication.exit(context, () -> 0));
         }
-        System.out.println("  still running: curl localhost:" + context.getEnvironment().getProperty("local.server.port")
-                + "/actuator/concurry");
+        System.out
+                .println("  still running: curl localhost:" + context.getEnvironment().getProperty("local.server.port")
+                        + "/actuator/concurry");
     }
 
     /** The last run's report, or null before the run ended. */
