@@ -104,6 +104,8 @@ case "$mode" in
       echo "# load before the run: $(uptime | sed 's/.*load average/load average/')"
       echo "# command: bench/run.sh redis $profile"
       "$java" -cp "$jar" dev.concurry.bench.RedisReport "$profile" "$out"
+      echo "# load after the JMH runs: $(uptime | sed 's/.*load average/load average/')"
+      "$java" -cp "$jar" dev.concurry.bench.RedisServerTime
       echo "# load after the run: $(uptime | sed 's/.*load average/load average/')"
     } 2>&1 | tee "$out.txt"
     echo "bench: results in ${out#$root/}.txt and -*.json" >&2

@@ -83,20 +83,28 @@ class KeyedLimitsTest {
     }
 
     @Test
-    @DisplayName("L24/L17 the shared-memory backend refuses keyed families: one file per key would not scale")
-    void L24_shared_memory_refuses_families() throws Exception {
+    @DisplayName("L24/L17 a keyed family on shared memory: one file per key, shared by every family opened on it")
+    void L24_shared_memory_families_share_each_keys_file() throws Exception {
         Path dir = Files.createTempDirectory("concurry-keyed");
-        try {
-            assertThatThrownBy(() -> KeyedLimits.<String>builder().name("customers").add(REQUESTS)
-                    .backend(Backends.sharedMemory(dir.resolve("f.limits"))).build())
-                    .isInstanceOf(UnsupportedOperationException.class)
-                    .hasMessageContaining("keyed limits 'customers' cannot use the shared-memory backend yet")
-                    .hasMessageContaining("one file per key");
-            try (var files = Files.list(dir)) {
-                assertThat(files).as("no file was created").isEmpty();
-            }
+        try (KeyedLimits<String> one = KeyedLimits.<String>builder().name("customers").add(ResourceLimit.of("jobs", 2))
+                .backend(Backends.sharedMemory(dir.resolve("f.limits"))).build();
+                KeyedLimits<String> other = KeyedLimits.<String>builder().name("customers")
+                        .add(ResourceLimit.of("jobs", 2))
+                        .backend(Backends.sharedMemory(dir.resolve("f.limits"))).build();
+                Acquisition held = one.acquire("acme", Request.of("jobs", 2))) {
+            assertThat(other.tryAcquire("acme", Request.of("jobs", 1)))
+                    .as("acme's two jobs are held through the other family")
+                    .isEmpty();
+            assertThat(other.tryAcquire("globex", Request.of("jobs", 2))).as("globex has its own").isPresent()
+                    .get().satisfies(Acquisition::close);
+            assertThat(dir.resolve("f.limits.keys").resolve("acme.limits")).exists();
+            assertThat(dir.resolve("f.limits.keys").resolve("globex.limits")).exists();
         } finally {
-            Files.deleteIfExists(dir);
+            try (var files = Files.walk(dir)) {
+                for (Path path : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(path);
+                }
+            }
         }
     }
 
