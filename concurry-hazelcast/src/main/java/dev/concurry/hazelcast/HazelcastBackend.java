@@ -113,6 +113,8 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
     private final Duration commandTimeout;
     private final long commandTimeoutNanos;
     private final boolean removeSetsOnClose;
+    /** Whether the instance is this backend's own (a client a portable form started), shut down with it. */
+    private final boolean ownsInstance;
     private final String target;
     private final AtomicLong expiredLeases = new AtomicLong();
     /** The open sets of this backend by name (several sets may share a name). */
@@ -130,6 +132,7 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
         this.commandTimeout = b.commandTimeout;
         this.commandTimeoutNanos = saturatedNanos(b.commandTimeout);
         this.removeSetsOnClose = b.removeSetsOnClose;
+        this.ownsInstance = b.ownsInstance;
         this.target = "map '" + mapName + "' of Hazelcast cluster '" + HazelcastCluster.clusterName(hz) + "'";
         Departures.watch(hz, mapName);
         this.map = hz.getMap(mapName);
@@ -292,6 +295,9 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
             released.removeMessageListener(releasedListener);
         } catch (RuntimeException e) {
             LOG.debug("removing the release listener of {}: {}", target, e.toString());
+        }
+        if (ownsInstance) {
+            hz.shutdown();
         }
     }
 
@@ -657,6 +663,7 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
         private MonotonicClock clock;
         private Duration commandTimeout = Duration.ofSeconds(5);
         private boolean removeSetsOnClose;
+        private boolean ownsInstance;
 
         private Builder(HazelcastInstance hz) {
             this.hz = hz;
@@ -719,6 +726,12 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
         /** Sets built on this backend are removed from the map when closed (a pool's private set). */
         Builder removeSetsOnClose() {
             this.removeSetsOnClose = true;
+            return this;
+        }
+
+        /** The instance is the backend's own (a client started for it): shut down when the backend closes. */
+        Builder shutdownInstanceOnClose() {
+            this.ownsInstance = true;
             return this;
         }
 

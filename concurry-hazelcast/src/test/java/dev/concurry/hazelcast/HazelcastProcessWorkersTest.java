@@ -8,6 +8,7 @@ import dev.concurry.limit.LimitPool;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.RateLimit;
 import dev.concurry.limit.Request;
+import dev.concurry.tck.WindowLog;
 import dev.concurry.worker.Futures;
 import dev.concurry.worker.Mode;
 import dev.concurry.worker.Worker;
@@ -15,11 +16,7 @@ import dev.concurry.worker.WorkerPool;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -63,8 +60,7 @@ class HazelcastProcessWorkersTest {
             long before = System.nanoTime();
             try (Acquisition acq = limits().acquire(Request.of("tpm", 1))) {
                 String region = acq.config().get("region");
-                Files.writeString(Path.of(log), region + " " + before + " " + System.nanoTime() + "\n",
-                        StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE);
+                WindowLog.append(Path.of(log), region, before);
                 return region;
             }
         }
@@ -94,29 +90,8 @@ class HazelcastProcessWorkersTest {
             assertThat(usEast.stats().granted() + euWest.stats().granted())
                     .as("the parent's sets granted nothing: the children took from the cluster").isZero();
         }
-        Map<String, List<long[]>> byRegion = new HashMap<>();
-        for (String line : Files.readAllLines(log)) {
-            String[] parts = line.split(" ");
-            byRegion.computeIfAbsent(parts[0], r -> new ArrayList<>())
-                    .add(new long[] {Long.parseLong(parts[1]), Long.parseLong(parts[2])});
-        }
-        assertThat(byRegion.values().stream().mapToInt(List::size).sum()).isEqualTo(50);
-        for (var entry : byRegion.entrySet()) {
-            // Grants certainly made inside one window (asked and granted in it) never exceed the quota,
-            // although two child JVMs took from each region.
-            List<long[]> grants = entry.getValue();
-            grants.sort(Comparator.comparingLong(g -> g[0]));
-            for (int i = 0; i < grants.size(); i++) {
-                long start = grants.get(i)[0];
-                int inside = 0;
-                for (int j = i; j < grants.size() && grants.get(j)[0] < start + windowNanos; j++) {
-                    if (grants.get(j)[1] < start + windowNanos) {
-                        inside++;
-                    }
-                }
-                assertThat(inside).as("%s: grants certainly in one window", entry.getKey()).isLessThanOrEqualTo(quota);
-            }
-        }
+        Map<String, Integer> perRegion = WindowLog.assertNoWindowOverQuota(log, windowNanos, quota);
+        assertThat(perRegion.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(50);
     }
 
     private static LimitSet region(LimitBackend backend, String name, String region, int quota, long windowNanos) {

@@ -10,6 +10,7 @@ import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.RateLimit;
 import dev.concurry.limit.Request;
 import dev.concurry.limit.ResourceLimit;
+import dev.concurry.tck.WindowLog;
 import dev.concurry.worker.Futures;
 import dev.concurry.worker.Mode;
 import dev.concurry.worker.Worker;
@@ -24,11 +25,8 @@ import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -80,8 +78,7 @@ class RedisProcessWorkersTest {
             long before = System.nanoTime();
             try (Acquisition acq = limits().acquire(Request.of("tpm", units))) {
                 String region = acq.config().get("region");
-                Files.writeString(Path.of(log), region + " " + before + " " + System.nanoTime() + "\n",
-                        StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE);
+                WindowLog.append(Path.of(log), region, before);
                 return region;
             }
         }
@@ -117,29 +114,8 @@ class RedisProcessWorkersTest {
                     .toList();
             assertThat(Futures.gather(calls)).containsOnly("us-east-1", "eu-west-1").contains("us-east-1", "eu-west-1");
         }
-        Map<String, List<long[]>> byRegion = new HashMap<>();
-        for (String line : Files.readAllLines(log)) {
-            String[] parts = line.split(" ");
-            byRegion.computeIfAbsent(parts[0], r -> new ArrayList<>())
-                    .add(new long[] {Long.parseLong(parts[1]), Long.parseLong(parts[2])});
-        }
-        assertThat(byRegion.values().stream().mapToInt(List::size).sum()).isEqualTo(60);
-        for (var entry : byRegion.entrySet()) {
-            // Independent check: grants certainly made inside one window (asked and granted in it) never
-            // exceed the region's quota, although three child JVMs took from it.
-            List<long[]> grants = entry.getValue();
-            grants.sort(Comparator.comparingLong(g -> g[0]));
-            for (int i = 0; i < grants.size(); i++) {
-                long start = grants.get(i)[0];
-                int inside = 0;
-                for (int j = i; j < grants.size() && grants.get(j)[0] < start + windowNanos; j++) {
-                    if (grants.get(j)[1] < start + windowNanos) {
-                        inside++;
-                    }
-                }
-                assertThat(inside).as("%s: grants certainly in one window", entry.getKey()).isLessThanOrEqualTo(quota);
-            }
-        }
+        Map<String, Integer> perRegion = WindowLog.assertNoWindowOverQuota(log, windowNanos, quota);
+        assertThat(perRegion.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(60);
     }
 
     @Test

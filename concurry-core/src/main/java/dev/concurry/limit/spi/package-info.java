@@ -17,6 +17,8 @@
  * line-by-line port checked by a differential test), so every backend admits the same requests.
  * A keyed family's stores come from {@link dev.concurry.limit.spi.FamilyStore} (one per key, opened
  * cheaply, dropped once {@link dev.concurry.limit.spi.SetAlgorithms#idleIn} says the state is back to
- * initial). Applications never need this package.
+ * initial). A backend that reaches its state through a connection is re-opened in other processes
+ * through a {@link dev.concurry.limit.spi.ConnectingBackend} ({@code LimitBackend.portable()}).
+ * Applications never need this package.
  */
 package dev.concurry.limit.spi;
