@@ -17,33 +17,16 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** What only the Redis backend does (SPEC L18): sharing by name, leases, notifications, failures. */
 class RedisBackendTest {
     private static final Request ONE_CONN = Request.of("conn", 1);
     private static final Duration SHORT_LEASE = Duration.ofSeconds(1);
-    private static RedisServer server;
-    private static RedisClient client;
-
-    @BeforeAll
-    static void start() {
-        server = RedisServer.start();
-        client = RedisClient.create(server.uri());
-    }
-
-    @AfterAll
-    static void stop() {
-        if (client != null) {
-            client.shutdown();
-        }
-        if (server != null) {
-            server.close();
-        }
-    }
+    @RegisterExtension
+    static final LocalRedis redis = new LocalRedis();
 
     private static LimitSet set(RedisBackend backend, String name, dev.concurry.limit.Limit... limits) {
         LimitSet.Builder builder = LimitSet.builder().name(name).backend(backend);
@@ -55,7 +38,7 @@ class RedisBackendTest {
 
     @Test
     void L18_sets_with_the_same_name_share_one_quota_across_backends() {
-        try (RedisBackend a = RedisBackend.of(client); RedisBackend b = RedisBackend.of(client)) {
+        try (RedisBackend a = RedisBackend.of(redis.client()); RedisBackend b = RedisBackend.of(redis.client())) {
             LimitSet first = set(a, "shared-quota", RateLimit.of("requests", 3, Duration.ofMinutes(1)));
             LimitSet second = set(b, "shared-quota", RateLimit.of("requests", 3, Duration.ofMinutes(1)));
             Request one = Request.of("requests", 1);
@@ -73,12 +56,12 @@ class RedisBackendTest {
     void L4_durations_beyond_nanoseconds() {
         Duration huge = Duration.ofDays(Long.MAX_VALUE / 86_400);
         Duration longest = Duration.ofNanos(Long.MAX_VALUE);
-        assertThatThrownBy(() -> RedisBackend.builder(client).leaseDuration(huge))
+        assertThatThrownBy(() -> RedisBackend.builder(redis.client()).leaseDuration(huge))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("leaseDuration").hasMessageContaining(huge.toString());
         // On a test clock: on the server's clock, a server started less than 30 s ago withholds permits of a
         // new set for up to 30 s (R3: holders of a state it may have lost re-assert meanwhile).
-        try (RedisBackend backend = RedisBackend.builder(client).clock(new ManualClock()).leaseDuration(longest)
+        try (RedisBackend backend = RedisBackend.builder(redis.client()).clock(new ManualClock()).leaseDuration(longest)
                 .commandTimeout(huge).build()) {
             LimitSet set = set(backend, "huge-durations", ResourceLimit.of("conn", 1));
             Acquisition held = set.acquire(ONE_CONN, huge);
@@ -92,8 +75,8 @@ class RedisBackendTest {
     @DisplayName("A1 L6 a sliding window in Redis keeps a field per live entry only, not one per ring slot")
     void L6_sliding_window_hash_holds_only_live_entries() {
         ManualClock clock = new ManualClock();
-        try (RedisBackend backend = RedisBackend.builder(client).clock(clock).build();
-                var connection = client.connect()) {
+        try (RedisBackend backend = RedisBackend.builder(redis.client()).clock(clock).build();
+                var connection = redis.client().connect()) {
             LimitSet set = set(backend, "few-live", RateLimit.of("requests", 10, Duration.ofSeconds(1)));
             // 2,000 grants, one every 200 ms: 5 live at a time, while the ring's 512 slots are all used in turn.
             for (int i = 0; i < 2_000; i++) {
@@ -108,7 +91,7 @@ class RedisBackendTest {
 
     @Test
     void L18_a_set_declared_with_other_limits_under_the_same_name_is_refused() {
-        try (RedisBackend backend = RedisBackend.of(client)) {
+        try (RedisBackend backend = RedisBackend.of(redis.client())) {
             set(backend, "mismatch", RateLimit.of("requests", 500, Duration.ofMinutes(1)));
             assertThatThrownBy(() -> set(backend, "mismatch", RateLimit.of("requests", 600, Duration.ofMinutes(1))))
                     .isInstanceOf(IllegalStateException.class)
@@ -123,7 +106,7 @@ class RedisBackendTest {
     @Test
     @DisplayName("L18 a set stored by another version of Concurry (another state layout) is refused, saying so")
     void L18_a_set_in_another_layout_is_refused_with_a_message_saying_so() {
-        try (RedisBackend backend = RedisBackend.of(client); var connection = client.connect()) {
+        try (RedisBackend backend = RedisBackend.of(redis.client()); var connection = redis.client().connect()) {
             connection.sync().hset("concurry:{old-layout}", "sig", "concurry2#0123456789ab|S:500.0:60000000000");
             assertThatThrownBy(() -> set(backend, "old-layout", RateLimit.of("requests", 500, Duration.ofMinutes(1))))
                     .isInstanceOf(IllegalStateException.class)
@@ -170,8 +153,8 @@ class RedisBackendTest {
     @Test
     void L18_a_release_in_another_jvm_wakes_a_waiter_at_once() throws Exception {
         // A short lease: a server started less than a lease ago withholds permits that long (R3).
-        try (RedisBackend holder = RedisBackend.builder(client).leaseDuration(SHORT_LEASE).build();
-                RedisBackend waiter = RedisBackend.builder(client).leaseDuration(SHORT_LEASE).build()) {
+        try (RedisBackend holder = RedisBackend.builder(redis.client()).leaseDuration(SHORT_LEASE).build();
+                RedisBackend waiter = RedisBackend.builder(redis.client()).leaseDuration(SHORT_LEASE).build()) {
             LimitSet a = set(holder, "wake", ResourceLimit.of("conn", 1));
             LimitSet b = set(waiter, "wake", ResourceLimit.of("conn", 1));
             Acquisition held = a.acquire(ONE_CONN);
@@ -189,7 +172,7 @@ class RedisBackendTest {
 
     @Test
     void L12_waits_on_the_servers_clock_without_polling() {
-        try (RedisBackend backend = RedisBackend.of(client)) {
+        try (RedisBackend backend = RedisBackend.of(redis.client())) {
             LimitSet set = set(backend, "server-clock",
                     RateLimit.of("requests", 10, Duration.ofSeconds(1), RateAlgorithm.LEAKY_BUCKET));
             set.acquire(Request.of("requests", 1)).close();
@@ -209,8 +192,10 @@ class RedisBackendTest {
         ManualClock stalled = new ManualClock();
         ManualClock running = new ManualClock();
         Duration lease = Duration.ofSeconds(1);
-        try (RedisBackend holderBackend = RedisBackend.builder(client).clock(stalled).leaseDuration(lease).build();
-                RedisBackend otherBackend = RedisBackend.builder(client).clock(running).leaseDuration(lease).build()) {
+        try (RedisBackend holderBackend = RedisBackend.builder(redis.client()).clock(stalled).leaseDuration(lease)
+                .build();
+                RedisBackend otherBackend = RedisBackend.builder(redis.client()).clock(running).leaseDuration(lease)
+                        .build()) {
             LimitSet holder = set(holderBackend, "lease", ResourceLimit.of("conn", 1));
             LimitSet other = set(otherBackend, "lease", ResourceLimit.of("conn", 1));
             Acquisition held = holder.tryAcquire(ONE_CONN).orElseThrow();
@@ -231,7 +216,8 @@ class RedisBackendTest {
     @Test
     void L18_held_permits_are_renewed_and_do_not_expire_while_their_holder_lives() {
         ManualClock clock = new ManualClock();
-        try (RedisBackend backend = RedisBackend.builder(client).clock(clock).leaseDuration(Duration.ofSeconds(1))
+        try (RedisBackend backend = RedisBackend.builder(redis.client()).clock(clock)
+                .leaseDuration(Duration.ofSeconds(1))
                 .build()) {
             LimitSet set = set(backend, "renewed", ResourceLimit.of("conn", 1));
             Acquisition held = set.tryAcquire(ONE_CONN).orElseThrow();
@@ -287,19 +273,19 @@ class RedisBackendTest {
 
     @Test
     void L18_an_abandoned_sets_keys_expire_from_redis() throws Exception {
-        var connection = client.connect();
-        var redis = connection.sync();
-        try (RedisBackend backend = RedisBackend.builder(client).keyPrefix("expiring:")
+        var connection = redis.client().connect();
+        var commands = connection.sync();
+        try (RedisBackend backend = RedisBackend.builder(redis.client()).keyPrefix("expiring:")
                 .leaseDuration(Duration.ofMillis(100)).build()) {
             LimitSet set = set(backend, "abandoned", RateLimit.of("requests", 5, Duration.ofMillis(100)),
                     ResourceLimit.of("conn", 1));
             set.acquire(Request.of("requests", 1).and("conn", 1)).close();
-            assertThat(redis.exists("expiring:{abandoned}", "expiring:{abandoned}:leases")).isEqualTo(1);
+            assertThat(commands.exists("expiring:{abandoned}", "expiring:{abandoned}:leases")).isEqualTo(1);
             // TTL: twice what is needed (a window, the state's horizon: a window here, three leases) plus a
             // second: 2 × 500 ms + 1 s, set again before less than what is needed remains.
-            assertThat(redis.pttl("expiring:{abandoned}")).isBetween(1_000L, 2_000L);
+            assertThat(commands.pttl("expiring:{abandoned}")).isBetween(1_000L, 2_000L);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (redis.exists("expiring:{abandoned}") > 0) {
+            while (commands.exists("expiring:{abandoned}") > 0) {
                 assertThat(System.nanoTime() - deadline).as("keys expired").isNegative();
                 Thread.sleep(100);
             }
@@ -310,7 +296,7 @@ class RedisBackendTest {
 
     @Test
     void L18_sets_sharing_a_name_on_one_backend_wake_each_others_waiters() throws Exception {
-        try (RedisBackend backend = RedisBackend.builder(client).leaseDuration(SHORT_LEASE).build()) {
+        try (RedisBackend backend = RedisBackend.builder(redis.client()).leaseDuration(SHORT_LEASE).build()) {
             LimitSet a = set(backend, "same-backend", ResourceLimit.of("conn", 1));
             LimitSet b = set(backend, "same-backend", ResourceLimit.of("conn", 1));
             LimitSet c = set(backend, "same-backend", ResourceLimit.of("conn", 1));

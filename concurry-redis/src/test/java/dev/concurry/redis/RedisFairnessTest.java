@@ -19,10 +19,9 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,24 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class RedisFairnessTest {
     private static final Request ONE_CONN = Request.of("conn", 1);
-    private static RedisServer server;
-    private static RedisClient client;
-
-    @BeforeAll
-    static void start() {
-        server = RedisServer.start();
-        client = RedisClient.create(server.uri());
-    }
-
-    @AfterAll
-    static void stop() {
-        if (client != null) {
-            client.shutdown();
-        }
-        if (server != null) {
-            server.close();
-        }
-    }
+    @RegisterExtension
+    static final LocalRedis redis = new LocalRedis();
 
     private static LimitSet mutex(RedisBackend backend, String name) {
         return LimitSet.builder().name(name).add(ResourceLimit.of("conn", 1)).backend(backend).build();
@@ -59,11 +42,11 @@ class RedisFairnessTest {
     @DisplayName("L12 a permit freed in one JVM goes to the waiter that queued first in another, not to a newcomer")
     void L12_a_newcomer_does_not_overtake_a_waiter_of_another_jvm() throws Exception {
         ManualClock clock = new ManualClock();
-        try (FaultProxy slowNetwork = FaultProxy.to(server.port)) {
+        try (FaultProxy slowNetwork = FaultProxy.to(redis.server().port)) {
             RedisClient slowClient = RedisClient.create(slowNetwork.uri());
-            try (RedisBackend holderJvm = RedisBackend.builder(client).clock(clock).build();
+            try (RedisBackend holderJvm = RedisBackend.builder(redis.client()).clock(clock).build();
                     RedisBackend waiterJvm = RedisBackend.builder(slowClient).clock(clock).build();
-                    RedisBackend newcomerJvm = RedisBackend.builder(client).clock(clock).build()) {
+                    RedisBackend newcomerJvm = RedisBackend.builder(redis.client()).clock(clock).build()) {
                 LimitSet holder = mutex(holderJvm, "fifo-across-jvms");
                 LimitSet waiter = mutex(waiterJvm, "fifo-across-jvms");
                 LimitSet newcomer = mutex(newcomerJvm, "fifo-across-jvms");
@@ -93,10 +76,10 @@ class RedisFairnessTest {
     @DisplayName("L12 the place of a waiter whose JVM died expires: it blocks others for its ticket's life only")
     void L12_a_dead_jvms_waiter_stops_blocking_when_its_ticket_expires() {
         ManualClock clock = new ManualClock();
-        RedisClient doomed = RedisClient.create(server.uri());
-        try (RedisBackend holderJvm = RedisBackend.builder(client).clock(clock).build();
+        RedisClient doomed = RedisClient.create(redis.server().uri());
+        try (RedisBackend holderJvm = RedisBackend.builder(redis.client()).clock(clock).build();
                 RedisBackend deadJvm = RedisBackend.builder(doomed).clock(new ManualClock()).build();
-                RedisBackend otherJvm = RedisBackend.builder(client).clock(clock).build()) {
+                RedisBackend otherJvm = RedisBackend.builder(redis.client()).clock(clock).build()) {
             LimitSet holder = mutex(holderJvm, "dead-waiter");
             LimitSet dead = mutex(deadJvm, "dead-waiter");
             LimitSet other = mutex(otherJvm, "dead-waiter");
@@ -128,7 +111,8 @@ class RedisFairnessTest {
         long runNanos = TimeUnit.SECONDS.toNanos(10);
         // A server started less than a lease ago withholds new permits until a lease has passed (R3):
         // wait that out here, so that the children start together.
-        try (RedisBackend backend = RedisBackend.builder(client).leaseDuration(Duration.ofMillis(leaseMs)).build()) {
+        try (RedisBackend backend = RedisBackend.builder(redis.client()).leaseDuration(Duration.ofMillis(leaseMs))
+                .build()) {
             mutex(backend, "fair-jvms").acquire(ONE_CONN, Duration.ofSeconds(30)).close();
         }
         List<Process> children = new ArrayList<>();
@@ -138,7 +122,8 @@ class RedisFairnessTest {
             for (int i = 0; i < jvms; i++) {
                 logs.add(dir.resolve("grants-" + i + ".txt"));
                 outputs.add(dir.resolve("child-" + i + ".out"));
-                children.add(ChildJvm.start(outputs.get(i), "fair", server.uri(), "fair-jvms", Long.toString(leaseMs),
+                children.add(ChildJvm.start(outputs.get(i), "fair", redis.server().uri(), "fair-jvms",
+                        Long.toString(leaseMs),
                         Integer.toString(threads), "1000", logs.get(i).toString()));
             }
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);

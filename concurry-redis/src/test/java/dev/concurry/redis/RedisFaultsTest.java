@@ -20,10 +20,9 @@ import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Issue 17 R1–R3 and E5 (SPEC L18): lost replies, late replies and a server that restarts empty never
@@ -35,24 +34,8 @@ class RedisFaultsTest {
     /** A command timeout that a busy machine still meets, and a reply delay well past it. */
     private static final Duration TIMEOUT = Duration.ofSeconds(1);
     private static final Duration LATE = Duration.ofSeconds(3);
-    private static RedisServer server;
-    private static RedisClient client;
-
-    @BeforeAll
-    static void start() {
-        server = RedisServer.start();
-        client = RedisClient.create(server.uri());
-    }
-
-    @AfterAll
-    static void stop() {
-        if (client != null) {
-            client.shutdown();
-        }
-        if (server != null) {
-            server.close();
-        }
-    }
+    @RegisterExtension
+    static final LocalRedis redis = new LocalRedis();
 
     private static LimitSet set(RedisBackend backend, String name, Limit... limits) {
         LimitSet.Builder builder = LimitSet.builder().name(name).backend(backend);
@@ -66,10 +49,10 @@ class RedisFaultsTest {
     @DisplayName("R1 L18 a lost reply to an acquire (the connection dropped, the client re-sends) takes the permit once")
     void R1_an_acquire_whose_reply_is_lost_is_applied_once() {
         ManualClock clock = new ManualClock();
-        try (FaultProxy proxy = FaultProxy.to(server.port)) {
+        try (FaultProxy proxy = FaultProxy.to(redis.server().port)) {
             RedisClient viaProxy = RedisClient.create(proxy.uri());
             try (RedisBackend flaky = RedisBackend.builder(viaProxy).clock(clock).build();
-                    RedisBackend direct = RedisBackend.builder(client).clock(clock).build()) {
+                    RedisBackend direct = RedisBackend.builder(redis.client()).clock(clock).build()) {
                 LimitSet lossy = set(flaky, "r1-acquire", ResourceLimit.of("conn", 3));
                 LimitSet other = set(direct, "r1-acquire", ResourceLimit.of("conn", 3));
                 for (int i = 0; i < 3; i++) {
@@ -96,10 +79,10 @@ class RedisFaultsTest {
     @DisplayName("R1 L13 a lost reply to a settlement refunds once")
     void R1_a_settlement_whose_reply_is_lost_refunds_once() throws Exception {
         ManualClock clock = new ManualClock();
-        try (FaultProxy proxy = FaultProxy.to(server.port)) {
+        try (FaultProxy proxy = FaultProxy.to(redis.server().port)) {
             RedisClient viaProxy = RedisClient.create(proxy.uri());
             try (RedisBackend flaky = RedisBackend.builder(viaProxy).clock(clock).build();
-                    RedisBackend direct = RedisBackend.builder(client).clock(clock).build()) {
+                    RedisBackend direct = RedisBackend.builder(redis.client()).clock(clock).build()) {
                 Limit tokens = RateLimit.of("tokens", 10, Duration.ofMinutes(1), RateAlgorithm.GCRA);
                 LimitSet lossy = set(flaky, "r1-settle", tokens);
                 LimitSet other = set(direct, "r1-settle", tokens);
@@ -126,11 +109,11 @@ class RedisFaultsTest {
         Limit[] limits = {ResourceLimit.of("conn", 5), RateLimit.of("tokens", 10, Duration.ofMinutes(1),
                 RateAlgorithm.TOKEN_BUCKET)};
         Request everything = Request.of("conn", 5).and("tokens", 10);
-        try (FaultProxy proxy = FaultProxy.to(server.port)) {
+        try (FaultProxy proxy = FaultProxy.to(redis.server().port)) {
             RedisClient viaProxy = RedisClient.create(proxy.uri());
             try (RedisBackend flaky = RedisBackend.builder(viaProxy).clock(clock)
                     .commandTimeout(TIMEOUT).build();
-                    RedisBackend direct = RedisBackend.builder(client).clock(clock).build()) {
+                    RedisBackend direct = RedisBackend.builder(redis.client()).clock(clock).build()) {
                 LimitSet slow = set(flaky, "r2", limits);
                 LimitSet other = set(direct, "r2", limits);
                 proxy.delayReplies(LATE);    // the script runs; its reply comes too late
@@ -197,7 +180,7 @@ class RedisFaultsTest {
     @Test
     @DisplayName("E5 after RedisBackend.close() every way to acquire says the backend is closed")
     void E5_after_close_messages_say_closed() {
-        RedisBackend backend = RedisBackend.of(client);
+        RedisBackend backend = RedisBackend.of(redis.client());
         LimitSet set = set(backend, "e5-closed", RateLimit.of("requests", 10, Duration.ofSeconds(1)));
         Request one = Request.of("requests", 1);
         set.tryAcquire(one).orElseThrow().close();
@@ -217,11 +200,11 @@ class RedisFaultsTest {
     void E5_a_settlement_that_timed_out_is_applied_once_and_the_warning_says_so() throws Exception {
         ManualClock clock = new ManualClock();
         Limit tokens = RateLimit.of("tokens", 10, Duration.ofMinutes(1), RateAlgorithm.TOKEN_BUCKET);
-        try (FaultProxy proxy = FaultProxy.to(server.port)) {
+        try (FaultProxy proxy = FaultProxy.to(redis.server().port)) {
             RedisClient viaProxy = RedisClient.create(proxy.uri());
             try (RedisBackend flaky = RedisBackend.builder(viaProxy).clock(clock)
                     .commandTimeout(TIMEOUT).build();
-                    RedisBackend direct = RedisBackend.builder(client).clock(clock).build()) {
+                    RedisBackend direct = RedisBackend.builder(redis.client()).clock(clock).build()) {
                 LimitSet slow = set(flaky, "e5-settle", tokens);
                 LimitSet other = set(direct, "e5-settle", tokens);
                 Acquisition unused = slow.acquire(Request.of("tokens", 4));

@@ -6,38 +6,20 @@ import dev.concurry.limit.Acquisition;
 import dev.concurry.limit.LimitSet;
 import dev.concurry.limit.Request;
 import dev.concurry.limit.ResourceLimit;
-import io.lettuce.core.RedisClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** SPEC L18 with real separate JVMs sharing one Redis: no over-admission, crashed holders' permits return. */
 class RedisMultiJvmTest {
-    private static RedisServer server;
-    private static RedisClient client;
-
-    @BeforeAll
-    static void start() {
-        server = RedisServer.start();
-        client = RedisClient.create(server.uri());
-    }
-
-    @AfterAll
-    static void stop() {
-        if (client != null) {
-            client.shutdown();
-        }
-        if (server != null) {
-            server.close();
-        }
-    }
+    @RegisterExtension
+    static final LocalRedis redis = new LocalRedis();
 
     @Test
     void L18_three_jvms_hammering_one_set_never_over_admit(@TempDir Path dir) throws Exception {
@@ -49,7 +31,7 @@ class RedisMultiJvmTest {
         for (int i = 0; i < 3; i++) {
             Path log = dir.resolve("grants-" + i + ".txt");
             logs.add(log);
-            children.add(ChildJvm.start(dir.resolve("child-" + i + ".out"), "hammer", server.uri(), "hammered",
+            children.add(ChildJvm.start(dir.resolve("child-" + i + ".out"), "hammer", redis.server().uri(), "hammered",
                     Double.toString(capacity), Long.toString(windowMs), Long.toString(runMs), "3", log.toString()));
         }
         for (int i = 0; i < children.size(); i++) {
@@ -100,8 +82,9 @@ class RedisMultiJvmTest {
     void L18_a_killed_holders_permit_returns_when_its_lease_expires(@TempDir Path dir) throws Exception {
         long leaseMs = 1_000;
         Path out = dir.resolve("holder.out");
-        Process holder = ChildJvm.start(out, "hold", server.uri(), "killed-holder", Long.toString(leaseMs));
-        try (RedisBackend backend = RedisBackend.builder(client).leaseDuration(Duration.ofMillis(leaseMs)).build()) {
+        Process holder = ChildJvm.start(out, "hold", redis.server().uri(), "killed-holder", Long.toString(leaseMs));
+        try (RedisBackend backend = RedisBackend.builder(redis.client()).leaseDuration(Duration.ofMillis(leaseMs))
+                .build()) {
             LimitSet set = LimitSet.builder().name("killed-holder").add(ResourceLimit.of("conn", 1)).backend(backend)
                     .build();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);

@@ -33,11 +33,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -49,25 +48,15 @@ import org.junit.jupiter.api.io.TempDir;
 class RedisProcessWorkersTest {
     private static final String SECRET = "s3cret-" + Long.toHexString(System.nanoTime());
     private static final String[] JVM = {"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-Xmx96m"};
-    private static RedisServer server;
+    @RegisterExtension
+    static final LocalRedis server = new LocalRedis("--requirepass", SECRET);
 
     @TempDir
     Path dir;
 
-    @BeforeAll
-    static void start() {
-        server = RedisServer.start("--requirepass", SECRET);
-    }
-
-    @AfterAll
-    static void stop() {
-        if (server != null) {
-            server.stop();
-        }
-    }
-
     private static RedisURI uri() {
-        return RedisURI.builder().withHost("127.0.0.1").withPort(server.port).withPassword(SECRET.toCharArray())
+        return RedisURI.builder().withHost("127.0.0.1").withPort(server.server().port)
+                .withPassword(SECRET.toCharArray())
                 .build();
     }
 
@@ -187,7 +176,8 @@ class RedisProcessWorkersTest {
         try (RedisBackend redis = RedisBackend.builder(uri()).keyPrefix("p:").leaseDuration(Duration.ofSeconds(7))
                 .build()) {
             LimitBackend portable = redis.portable().orElseThrow();
-            assertThat(portable.toString()).doesNotContain(SECRET).contains("127.0.0.1:" + server.port, "p:", "PT7S");
+            assertThat(portable.toString()).doesNotContain(SECRET).contains("127.0.0.1:" + server.server().port, "p:",
+                    "PT7S");
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
                 out.writeObject(portable);
