@@ -38,6 +38,14 @@ final class HostedWorker implements AutoCloseable {
     private boolean exiting;
     private boolean closed;
     private long runningId = -1;
+    /** The highest call id submitted so far (ids grow with each call a pool sends to this worker). */
+    private long highestSubmitted = -1;
+    /**
+     * Calls cancelled before they arrived: on a cluster member a cancel travels apart from its call and may
+     * overtake it, and the call must then not run. Bounded (oldest dropped); guarded by lock.
+     */
+    private final java.util.TreeSet<Long> cancelledEarly = new java.util.TreeSet<>();
+    private static final int MAX_CANCELLED_EARLY = 1024;
     private final Thread runner;
     private final ProcessProtocol.Filter.Config filter;
     private final ClassLoader loader;
@@ -96,11 +104,17 @@ final class HostedWorker implements AutoCloseable {
                         failurePayload(new IllegalStateException("the worker is shutting down")));
                 return;
             }
-            queue.addLast(new Pending(id, payload, responder));
-            changed.signalAll();
+            highestSubmitted = Math.max(highestSubmitted, id);
+            if (!cancelledEarly.remove(id)) {
+                queue.addLast(new Pending(id, payload, responder));
+                changed.signalAll();
+                return;
+            }
         } finally {
             lock.unlock();
         }
+        responder.respond(ProcessProtocol.FAILURE, id,
+                failurePayload(new CancellationException("cancelled before it started")));
     }
 
     /** Removes call {@code id} if queued, or interrupts it if running; does nothing once it ended. */
@@ -119,6 +133,12 @@ final class HostedWorker implements AutoCloseable {
             }
             if (removed != null) {
                 queue.remove(removed);
+            } else if (id > highestSubmitted) {
+                // Not here yet: the cancel overtook its call. Remember it, so that the call never runs.
+                cancelledEarly.add(id);
+                if (cancelledEarly.size() > MAX_CANCELLED_EARLY) {
+                    cancelledEarly.pollFirst();
+                }
             }
         } finally {
             lock.unlock();

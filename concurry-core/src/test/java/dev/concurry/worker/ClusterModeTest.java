@@ -14,10 +14,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.IntStream;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -141,8 +144,69 @@ class ClusterModeTest {
         }
     }
 
+    /** Holds the first call on its way to the member until that call's cancel has arrived there first. */
+    static final class OvertakingCluster extends InJvmCluster {
+        private final Map<Long, Runnable> held = new ConcurrentHashMap<>();
+        private final AtomicBoolean first = new AtomicBoolean(true);
+        /** Completes with the held call's id once the pool has sent it. */
+        final CompletableFuture<Long> holding = new CompletableFuture<>();
+
+        OvertakingCluster(String... names) {
+            super(names);
+        }
+
+        @Override
+        protected CompletableFuture<Reply> call(Node member, String workerId, long callId, byte[] payload) {
+            if (!first.getAndSet(false)) {
+                return super.call(member, workerId, callId, payload);
+            }
+            CompletableFuture<Reply> answer = new CompletableFuture<>();
+            held.put(callId, () -> super.call(member, workerId, callId, payload).whenComplete((reply, failure) -> {
+                if (failure != null) {
+                    answer.completeExceptionally(failure);
+                } else {
+                    answer.complete(reply);
+                }
+            }));
+            holding.complete(callId);
+            return answer;
+        }
+
+        @Override
+        protected void cancel(Node member, String workerId, long callId) {
+            super.cancel(member, workerId, callId);
+            Runnable late = held.remove(callId);
+            if (late != null) {
+                late.run();                              // the call reaches the member after its cancel
+            }
+        }
+    }
+
     private static WorkerOptions<Calc> options(WorkerCluster cluster) {
         return Worker.options(Calc.class).mode(Mode.CLUSTER).cluster(cluster).closeTimeout(Duration.ofSeconds(10));
+    }
+
+    @Test
+    @DisplayName("W6 a cancel that overtakes its call on the way to the member: the call never runs and its slot frees")
+    void w6_aCancelThatOvertakesItsCallMeansTheCallNeverRuns() throws Exception {
+        OvertakingCluster cluster = new OvertakingCluster("a");
+        try (WorkerPool<Calc> pool = options(cluster).maxQueuedTasks(1).blockWhenFull(false).init(Calc::new)) {
+            CompletableFuture<Integer> first = pool.submit(w -> w.add(5));
+            cluster.holding.get(10, TimeUnit.SECONDS);          // sent, and held on its way
+            first.cancel(true);
+            assertThatThrownBy(first::join).isInstanceOf(CancellationException.class);
+            CompletableFuture<Integer> next = null;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (next == null) {
+                try {
+                    next = pool.submit(w -> w.add(1));   // the slot frees once the member answered the cancelled call
+                } catch (java.util.concurrent.RejectedExecutionException stillFull) {
+                    assertThat(System.nanoTime()).as("the cancelled call's slot was never freed").isLessThan(deadline);
+                    Thread.sleep(5);
+                }
+            }
+            assertThat(next.get(10, TimeUnit.SECONDS)).as("the cancelled add(5) never ran").isEqualTo(1);
+        }
     }
 
     @Test
