@@ -166,13 +166,7 @@ final class LimitMath {
             case RESOURCE -> s[o] = 0;
         }
         if (feedback >= 0) {
-            int f = feedback;
-            s[f + FB_BUDGET] = 0;
-            s[f + FB_UNTIL] = Double.NEGATIVE_INFINITY;
-            s[f + FB_MARK] = 0;
-            s[f + FB_PAUSE] = Double.NEGATIVE_INFINITY;
-            s[f + FB_SCALE] = 1;
-            s[f + FB_SOURCE] = 0;
+            clearFeedback(s);
         }
     }
 
@@ -433,15 +427,19 @@ final class LimitMath {
             }
         }
         if (feedback >= 0 && feedbackInvalid(s) != null) {
-            // Damaged feedback words: forget them (the state above is exhausted, so nothing over-admits).
-            int f = feedback;
-            s[f + FB_BUDGET] = 0;
-            s[f + FB_UNTIL] = Double.NEGATIVE_INFINITY;
-            s[f + FB_MARK] = 0;
-            s[f + FB_PAUSE] = Double.NEGATIVE_INFINITY;
-            s[f + FB_SCALE] = 1;
-            s[f + FB_SOURCE] = 0;
+            clearFeedback(s);    // damaged feedback words: forget them (the state above is exhausted)
         }
+    }
+
+    /** The feedback words as a fresh limit has them: no budget, no pause, scale 1, heard from nobody. */
+    private void clearFeedback(double[] s) {
+        int f = feedback;
+        s[f + FB_BUDGET] = 0;
+        s[f + FB_UNTIL] = Double.NEGATIVE_INFINITY;
+        s[f + FB_MARK] = 0;
+        s[f + FB_PAUSE] = Double.NEGATIVE_INFINITY;
+        s[f + FB_SCALE] = 1;
+        s[f + FB_SOURCE] = 0;
     }
 
     /** Gives back {@code n} permits of a resource limit. */
