@@ -22,6 +22,7 @@ import com.hazelcast.splitbrainprotection.SplitBrainProtectionException;
 import com.hazelcast.topic.ITopic;
 import dev.concurry.limit.LimitBackend;
 import dev.concurry.limit.LimitException;
+import dev.concurry.limit.spi.BackendOptions;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.LimitStore;
 import dev.concurry.time.MonotonicClock;
@@ -688,13 +689,7 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
          * renewed every third of it. A member's permits come back as soon as it leaves the cluster.
          */
         public Builder leaseDuration(Duration lease) {
-            if (lease == null || lease.compareTo(Duration.ofMillis(100)) < 0
-                    || lease.compareTo(Duration.ofNanos(Long.MAX_VALUE)) > 0) {
-                throw new IllegalArgumentException(
-                        "leaseDuration must be between 100 ms and " + Duration.ofNanos(Long.MAX_VALUE)
-                                + " (about 292 years, the most nanoseconds a long holds), got: " + lease);
-            }
-            this.lease = lease;
+            this.lease = BackendOptions.leaseDuration(lease);
             return this;
         }
 
@@ -716,10 +711,7 @@ public final class HazelcastBackend implements LimitBackend, AutoCloseable {
          * the loss of a set's owner without errors. Longer than about 292 years counts as forever.
          */
         public Builder commandTimeout(Duration timeout) {
-            if (timeout == null || timeout.isNegative() || timeout.isZero()) {
-                throw new IllegalArgumentException("commandTimeout must be positive, got: " + timeout);
-            }
-            this.commandTimeout = timeout;
+            this.commandTimeout = BackendOptions.commandTimeout(timeout);
             return this;
         }
 

@@ -1,6 +1,7 @@
 package dev.concurry.redis;
 
 import dev.concurry.limit.LimitBackend;
+import dev.concurry.limit.spi.BackendOptions;
 import dev.concurry.limit.spi.LimitSetDefinition;
 import dev.concurry.limit.spi.LimitStore;
 import dev.concurry.time.MonotonicClock;
@@ -627,13 +628,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
          * without its data, permits are withheld for the lease (at most 30 s) since the server started.
          */
         public Builder leaseDuration(Duration lease) {
-            if (lease == null || lease.compareTo(Duration.ofMillis(100)) < 0
-                    || lease.compareTo(Duration.ofNanos(Long.MAX_VALUE)) > 0) {
-                throw new IllegalArgumentException(
-                        "leaseDuration must be between 100 ms and " + Duration.ofNanos(Long.MAX_VALUE)
-                                + " (about 292 years, the most nanoseconds a long holds), got: " + lease);
-            }
-            this.lease = lease;
+            this.lease = BackendOptions.leaseDuration(lease);
             return this;
         }
 
@@ -660,10 +655,7 @@ public final class RedisBackend implements LimitBackend, AutoCloseable {
          * Longer than about 292 years counts as forever.
          */
         public Builder commandTimeout(Duration timeout) {
-            if (timeout == null || timeout.isNegative() || timeout.isZero()) {
-                throw new IllegalArgumentException("commandTimeout must be positive, got: " + timeout);
-            }
-            this.commandTimeout = timeout;
+            this.commandTimeout = BackendOptions.commandTimeout(timeout);
             return this;
         }
 
