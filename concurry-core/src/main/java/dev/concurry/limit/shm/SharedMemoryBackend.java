@@ -79,8 +79,9 @@ public final class SharedMemoryBackend implements LimitBackend, Serializable {
      */
     @Override
     public FamilyStore openFamily(FamilyDefinition family) {
-        Path dir = Path.of((file != null ? file : defaultFile(family.name()).toString().replaceFirst("\\.limits$", ""))
-                + ".keys");
+        Path dir = file != null
+                ? Path.of(file + ".keys")
+                : Path.of(System.getProperty("java.io.tmpdir"), "concurry-" + safeName(family.name()) + ".keys");
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -88,28 +89,30 @@ public final class SharedMemoryBackend implements LimitBackend, Serializable {
                     + "': " + e, e);
         }
         MonotonicClock familyClock = clock;
-        return new FamilyStore() {
+        String prefix = family.name() + "/";
+        LimitBackend fileOfKey = new LimitBackend() {            // the sets FamilyStore.perKey opens: <family>/<key>
             @Override
-            public LimitStore open(Object key, LimitSetDefinition definition) {
-                String keyName = String.valueOf(key);
-                return SharedMemoryStore.open(new LimitSetDefinition(family.name() + "/" + keyName, definition.limits(),
-                        definition.config()), dir.resolve(safeName(keyName) + ".limits"), familyClock);
+            public String name() {
+                return SharedMemoryBackend.this.name();
             }
 
             @Override
-            public boolean stateOutlivesStore() {
+            public boolean crossProcess() {
                 return true;
             }
 
             @Override
-            public void close() {
+            public LimitStore open(LimitSetDefinition definition) {
+                String key = definition.name().substring(prefix.length());
+                return SharedMemoryStore.open(definition, dir.resolve(safeName(key) + ".limits"), familyClock);
             }
 
             @Override
             public String toString() {
-                return "one shared-memory file per key of family '" + family.name() + "' in " + dir;
+                return "shared memory in " + dir;
             }
         };
+        return FamilyStore.perKey(fileOfKey, family);
     }
 
     /** {@code java.io.tmpdir/concurry-<name>.limits}, with characters unsafe in a file name replaced. */
