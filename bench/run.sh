@@ -54,106 +54,99 @@ fi
 java="$jdk/bin/java"
 
 jar="$root/concurry-bench/target/benchmarks.jar"
-if [ ! -f "$jar" ] || [ -n "$(find "$root/concurry-core/src/main" "$root/concurry-bench/src/main" \
-      "$root/pom.xml" "$root/concurry-core/pom.xml" "$root/concurry-bench/pom.xml" -newer "$jar" -print -quit)" ]; then
-  echo "bench: building $jar ..." >&2
+
+# Builds the benchmarks jar when it is missing or older than the sources of any module given (core and
+# bench always; the Redis and Hazelcast rows also run concurry-redis / concurry-hazelcast).
+build_if_stale() {
+  local sources=("$root/pom.xml" "$root/concurry-core/src/main" "$root/concurry-core/pom.xml"
+                 "$root/concurry-bench/src/main" "$root/concurry-bench/pom.xml")
+  local module
+  for module in "$@"; do sources+=("$root/$module/src/main" "$root/$module/pom.xml"); done
+  if [ ! -f "$jar" ] || [ -n "$(find "${sources[@]}" -newer "$jar" -print -quit)" ]; then
+    echo "bench: building $jar ..." >&2
+    mkdir -p "$here/results"
+    (cd "$root" && ./mvnw -B -ntp -DskipTests -pl concurry-bench -am package >"$here/results/build.log" 2>&1) || {
+      echo "bench: the build failed; see bench/results/build.log" >&2
+      exit 1
+    }
+  fi
+}
+
+load() {
+  echo "# load $1: $(uptime | sed 's/.*load average/load average/')"
+}
+
+# The lines every result file starts with: title, machine, JDK, load, the command that made it.
+header() {
+  echo "# $1, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)," \
+       "$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
+  echo "# JDK: $("$java" -version 2>&1 | head -2 | tr '\n' ' ')"
+  load "before the run"
+  echo "# command: bench/run.sh $2"
+}
+
+# The results file of a run: bench/results/<name>-<UTC time> (.txt for the output, .json beside it).
+results() {
   mkdir -p "$here/results"
-  (cd "$root" && ./mvnw -B -ntp -DskipTests -pl concurry-bench -am package >"$here/results/build.log" 2>&1) || {
-    echo "bench: the build failed; see bench/results/build.log" >&2
-    exit 1
-  }
-fi
+  echo "$here/results/$1-$(date -u +%Y%m%dT%H%M%SZ)"
+}
 
 mode="${1:-quick}"
 [ $# -gt 0 ] && shift
 case "$mode" in
   quick|full)
-    mkdir -p "$here/results"
-    stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-    out="$here/results/$mode-$stamp"
+    build_if_stale
+    out="$(results "$mode")"
     {
-      echo "# concurry benchmarks, profile $mode, $(date -u '+%Y-%m-%d %H:%M UTC')"
-      echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)," \
-           "$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
-      echo "# JDK: $("$java" -version 2>&1 | head -2 | tr '\n' ' ')"
-      echo "# load before the run: $(uptime | sed 's/.*load average/load average/')"
-      echo "# command: bench/run.sh $mode"
+      header "concurry benchmarks, profile $mode" "$mode"
       "$java" -cp "$jar" dev.concurry.bench.Report "$mode" "$out.json"
-      echo "# load after the run: $(uptime | sed 's/.*load average/load average/')"
+      load "after the run"
     } 2>&1 | tee "$out.txt"
     echo "bench: results in ${out#$root/}.txt and .json" >&2
     ;;
   redis)
-    mkdir -p "$here/results"
-    # The N4 benchmarks also run concurry-redis: rebuild when it changed (the check above does not look).
-    if [ -n "$(find "$root/concurry-redis/src/main" "$root/concurry-redis/pom.xml" -newer "$jar" -print -quit)" ]; then
-      echo "bench: rebuilding $jar (concurry-redis changed) ..." >&2
-      (cd "$root" && ./mvnw -B -ntp -DskipTests -pl concurry-bench -am package >"$here/results/build.log" 2>&1) || {
-        echo "bench: the build failed; see bench/results/build.log" >&2
-        exit 1
-      }
-    fi
+    build_if_stale concurry-redis
     profile="${1:-quick}"
-    stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-    out="$here/results/redis-$profile-$stamp"
+    out="$(results "redis-$profile")"
     {
-      echo "# concurry N4 (Redis) benchmarks, profile $profile, $(date -u '+%Y-%m-%d %H:%M UTC')"
-      echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
-      echo "# JDK: $("$java" -version 2>&1 | head -2 | tr '\n' ' ')"
+      header "concurry N4 (Redis) benchmarks, profile $profile" "redis $profile"
       echo "# redis-server: $(redis-server --version 2>/dev/null || echo 'not on the PATH')"
-      echo "# load before the run: $(uptime | sed 's/.*load average/load average/')"
-      echo "# command: bench/run.sh redis $profile"
       "$java" -cp "$jar" dev.concurry.bench.RedisReport "$profile" "$out"
-      echo "# load after the JMH runs: $(uptime | sed 's/.*load average/load average/')"
+      load "after the JMH runs"
       "$java" -cp "$jar" dev.concurry.bench.RedisServerTime
-      echo "# load after the run: $(uptime | sed 's/.*load average/load average/')"
+      load "after the run"
     } 2>&1 | tee "$out.txt"
     echo "bench: results in ${out#$root/}.txt and -*.json" >&2
     ;;
   keyed)
-    mkdir -p "$here/results"
-    stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-    out="$here/results/keyed-$stamp"
+    build_if_stale
+    out="$(results keyed)"
     {
-      echo "# concurry keyed benchmarks (issue 21), $(date -u '+%Y-%m-%d %H:%M UTC')"
-      echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
-      echo "# JDK: $("$java" -version 2>&1 | head -2 | tr '\n' ' ')"
-      echo "# load before the run: $(uptime | sed 's/.*load average/load average/')"
-      echo "# command: bench/run.sh keyed"
+      header "concurry keyed benchmarks (issue 21)" keyed
       "$java" -jar "$jar" 'KeyedBench' -f 1 -wi 3 -w 2s -i 5 -r 2s -prof gc -rf json -rff "$out.json"
-      echo "# load after the JMH run: $(uptime | sed 's/.*load average/load average/')"
+      load "after the JMH run"
       "$java" -XX:+UseSerialGC -Xmx4g -cp "$jar" dev.concurry.bench.KeyedFootprint 100000
-      echo "# load after the run: $(uptime | sed 's/.*load average/load average/')"
+      load "after the run"
     } 2>&1 | tee "$out.txt"
     echo "bench: results in ${out#$root/}.txt and .json" >&2
     ;;
   hazelcast)
-    mkdir -p "$here/results"
-    # The N4b benchmarks also run concurry-hazelcast: rebuild when it changed (the check above does not look).
-    if [ -n "$(find "$root/concurry-hazelcast/src/main" "$root/concurry-hazelcast/pom.xml" -newer "$jar" -print -quit)" ]; then
-      echo "bench: rebuilding $jar (concurry-hazelcast changed) ..." >&2
-      (cd "$root" && ./mvnw -B -ntp -DskipTests -pl concurry-bench -am package >"$here/results/build.log" 2>&1) || {
-        echo "bench: the build failed; see bench/results/build.log" >&2
-        exit 1
-      }
-    fi
-    stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-    out="$here/results/hazelcast-$stamp"
+    build_if_stale concurry-hazelcast
+    out="$(results hazelcast)"
     {
-      echo "# concurry N4b (Hazelcast) benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
-      echo "# machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
-      echo "# JDK: $("$java" -version 2>&1 | head -2 | tr '\n' ' ')"
-      echo "# load before the run: $(uptime | sed 's/.*load average/load average/')"
-      echo "# command: bench/run.sh hazelcast"
+      header "concurry N4b (Hazelcast) benchmarks" hazelcast
       "$java" -cp "$jar" dev.concurry.bench.HazelcastReport "$out"
-      echo "# load after the run: $(uptime | sed 's/.*load average/load average/')"
+      load "after the run"
     } 2>&1 | tee "$out.txt"
     echo "bench: results in ${out#$root/}.txt and .json" >&2
     ;;
   accuracy)
+    build_if_stale
     exec "$java" -cp "$jar" dev.concurry.bench.Accuracy "$@"
     ;;
   jmh)
+    build_if_stale
     exec "$java" -jar "$jar" "$@"
     ;;
   *)
