@@ -70,6 +70,8 @@ final class LimitMath {
     private static final int SW_ENTRY = 3;
     /** Entries in a sliding window's ring: 4 + 3 × 512 doubles = 12,320 bytes per limit (plus the feedback words). */
     static final int SW_RING = 512;
+    /** {@link #SW_RING} is a power of two: a ring index wraps with this mask (a division costs ~10× more). */
+    private static final int SW_MASK = SW_RING - 1;
     /** Words of provider feedback after a rate limit's own state: budget, its end, mark, pause end, scale, source. */
     static final int FEEDBACK_WORDS = 6;
     private static final int FB_BUDGET = 0;
@@ -217,6 +219,31 @@ final class LimitMath {
             case SLIDING_WINDOW -> slidingWait(s, now, n);
             case RESOURCE -> s[o] + n <= capacity ? 0 : Double.POSITIVE_INFINITY;
         };
+    }
+
+    /**
+     * Takes {@code n} units at {@code now} as grant {@code seq} if {@link #waitTime} allows it now (then
+     * exactly as {@link #commit}); false otherwise. One call instead of the two, for a request of one
+     * limit: a sliding window with no provider feedback in force expires its ring and reads its
+     * feedback words once.
+     */
+    boolean tryTake(double[] s, double now, double n, long seq) {
+        if (kind == Kind.SLIDING_WINDOW && n > 0) {
+            int f = feedback;
+            if (s[f + FB_SCALE] == 1 && s[f + FB_PAUSE] <= now && s[f + FB_UNTIL] <= now) {
+                expire(s, now);
+                if (s[offset + 2] + n - capacity > tolerance) {
+                    return false;
+                }
+                slidingPut(s, now, n, seq);
+                return true;
+            }
+        }
+        if (waitTime(s, now, n) > 0) {
+            return false;
+        }
+        commit(s, now, n, seq);
+        return true;
     }
 
     /**
@@ -607,7 +634,7 @@ final class LimitMath {
     // ---- sliding window ring -------------------------------------------------------------------
 
     private int entry(int head, int i) {
-        return offset + SW_HEADER + SW_ENTRY * ((head + i) % ring);
+        return offset + SW_HEADER + SW_ENTRY * ((head + i) & SW_MASK);
     }
 
     /** Drops entries whose window has passed: a grant at t counts in [t, t + window). */
@@ -615,6 +642,9 @@ final class LimitMath {
         int o = offset;
         int head = (int) s[o];
         int size = (int) s[o + 1];
+        if (size > 0 && s[entry(head, 0)] + window > now) {
+            return;     // the oldest is still in the window (most calls): nothing to write
+        }
         double sum = s[o + 2];
         while (size > 0) {
             int e = entry(head, 0);
@@ -623,7 +653,7 @@ final class LimitMath {
             }
             sum -= s[e + 1];
             s[o + 3] = s[e + 2];
-            head = (head + 1) % ring;
+            head = (head + 1) & SW_MASK;
             size--;
         }
         s[o] = head;
@@ -653,6 +683,11 @@ final class LimitMath {
 
     private void slidingAppend(double[] s, double now, double n, long seq) {
         expire(s, now);
+        slidingPut(s, now, n, seq);
+    }
+
+    /** {@link #slidingAppend} once expired entries are gone. */
+    private void slidingPut(double[] s, double now, double n, long seq) {
         int o = offset;
         int head = (int) s[o];
         int size = (int) s[o + 1];
@@ -672,7 +707,7 @@ final class LimitMath {
                 // Only if time went back (entries from the future): fold the oldest into the next one.
                 int first = entry(head, 0);
                 s[entry(head, 1) + 1] += s[first + 1];
-                head = (head + 1) % ring;
+                head = (head + 1) & SW_MASK;
                 size--;
                 s[o] = head;
             }

@@ -138,6 +138,14 @@ public final class SetAlgorithms {
     public long tryGrant(double[] s, double now, ResolvedRequest r) {
         int[] limits = r.limits;
         double[] amounts = r.amounts;
+        if (limits.length == 1) {
+            long seq = (long) s[SEQ] + 1;
+            if (!math[limits[0]].tryTake(s, now, amounts[0], seq)) {
+                return 0;
+            }
+            s[SEQ] = seq;
+            return seq;
+        }
         for (int j = 0; j < limits.length; j++) {
             if (math[limits[j]].waitTime(s, now, amounts[j]) > 0) {
                 return 0;
