@@ -12,23 +12,26 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The lock-free grants of a set of several small limits (InMemoryStore's snapshot path: two token
- * buckets and a resource limit) racing the locked path — blocking acquires with timeouts that queue
- * waiters, settlements with usage, stats — on platform and virtual threads. Independent checks:
+ * The grants without the engine's lock of a set of several limits racing the locked path — blocking
+ * acquires with timeouts that queue waiters, settlements with usage, stats — on platform and virtual
+ * threads: two token buckets and a resource limit (InMemoryStore's lock-free snapshot path), and two
+ * sliding windows and a resource limit (its spin-locked exclusive path). Independent checks:
  * <ul>
- *   <li>all or nothing: every request takes 1 request and 10 tokens from two buckets of proportional
+ *   <li>all or nothing: every request takes 1 request and 10 tokens from two limits of proportional
  *       size, so in any consistent snapshot the tokens in use are exactly ten times the requests in use;
  *       a request seen half taken breaks it (a probe thread reads snapshots all along);</li>
  *   <li>each bucket: the units of grants certainly made inside any interval never exceed capacity plus
- *       what refills in it;</li>
+ *       what refills in it; each sliding window: the units of grants certainly made inside any interval
+ *       shorter than the window never exceed capacity (SPEC L6);</li>
  *   <li>the resource: the logged holding intervals never overlap more than its permits deep, and every
  *       permit is back at the end.</li>
  * </ul>
  */
-class SnapshotLockFreeStressTest {
+class SeveralLimitsFastPathStressTest {
     private static final double REQUESTS = 50;
     private static final double TOKENS = 500;
     private static final int PERMITS = 3;
@@ -38,12 +41,13 @@ class SnapshotLockFreeStressTest {
     private record Grant(long before, long after, long released, double requests) {
     }
 
-    @Test
-    void L5_L8_L16_lock_free_and_locked_grants_of_several_limits_are_all_or_nothing_and_never_exceed()
+    @ParameterizedTest
+    @EnumSource(value = RateAlgorithm.class, names = {"TOKEN_BUCKET", "SLIDING_WINDOW"})
+    void L5_L6_L8_L16_grants_without_and_with_the_lock_are_all_or_nothing_and_never_exceed(RateAlgorithm algorithm)
             throws Exception {
         LimitSet set = LimitSet.builder()
-                .add(RateLimit.of("requests", REQUESTS, WINDOW, RateAlgorithm.TOKEN_BUCKET))
-                .add(RateLimit.of("tokens", TOKENS, WINDOW, RateAlgorithm.TOKEN_BUCKET))
+                .add(RateLimit.of("requests", REQUESTS, WINDOW, algorithm))
+                .add(RateLimit.of("tokens", TOKENS, WINDOW, algorithm))
                 .add(ResourceLimit.of("conn", PERMITS))
                 .build();
         ConcurrentLinkedQueue<Grant> log = new ConcurrentLinkedQueue<>();
@@ -84,8 +88,19 @@ class SnapshotLockFreeStressTest {
         LimitStats stats = set.stats();
         assertThat(stats.granted()).isEqualTo(grants.size());
         assertThat(stats.key("conn").inUse()).as("every permit is back").isZero();
-        assertBucket(grants, REQUESTS, 1, seed);
-        assertBucket(grants, TOKENS, 10, seed);
+        List<GrantChecks.Timed> requests = new ArrayList<>();
+        List<GrantChecks.Timed> tokens = new ArrayList<>();
+        for (Grant g : grants) {
+            requests.add(new GrantChecks.Timed(g.before(), g.after(), g.requests()));
+            tokens.add(new GrantChecks.Timed(g.before(), g.after(), 10 * g.requests()));
+        }
+        if (algorithm == RateAlgorithm.SLIDING_WINDOW) {
+            GrantChecks.assertWindow(requests, REQUESTS, WINDOW, "requests, seed " + seed);
+            GrantChecks.assertWindow(tokens, TOKENS, WINDOW, "tokens, seed " + seed);
+        } else {
+            GrantChecks.assertBucket(requests, REQUESTS, WINDOW, "requests, seed " + seed);
+            GrantChecks.assertBucket(tokens, TOKENS, WINDOW, "tokens, seed " + seed);
+        }
         List<long[]> events = new ArrayList<>();
         for (Grant g : grants) {
             if (g.released() >= 0) {
@@ -98,24 +113,6 @@ class SnapshotLockFreeStressTest {
         for (long[] e : events) {
             depth += (int) e[1];
             assertThat(depth).as("permits certainly held at once (seed %d)", seed).isLessThanOrEqualTo(PERMITS);
-        }
-    }
-
-    /** Over any [a, b], units of grants certainly made inside never exceed capacity + rate × (b − a). */
-    private static void assertBucket(List<Grant> grants, double capacity, double unitsPerRequest, long seed) {
-        double ratePerNano = capacity / WINDOW.toNanos();
-        List<Grant> byStart = new ArrayList<>(grants);
-        byStart.sort(Comparator.comparingLong(Grant::before));
-        for (int i = 0; i < byStart.size(); i++) {
-            long a = byStart.get(i).before();
-            List<Grant> inside = new ArrayList<>(byStart.subList(i, byStart.size()));
-            inside.sort(Comparator.comparingLong(Grant::after));
-            double used = 0;
-            for (Grant g : inside) {
-                used += g.requests() * unitsPerRequest;
-                assertThat(used).as("units certainly granted in [%d, %d] ns (seed %d)", a, g.after(), seed)
-                        .isLessThanOrEqualTo(capacity + ratePerNano * (g.after() - a) + 1e-6);
-            }
         }
     }
 

@@ -71,6 +71,18 @@ public abstract class ArrayStore implements LocalStore {
         return lastReading - epoch;
     }
 
+    /**
+     * Time since the epoch for a clock {@code reading} taken before the lock, to keep the clock out of a
+     * short critical section: never earlier than the last time used under the lock (a thread that read
+     * the clock first may take the lock second), so times in the state never go back.
+     */
+    protected final double nowFrom(long reading) {
+        if (reading > lastReading) {
+            lastReading = reading;
+        }
+        return lastReading - epoch;
+    }
+
     @Override
     public long tryGrant(ResolvedRequest r) {
         lock();
