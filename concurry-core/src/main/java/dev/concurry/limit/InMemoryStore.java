@@ -14,32 +14,29 @@ import java.util.concurrent.locks.LockSupport;
  * one JVM needs (never {@code synchronized}, so virtual threads do not pin).
  *
  * <h2>Grants without the engine's lock</h2>
- * While nobody waits, every set also grants without the engine's lock, in one of three ways:
+ * While nobody waits, every set also grants without the engine's lock, in one of two ways:
  * <ul>
  *   <li>{@link Fast#GCRA}, a single GCRA or token-bucket limit (a token bucket is run as GCRA): the
  *       whole state is one number, the theoretical arrival time, so a grant is one compare-and-set of
- *       its raw bits ({@link #fastWord}), allocating nothing.</li>
- *   <li>{@link Fast#SNAPSHOT}, any other set whose state is small (every limit but a sliding window:
- *       GCRA, token and leaky buckets, fixed windows, resource limits): the state is an immutable
- *       snapshot in {@link #fastState}; a grant computes the next snapshot with
- *       {@link SetAlgorithms#tryGrant} on a copy and installs it with one compare-and-set. Several limits
- *       are therefore taken all or nothing: no thread can see a request partly taken. Releasing a
- *       grant's permits works the same way ({@link #releaseFast}).</li>
- *   <li>{@link Fast#EXCLUSIVE}, a set with a sliding window (whose ring is too large to copy per grant)
- *       or of more than {@value #SNAPSHOT_WORDS} words: not lock-free, but {@link #fastWord} is a spin
- *       lock held only around {@link SetAlgorithms#tryGrant} (or a release) on {@link #state} itself, a
- *       few tens of nanoseconds (the clock is read before it is taken), cheaper than the engine's lock
- *       and its bookkeeping. A grant that finds it held takes the locked path at once. Nothing that
- *       blocks runs while it is held, so virtual threads do not pin on it.</li>
+ *       its raw bits ({@link #fastWord}): lock-free, allocating nothing.</li>
+ *   <li>{@link Fast#EXCLUSIVE}, every other set: {@link #fastWord} is a spin lock held only around
+ *       {@link SetAlgorithms#tryGrant} (or the release of a grant's permits, {@link #releaseFast}) on
+ *       {@link #state} itself, a few tens of nanoseconds (the clock is read before it is taken). Several
+ *       limits are therefore taken all or nothing: no thread can see a request partly taken. It costs
+ *       less than the engine's lock and its bookkeeping, and less than the lock-free alternative this
+ *       store used before (an immutable copy of the state per grant and per release, installed by a
+ *       compare-and-set), at one thread, two, and more threads than processors (BENCHMARKS.md, issue
+ *       15). A grant that finds it held takes the locked path at once. Nothing that blocks runs while
+ *       it is held, so virtual threads do not pin on it.</li>
  * </ul>
  * The locked path and the others never work on the state at the same time: while the engine holds its
- * lock, {@link #lock()} swaps a sentinel into the cell ({@link #LOCKED} bits, or the
- * {@link #LOCKED_STATE} array) or takes the spin lock, and works on {@link #state}; {@link #unlock}
- * publishes the result. An attempt without the lock that meets the sentinel, or that the limits would
- * refuse, returns 0 and the engine takes the locked path, which decides every refusal, so waiters,
- * fairness and counters stay exact.
+ * lock, {@link #lock()} swaps the {@link #LOCKED} sentinel into the GCRA number, or takes the spin lock,
+ * and works on {@link #state}; {@link #unlock} publishes the number or frees the spin lock. An attempt
+ * without the lock that meets the sentinel or the spin lock held, or that the limits would refuse,
+ * returns 0 and the engine takes the locked path, which decides every refusal, so waiters, fairness and
+ * counters stay exact.
  *
- * <p>What a provider reported (SPEC F2–F4) lives in the state's feedback words: the snapshot path runs
+ * <p>What a provider reported (SPEC F2–F4) lives in the state's feedback words: the exclusive path runs
  * the algorithms on the whole state and honours it; the one number of the GCRA path does not hold it,
  * so while a budget, a pause or an adopted limit acts on that limit every grant takes the locked path.
  *
@@ -50,22 +47,15 @@ import java.util.concurrent.locks.LockSupport;
 final class InMemoryStore extends ArrayStore {
     /** In {@link #fastWord} (GCRA) while the locked path owns the number (a NaN no arithmetic produces). */
     private static final long LOCKED = 0x7ff8_dead_beef_0001L;
-    /** In {@link #fastState} while the locked path owns the state. */
-    private static final double[] LOCKED_STATE = new double[0];
     private static final int CAS_ATTEMPTS = 16;
     /** {@link Fast#EXCLUSIVE}: {@link #fastWord} while a thread works on {@link #state}. */
     private static final long HELD = 1;
     /** {@link Fast#EXCLUSIVE}: how long the locked path parks while a grant holds the spin lock. */
     private static final long HOLD_PARK_NANOS = 1_000;
-    /**
-     * Sets whose state has at most this many words use the snapshot path (a copy per grant): up to
-     * eight limits (a rate limit is 7 words with its provider feedback).
-     */
-    private static final int SNAPSHOT_WORDS = 64;
 
     /** How this store grants without the engine's lock. */
     private enum Fast {
-        GCRA, SNAPSHOT, EXCLUSIVE
+        GCRA, EXCLUSIVE
     }
 
     private final Fast fast;
@@ -76,8 +66,6 @@ final class InMemoryStore extends ArrayStore {
      */
     private volatile long fastWord;
     private final int fastOffset;
-    /** {@link Fast#SNAPSHOT}: the state as immutable snapshots (through {@link #STATE}). */
-    private volatile double[] fastState;
     /** Clock reading until which provider feedback acts on the single GCRA limit (no lock-free grant). */
     private volatile long feedbackUntil = Long.MIN_VALUE;
 
@@ -99,9 +87,6 @@ final class InMemoryStore extends ArrayStore {
         if (algorithms.singleGcra()) {
             this.fast = Fast.GCRA;
             this.fastWord = Double.doubleToRawLongBits(state[fastOffset]);
-        } else if (!algorithms.hasSlidingWindow() && state.length <= SNAPSHOT_WORDS) {
-            this.fast = Fast.SNAPSHOT;
-            this.fastState = state.clone();
         } else {
             this.fast = Fast.EXCLUSIVE;
         }
@@ -111,9 +96,6 @@ final class InMemoryStore extends ArrayStore {
     protected void lock() {
         if (fast == Fast.GCRA) {
             state[fastOffset] = Double.longBitsToDouble((long) WORD.getAndSet(this, LOCKED));
-        } else if (fast == Fast.SNAPSHOT) {
-            double[] current = (double[]) STATE.getAndSet(this, LOCKED_STATE);
-            System.arraycopy(current, 0, state, 0, state.length);
         } else {
             hold();
         }
@@ -141,8 +123,6 @@ final class InMemoryStore extends ArrayStore {
     protected void unlock(long touched, boolean freed) {
         if (fast == Fast.GCRA) {
             fastWord = Double.doubleToRawLongBits(state[fastOffset]);
-        } else if (fast == Fast.SNAPSHOT) {
-            fastState = state.clone();
         } else {
             WORD.setRelease(this, 0L);
         }
@@ -158,33 +138,15 @@ final class InMemoryStore extends ArrayStore {
         if (fast == Fast.GCRA) {
             return r.size() == 1 ? tryGrantGcra(r.amount(0)) : 0;
         }
-        if (fast == Fast.EXCLUSIVE) {
-            long reading = clock().nanoTime();
-            if (!tryHold()) {
-                return 0;
-            }
-            try {
-                return algorithms.tryGrant(state, nowFrom(reading), r);
-            } finally {
-                WORD.setRelease(this, 0L);
-            }
+        long reading = clock().nanoTime();
+        if (!tryHold()) {
+            return 0;
         }
-        for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-            double[] current = fastState;
-            if (current == LOCKED_STATE) {
-                return 0;
-            }
-            double[] next = current.clone();
-            long seq = algorithms.tryGrant(next, clock().nanoTime() - epoch, r);
-            if (seq == 0) {
-                return 0;
-            }
-            if (STATE.compareAndSet(this, current, next)) {
-                return seq;
-            }
-            LockSupport.parkNanos(1);
+        try {
+            return algorithms.tryGrant(state, nowFrom(reading), r);
+        } finally {
+            WORD.setRelease(this, 0L);
         }
-        return 0;
     }
 
     private long tryGrantGcra(double n) {
@@ -216,40 +178,25 @@ final class InMemoryStore extends ArrayStore {
     }
 
     /**
-     * The engine calls it only while nobody waits, and checks again afterwards: a waiter that queued
-     * meanwhile did so before this compare-and-set succeeded (its locked section ends by publishing
-     * the snapshot this one replaced), so the engine then decides it under the lock.
+     * The engine calls it only while nobody waits, and checks again afterwards: a waiter refused just
+     * before this release is decided again once it has queued (under the engine's lock, which takes the
+     * spin lock after this release), and one that queued meanwhile makes the engine decide the queue.
      */
     @Override
     public boolean releaseFast(ResolvedRequest r, long seq) {
         if (fast == Fast.GCRA) {
+            return false;       // a single rate limit: nothing to release
+        }
+        long reading = clock().nanoTime();
+        if (!tryHold()) {
             return false;
         }
-        if (fast == Fast.EXCLUSIVE) {
-            long reading = clock().nanoTime();
-            if (!tryHold()) {
-                return false;
-            }
-            try {
-                algorithms.settle(state, nowFrom(reading), r, seq, null);
-                return true;
-            } finally {
-                WORD.setRelease(this, 0L);
-            }
+        try {
+            algorithms.settle(state, nowFrom(reading), r, seq, null);
+            return true;
+        } finally {
+            WORD.setRelease(this, 0L);
         }
-        for (int attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-            double[] current = fastState;
-            if (current == LOCKED_STATE) {
-                return false;
-            }
-            double[] next = current.clone();
-            algorithms.settle(next, clock().nanoTime() - epoch, r, seq, null);
-            if (STATE.compareAndSet(this, current, next)) {
-                return true;
-            }
-            LockSupport.parkNanos(1);
-        }
-        return false;
     }
 
     @Override
@@ -272,13 +219,11 @@ final class InMemoryStore extends ArrayStore {
     }
 
     private static final VarHandle WORD;
-    private static final VarHandle STATE;
 
     static {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             WORD = lookup.findVarHandle(InMemoryStore.class, "fastWord", long.class);
-            STATE = lookup.findVarHandle(InMemoryStore.class, "fastState", double[].class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }

@@ -16,10 +16,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The grants without the engine's lock of a set of several limits racing the locked path — blocking
- * acquires with timeouts that queue waiters, settlements with usage, stats — on platform and virtual
- * threads: two token buckets and a resource limit (InMemoryStore's lock-free snapshot path), and two
- * sliding windows and a resource limit (its spin-locked exclusive path). Independent checks:
+ * The grants without the engine's lock of a set of several limits (InMemoryStore's exclusive path: a
+ * spin lock around the algorithm) racing the locked path — blocking acquires with timeouts that queue
+ * waiters, settlements with usage, stats — on platform and virtual threads: two token buckets and a
+ * resource limit, and two sliding windows and a resource limit. Independent checks:
  * <ul>
  *   <li>all or nothing: every request takes 1 request and 10 tokens from two limits of proportional
  *       size, so in any consistent snapshot the tokens in use are exactly ten times the requests in use;
