@@ -57,8 +57,8 @@ public abstract class SingleLimitBench {
         tokenBucketWithMetrics = Limiters.concurry("requests", RateAlgorithm.TOKEN_BUCKET, Limiters.HUGE, SECOND);
         ConcurryMetrics.of(tokenBucketWithMetrics).bindTo(new SimpleMeterRegistry());
         gcra = Limiters.concurry("requests", RateAlgorithm.GCRA, Limiters.HUGE, SECOND);
-        // A sliding window keeps one entry per grant (SPEC L6) in a ring of at most 1024 entries;
-        // at this rate the ring is always full and every grant also merges its two oldest entries.
+        // A sliding window keeps one entry per grant (SPEC L6) in a ring of 512 entries; at this rate
+        // the ring fills every few hundred grants and is compacted (entries in one 1/256-window cell merge).
         slidingWindow = Limiters.concurry("requests", RateAlgorithm.SLIDING_WINDOW, Limiters.HUGE, SECOND);
         resilience4j = Limiters.resilience4j((int) Limiters.HUGE, SECOND);
         bucket4j = Limiters.bucket4j(Limiters.HUGE, SECOND);
