@@ -62,7 +62,8 @@ public interface LocalStore extends LimitStore {
     }
 
     /**
-     * A grant made without the engine's lock, for stores with a lock-free representation; tried
+     * A grant made without the engine's lock, for stores that can keep grants apart more cheaply than it
+     * (a lock-free representation, or a lock held only around the algorithm); tried
      * only while no waiter is queued. Returns the sequence number, or 0 to take the locked path
      * (which decides every refusal, so fairness and counters stay exact).
      */
@@ -72,7 +73,7 @@ public interface LocalStore extends LimitStore {
 
     /**
      * Gives back the resource permits of grant {@code seq} of {@code r} (a settlement with no usage to
-     * report) without the engine's lock, for stores with a lock-free representation; tried only while
+     * report) without the engine's lock, for stores that can (see {@link #tryGrantFast}); tried only while
      * no waiter is queued. Returns false to take the locked path.
      */
     default boolean releaseFast(ResolvedRequest r, long seq) {
