@@ -6,6 +6,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.locks.LockSupport;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * Independent checks of a log of grants taken on real threads, for the stress tests: each grant is
@@ -18,6 +23,47 @@ final class GrantChecks {
     }
 
     private GrantChecks() {
+    }
+
+    /**
+     * Runs {@code step} again and again on {@code count} threads, platform and virtual in turn, each with
+     * its own random seeded from {@code seed}, until {@code end} ({@link System#nanoTime()}); returns once
+     * they have all stopped.
+     */
+    static void hammer(int count, long seed, long end, Consumer<SplittableRandom> step) throws InterruptedException {
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < count; t++) {
+            SplittableRandom random = new SplittableRandom(seed + t);
+            Runnable hammer = () -> {
+                while (System.nanoTime() - end < 0) {
+                    step.accept(random);
+                }
+            };
+            threads.add(t % 2 == 0 ? Thread.ofPlatform().start(hammer) : Thread.ofVirtual().start(hammer));
+        }
+        for (Thread thread : threads) {
+            thread.join(TimeUnit.SECONDS.toMillis(30));
+            assertThat(thread.isAlive()).as("a hammering thread still runs 30 s after the end").isFalse();
+        }
+    }
+
+    /**
+     * Seven times in ten a try (parking {@code refusedParkNanos} when refused), else a blocking acquire of
+     * up to 30 ms, which may queue as a waiter; null when neither granted.
+     */
+    static Acquisition tryOrAcquire(LimitSet set, Request request, SplittableRandom random, long refusedParkNanos) {
+        if (random.nextInt(10) < 7) {
+            Optional<Acquisition> now = set.tryAcquire(request);
+            if (now.isEmpty()) {
+                LockSupport.parkNanos(refusedParkNanos);
+            }
+            return now.orElse(null);
+        }
+        try {
+            return set.acquire(request, Duration.ofMillis(30));
+        } catch (AcquireTimeoutException e) {
+            return null;
+        }
     }
 
     /** Token bucket and GCRA (SPEC L5): over any [a, b], at most capacity + rate × (b − a). */

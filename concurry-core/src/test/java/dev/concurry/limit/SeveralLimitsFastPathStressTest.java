@@ -6,7 +6,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
@@ -65,20 +64,7 @@ class SeveralLimitsFastPathStressTest {
                 LockSupport.parkNanos(20_000);
             }
         });
-        List<Thread> threads = new ArrayList<>();
-        for (int t = 0; t < 24; t++) {
-            SplittableRandom random = new SplittableRandom(seed + t);
-            Runnable hammer = () -> {
-                while (System.nanoTime() - end < 0) {
-                    hammerOnce(set, random, log);
-                }
-            };
-            threads.add(t % 2 == 0 ? Thread.ofPlatform().start(hammer) : Thread.ofVirtual().start(hammer));
-        }
-        for (Thread thread : threads) {
-            thread.join(TimeUnit.SECONDS.toMillis(30));
-            assertThat(thread.isAlive()).isFalse();
-        }
+        GrantChecks.hammer(24, seed, end, random -> hammerOnce(set, random, log));
         probe.join(TimeUnit.SECONDS.toMillis(30));
 
         assertThat(torn.get()).as("a request seen partly taken (seed %d)", seed).isNull();
@@ -122,20 +108,9 @@ class SeveralLimitsFastPathStressTest {
                 ? Request.of("requests", 1).and("tokens", 10).and("conn", 1)
                 : Request.of("requests", 1).and("tokens", 10);
         long before = System.nanoTime();
-        Acquisition acq;
-        if (random.nextInt(10) < 7) {
-            Optional<Acquisition> now = set.tryAcquire(request);
-            if (now.isEmpty()) {
-                LockSupport.parkNanos(50_000);
-                return;
-            }
-            acq = now.get();
-        } else {
-            try {
-                acq = set.acquire(request, Duration.ofMillis(30));
-            } catch (AcquireTimeoutException e) {
-                return;
-            }
+        Acquisition acq = GrantChecks.tryOrAcquire(set, request, random, 50_000);
+        if (acq == null) {
+            return;
         }
         long after = System.nanoTime();
         double requests = 1;

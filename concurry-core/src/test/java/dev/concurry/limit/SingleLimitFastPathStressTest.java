@@ -39,20 +39,7 @@ class SingleLimitFastPathStressTest {
         ConcurrentLinkedQueue<Grant> log = new ConcurrentLinkedQueue<>();
         long seed = System.nanoTime();
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1500);
-        List<Thread> threads = new ArrayList<>();
-        for (int t = 0; t < 32; t++) {
-            SplittableRandom random = new SplittableRandom(seed + t);
-            Runnable hammer = () -> {
-                while (System.nanoTime() - end < 0) {
-                    hammerOnce(set, random, log);
-                }
-            };
-            threads.add(t % 2 == 0 ? Thread.ofPlatform().start(hammer) : Thread.ofVirtual().start(hammer));
-        }
-        for (Thread thread : threads) {
-            thread.join(TimeUnit.SECONDS.toMillis(30));
-            assertThat(thread.isAlive()).isFalse();
-        }
+        GrantChecks.hammer(32, seed, end, random -> hammerOnce(set, random, log));
 
         List<Grant> grants = new ArrayList<>(log);
         assertThat(grants.size()).as("seed %d", seed).isGreaterThan(100);
@@ -139,21 +126,9 @@ class SingleLimitFastPathStressTest {
         int units = 1 + random.nextInt(3);
         Request request = Request.of("units", units);
         long before = System.nanoTime();
-        Acquisition acq;
-        int how = random.nextInt(10);
-        if (how < 7) {
-            Optional<Acquisition> now = set.tryAcquire(request);
-            if (now.isEmpty()) {
-                LockSupport.parkNanos(random.nextInt(4) * 20_000L);     // often straight again: races at the edge
-                return;
-            }
-            acq = now.get();
-        } else {
-            try {
-                acq = set.acquire(request, Duration.ofMillis(30));
-            } catch (AcquireTimeoutException e) {
-                return;
-            }
+        Acquisition acq = GrantChecks.tryOrAcquire(set, request, random, random.nextInt(4) * 20_000L);     // often straight again: races at the edge
+        if (acq == null) {
+            return;
         }
         long after = System.nanoTime();
         double used = units;
