@@ -40,8 +40,10 @@ import org.slf4j.LoggerFactory;
  * at a time (the engine keeps one call in flight per set), and the owner keeps each origin's last applied
  * call with what it granted. A repeat after a lost reply undoes those grants and is decided again, at its own
  * time: never a second grant. A call given up after the command timeout (its waiters were told nothing was
- * taken) is given back by the next call, which names it in {@code abandonedFrom}, or when the set closes.
- * Settlements are repeated as they are, and applied once per grant.
+ * taken) is given back by the next call, which names it in {@code abandonedFrom}, or when the set closes;
+ * the owner records a call naming one even if it changed nothing, so that a call given up on which Hazelcast
+ * still delivers afterwards (its invocation outlives the command timeout) is older than the last recorded
+ * one, and ignored. Settlements are repeated as they are, and applied once per grant.
  */
 final class HazelcastStore implements RemoteStore {
     private static final Logger LOG = LoggerFactory.getLogger(HazelcastStore.class);

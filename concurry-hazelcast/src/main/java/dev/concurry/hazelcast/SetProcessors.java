@@ -390,7 +390,8 @@ final class SetProcessors {
      * Decides a batch with {@link SetAlgorithms#decide}: one call per engine round trip. Deduplicated per
      * origin: the repeat of a call already applied (its reply was lost) first undoes what that call granted,
      * so nothing is granted twice; an older call is ignored; and the grants of calls the caller gave up on
-     * ({@link #abandonedFrom}) are given back.
+     * ({@link #abandonedFrom}) are given back. A call naming calls given up on is recorded (and backed up) even
+     * when it changed nothing, so that one of them arriving after it is ignored.
      */
     static final class Decide extends OnSet<Decisions> {
         private static final long serialVersionUID = 1L;
@@ -519,7 +520,11 @@ final class SetProcessors {
                 d.untilLeaseExpiry = set.earliestExpiry(change) - now;
             }
             change.diff(set.state, s);
-            if (!change.isEmpty()) {
+            // A call naming calls given up on is recorded even if it changed nothing (a refusal): Hazelcast may
+            // still deliver one of them later (an invocation outlives its caller's command timeout), and it must
+            // then be older than the last recorded call, so ignored; else it would be granted after its caller
+            // stopped naming it, and its permits held, unused, until their lease expired.
+            if (!change.isEmpty() || abandonedFrom > 0) {
                 change.call = new CallRecord(origin, callNo, now, attempts, d);
                 if (set.version % SWEEP_EVERY == 0) {
                     for (CallRecord record : set.calls.values()) {

@@ -142,6 +142,47 @@ class SetProcessorsTest {
         assertThat(next.granted[0]).isFalse();
     }
 
+    @Test
+    void L18b_a_call_given_up_on_that_arrives_after_a_later_refused_call_is_ignored_and_keeps_no_permit() {
+        open(ResourceLimit.of("db", 1));
+        Decisions other = run(new Decide(0, ORIGIN + 1, 1, 0, OTHER, 60 * SECOND, 60 * SECOND, signature(),
+                attempts(Request.of("db", 1))));
+        assertThat(other.granted[0]).isTrue();
+        // Call 1 is given up on while Hazelcast still carries it (an invocation outlives the command timeout);
+        // call 2 names it, and is refused: the connection is the other origin's.
+        Decisions next = run(new Decide(SECOND, ORIGIN, 2, 1, ME, 60 * SECOND, 60 * SECOND, signature(),
+                attempts(Request.of("db", 1))));
+        assertThat(next.granted[0]).isFalse();
+        assertThat(settle(SECOND, other.values[0], Request.of("db", 1), null) & Settle.OUTCOME)
+                .isEqualTo(Settle.RELEASED);
+
+        // Call 1 arrives now. Its caller answered call 2, so no later call names call 1 again: granted now, its
+        // connection would stay taken, unused, until its lease expired.
+        Decisions late = run(new Decide(2 * SECOND, ORIGIN, 1, 0, ME, 60 * SECOND, 60 * SECOND, signature(),
+                attempts(Request.of("db", 1))));
+
+        assertThat(late.status).isEqualTo(Decisions.STALE);
+        assertThat(owner.getValue().leases).isEmpty();
+        assertThat(run(new Decide(3 * SECOND, ORIGIN, 3, 0, ME, 60 * SECOND, 60 * SECOND, signature(),
+                attempts(Request.of("db", 1)))).granted[0]).isTrue();
+        assertThat(StoredSets.sameState(owner.getValue(), backup.getValue())).isTrue();
+    }
+
+    @Test
+    void L18b_a_refusal_is_recorded_and_backed_up_only_when_it_names_a_call_given_up_on() {
+        open(ResourceLimit.of("db", 1));
+        assertThat(decide(0, 0, try_(Request.of("db", 1))).granted[0]).isTrue();
+
+        assertThat(decide(SECOND, 0, try_(Request.of("db", 1))).granted[0]).isFalse();
+        assertThat(lastSentBackup).as("a backup was sent").isFalse();
+        // Naming a call given up on, the same refusal is recorded (and backed up): that call, should it still
+        // arrive, is older than the last recorded one.
+        assertThat(decide(SECOND, 2, try_(Request.of("db", 1))).granted[0]).isFalse();
+        assertThat(lastSentBackup).as("a backup was sent").isTrue();
+        assertThat(owner.getValue().calls.get(ORIGIN).callNo()).isEqualTo(3);
+        assertThat(StoredSets.sameState(owner.getValue(), backup.getValue())).isTrue();
+    }
+
     // ---- settling --------------------------------------------------------------------------------
 
     @Test
